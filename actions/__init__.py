@@ -1,0 +1,1 @@
+"""Rasa SDK action server: KB answers, self-service flows, handoff."""

@@ -1,0 +1,119 @@
+"""Answer knowledge questions from the KB: answer, clarify, or fall back (and offer a human)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import kb_client
+from actions.meta import ANSWERED, CLARIFY, FALLBACK, send_meta
+
+logger = logging.getLogger(__name__)
+
+NONE_OF_THESE = {"title": "都不是", "payload": "/none_of_these"}
+MAX_RELATED = 3
+
+
+def entry_button(entry_id: str, title: str) -> Dict[str, str]:
+    """A button that asks the KB for one entry by id."""
+    return {"title": title, "payload": f'/faq{{"kb_entry_id":"{entry_id}"}}'}
+
+
+def channel_of(tracker: Tracker) -> str:
+    """The cardholder's channel, passed by the gateway in message metadata."""
+    metadata = tracker.latest_message.get("metadata") or {}
+    return str(metadata.get("channel") or "web")
+
+
+def utter_answer(dispatcher: CollectingDispatcher, hit: Dict[str, Any]) -> None:
+    """Send an entry's rich answer and up to three related questions."""
+    answer = hit["answer"]
+    buttons = list(answer.get("buttons") or [])
+    if buttons:
+        dispatcher.utter_message(text=answer["text"], buttons=buttons)
+    else:
+        dispatcher.utter_message(text=answer["text"])
+    for link in answer.get("links") or []:
+        dispatcher.utter_message(json_message={"link": link})
+    if answer.get("image"):
+        dispatcher.utter_message(image=answer["image"])
+    related = [entry_button(r["entry_id"], r["question"]) for r in hit.get("related") or []]
+    if related:
+        dispatcher.utter_message(text="猜你想问：", buttons=related[:MAX_RELATED])
+
+
+class ActionAnswerFromKb(Action):
+    """Answer from the knowledge base under the calibrated answer/clarify/fallback policy."""
+
+    def name(self) -> Text:
+        return "action_answer_from_kb"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        entry_id = tracker.get_slot("kb_entry_id")
+        fallbacks = int(tracker.get_slot("kb_fallbacks") or 0)
+        query = tracker.latest_message.get("text") or ""
+        try:
+            if entry_id:
+                result = await kb_client.search(entry_id=entry_id, channel=channel_of(tracker))
+            else:
+                result = await kb_client.search(query, channel=channel_of(tracker))
+        except kb_client.KBUnavailable:
+            dispatcher.utter_message(
+                text="抱歉，知识库暂时无法访问，请稍后再试，或拨打信用卡客服热线 400-123-4567。"
+            )
+            send_meta(dispatcher, FALLBACK, reason="kb_unavailable")
+            return [SlotSet("kb_entry_id", None)]
+
+        hits = result.get("hits") or []
+        decision = result.get("decision", "fallback") if not entry_id else "answer"
+        release = result.get("release")
+        if entry_id and not hits:
+            decision = "fallback"
+
+        if decision == "answer":
+            top = hits[0]
+            utter_answer(dispatcher, top)
+            send_meta(
+                dispatcher,
+                ANSWERED,
+                kb={"entry_id": top["entry_id"], "score": top.get("score"), "release": release,
+                    "picked": bool(entry_id)},
+            )
+            return [SlotSet("kb_entry_id", None), SlotSet("kb_fallbacks", 0),
+                    SlotSet("kb_last_outcome", ANSWERED)]
+
+        if decision == "clarify":
+            buttons = [entry_button(h["entry_id"], h["question"]) for h in hits[:3]]
+            dispatcher.utter_message(text="您是不是想问：", buttons=buttons + [NONE_OF_THESE])
+            send_meta(
+                dispatcher,
+                CLARIFY,
+                kb={"candidates": [{"entry_id": h["entry_id"], "score": h.get("score")}
+                                   for h in hits[:3]], "release": release},
+            )
+            return [SlotSet("kb_entry_id", None), SlotSet("kb_last_outcome", CLARIFY)]
+
+        fallbacks += 1
+        top_score = hits[0].get("score") if hits else None
+        if fallbacks >= 2:
+            dispatcher.utter_message(
+                text="抱歉，我还是没能理解您的问题。要不要为您转接人工客服？",
+                buttons=[{"title": "转人工客服", "payload": "/request_human"},
+                         {"title": "我再换个说法", "payload": "/deny"}],
+            )
+            send_meta(dispatcher, FALLBACK, offer_human=True, kb={"score": top_score,
+                                                                   "release": release})
+        else:
+            dispatcher.utter_message(
+                text="抱歉，我没太明白您的意思，能换个说法再问一次吗？比如“怎么修改账单日”。"
+            )
+            send_meta(dispatcher, FALLBACK, offer_human=False, kb={"score": top_score,
+                                                                    "release": release})
+        return [SlotSet("kb_entry_id", None), SlotSet("kb_fallbacks", fallbacks),
+                SlotSet("kb_last_outcome", FALLBACK)]

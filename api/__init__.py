@@ -1,0 +1,1 @@
+"""FastAPI gateway: the public edge of the card-service assistant."""

@@ -1,0 +1,122 @@
+"""The one gateway every channel goes through: store the message, decide bot vs human, reply."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.models import Conversation, KBEvent, Message
+from api.rasa_client import RasaClient, RasaUnavailable
+from api.schemas import IncomingMessage
+from pii import mask
+
+logger = logging.getLogger(__name__)
+
+APOLOGY = "抱歉，智能客服暂时开小差了，请稍后再试，或拨打信用卡客服热线 400-123-4567。"
+DEFAULT_OUTCOME = "answered"
+
+
+@dataclass
+class GatewayReply:
+    """What a channel adapter renders back to the user."""
+
+    conversation_id: str
+    outcome: str
+    messages: list[dict[str, Any]]
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def convert_rasa_messages(raw: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Split Rasa's REST output into user-visible messages and the actions' meta block."""
+    messages: list[dict[str, Any]] = []
+    meta: dict[str, Any] = {}
+    for item in raw:
+        custom = item.get("custom")
+        if isinstance(custom, dict) and "meta" in custom:
+            meta.update(custom["meta"])  # later meta wins: the last action of the turn decides
+            continue
+        if isinstance(custom, dict) and "link" in custom:
+            link = custom["link"]
+            messages.append({"type": "link", "text": link.get("title", ""), "url": link.get("url")})
+            continue
+        if item.get("buttons"):
+            buttons = [{"title": b.get("title", ""), "payload": b.get("payload", "")}
+                       for b in item["buttons"]]
+            messages.append({"type": "buttons", "text": item.get("text", ""), "buttons": buttons})
+        elif item.get("text"):
+            messages.append({"type": "text", "text": item["text"]})
+        if item.get("image"):
+            messages.append({"type": "image", "text": "", "url": item["image"]})
+    return messages, meta
+
+
+class Gateway:
+    """Routes a message to Rasa (or, while a human owns the conversation, to the agent)."""
+
+    def __init__(self, sessions: sessionmaker[Session], rasa: RasaClient) -> None:
+        self._sessions = sessions
+        self._rasa = rasa
+
+    def conversation_for(self, db: Session, channel: str, user_id: str) -> Conversation:
+        """Get or create the conversation of a user on a channel (race-safe)."""
+        stmt = select(Conversation).where(Conversation.channel == channel,
+                                          Conversation.user_id == user_id)
+        conv = db.scalars(stmt).first()
+        if conv:
+            return conv
+        conv = Conversation(channel=channel, user_id=user_id)
+        db.add(conv)
+        try:
+            db.commit()
+        except IntegrityError:
+            db.rollback()
+            conv = db.scalars(stmt).one()
+        return conv
+
+    def store(self, db: Session, conversation_id: str, sender: str, msg: dict[str, Any],
+              outcome: str | None = None) -> Message:
+        """Write one transcript line with PII masked."""
+        payload = {k: v for k, v in msg.items() if k not in ("type", "text")} or None
+        row = Message(conversation_id=conversation_id, sender=sender, type=msg.get("type", "text"),
+                      text=mask(msg.get("text", "")), payload=payload, outcome=outcome)
+        db.add(row)
+        db.commit()
+        return row
+
+    async def handle(self, incoming: IncomingMessage) -> GatewayReply:
+        """Store the user's message, get the bot's answer, store that, return it."""
+        with self._sessions() as db:
+            conv = self.conversation_for(db, incoming.channel, incoming.user_id)
+            user_row = self.store(db, conv.id, "user", {"type": "text", "text": incoming.text})
+            metadata = {"user_id": incoming.user_id, "channel": incoming.channel,
+                        **incoming.metadata}
+            try:
+                raw = await self._rasa.send(conv.id, incoming.text, metadata)
+            except RasaUnavailable as exc:
+                logger.error("Rasa unavailable for conversation %s: %s", conv.id, exc)
+                msg = {"type": "text", "text": APOLOGY}
+                row = self.store(db, conv.id, "system", msg, outcome="unavailable")
+                return GatewayReply(conv.id, "unavailable", [{**msg, "id": row.id}])
+
+            messages, meta = convert_rasa_messages(raw)
+            outcome = str(meta.get("outcome") or DEFAULT_OUTCOME)
+            stored = []
+            for msg in messages:
+                row = self.store(db, conv.id, "bot", msg, outcome=outcome)
+                stored.append({**msg, "id": row.id})
+            details = {k: v for k, v in meta.items() if k != "outcome"}
+            kb = meta.get("kb")
+            if isinstance(kb, dict):
+                event = KBEvent(conversation_id=conv.id, user_message_id=user_row.id,
+                                query=mask(incoming.text), outcome=outcome,
+                                entry_id=kb.get("entry_id"), score=kb.get("score"),
+                                release=kb.get("release"), details=meta)
+                db.add(event)
+                db.commit()
+                details["kb_event_id"] = event.id
+            return GatewayReply(conv.id, outcome, stored, details)

@@ -1,0 +1,71 @@
+"""Talks to the Rasa server: REST channel for messages, token-protected HTTP API for the rest."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+
+from api.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class RasaUnavailable(Exception):
+    """Rasa did not answer (down, timed out, or returned an error)."""
+
+
+class RasaClient:
+    """Async client for one Rasa server."""
+
+    def __init__(self, settings: Settings, client: httpx.AsyncClient | None = None) -> None:
+        self._settings = settings
+        self._client = client or httpx.AsyncClient(
+            base_url=settings.rasa_url, timeout=settings.rasa_timeout
+        )
+
+    async def aclose(self) -> None:
+        """Close the underlying connection pool."""
+        await self._client.aclose()
+
+    async def send(self, sender: str, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
+        """Send a user message through Rasa's REST channel; return Rasa's bot messages."""
+        try:
+            resp = await self._client.post(
+                "/webhooks/rest/webhook",
+                json={"sender": sender, "message": text, "metadata": metadata},
+            )
+        except httpx.HTTPError as exc:
+            raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        if resp.status_code != 200:
+            raise RasaUnavailable(f"Rasa returned {resp.status_code}")
+        data = resp.json()
+        if not isinstance(data, list):
+            raise RasaUnavailable("unexpected Rasa response")
+        return data
+
+    async def _api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        params = {"token": self._settings.rasa_token}
+        try:
+            resp = await self._client.request(method, path, params=params, **kwargs)
+        except httpx.HTTPError as exc:
+            raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        if resp.status_code >= 400:
+            raise RasaUnavailable(f"Rasa {path} returned {resp.status_code}")
+        return resp
+
+    async def status(self) -> dict[str, Any]:
+        """Rasa's /status (needs the token); raises when Rasa is down or has no model."""
+        data = (await self._api("GET", "/status")).json()
+        if not data.get("model_file"):
+            raise RasaUnavailable("Rasa has no model loaded")
+        return data
+
+    async def append_events(self, sender: str, events: list[dict[str, Any]]) -> None:
+        """Append events (e.g. pause/resume, agent messages) to a conversation's tracker."""
+        await self._api("POST", f"/conversations/{sender}/tracker/events", json=events)
+
+    async def tracker(self, sender: str) -> dict[str, Any]:
+        """The conversation's tracker as JSON."""
+        return (await self._api("GET", f"/conversations/{sender}/tracker")).json()

@@ -1,0 +1,43 @@
+"""GET /health: each component's state; 503 when any is down."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from api.rasa_client import RasaUnavailable
+
+router = APIRouter(tags=["health"])
+
+
+async def _rasa(request: Request) -> dict[str, Any]:
+    try:
+        status = await request.app.state.rasa.status()
+        return {"state": "up", "model": status.get("model_id")}
+    except RasaUnavailable as exc:
+        return {"state": "down", "error": str(exc)}
+
+
+async def _actions(request: Request) -> dict[str, Any]:
+    url = request.app.state.settings.actions_url.rsplit("/webhook", 1)[0] + "/health"
+    try:
+        async with httpx.AsyncClient(timeout=3) as client:
+            resp = await client.get(url)
+        return {"state": "up"} if resp.status_code == 200 else {
+            "state": "down", "error": f"status {resp.status_code}"}
+    except httpx.HTTPError as exc:
+        return {"state": "down", "error": type(exc).__name__}
+
+
+@router.get("/health")
+async def health(request: Request) -> JSONResponse:
+    """Report rasa, actions and retrieval; HTTP 503 if one of them is not up."""
+    rasa, actions = await asyncio.gather(_rasa(request), _actions(request))
+    components = {"rasa": rasa, "actions": actions, "retrieval": request.app.state.kb.status()}
+    healthy = all(c["state"] == "up" for c in components.values())
+    body = {"status": "ok" if healthy else "degraded", "components": components}
+    return JSONResponse(status_code=200 if healthy else 503, content=body)

@@ -1,0 +1,229 @@
+"""Shared helpers: paths, machine/version metadata, result files, metrics, timing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import sys
+from collections.abc import Iterable, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = REPO_ROOT / "bench" / "results"
+
+
+class Skip(Exception):
+    """A benchmark cannot run here (missing data, model or service); the message says why."""
+
+
+def data_dir() -> Path:
+    """The shared evaluation data: `../shared/data` next to the repo (BENCH_DATA_DIR overrides)."""
+    override = os.environ.get("BENCH_DATA_DIR")
+    return Path(override) if override else REPO_ROOT.parent / "shared" / "data"
+
+
+def require_file(path: Path, what: str) -> Path:
+    """Return `path` or raise Skip naming what is missing."""
+    if not path.is_file():
+        raise Skip(f"{what} not found at {path} (evaluation data stays outside the repo)")
+    return path
+
+
+def cpu_model() -> str:
+    """CPU model name from /proc/cpuinfo (or platform.processor())."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def mem_total_gb() -> float | None:
+    """Physical memory in GiB from /proc/meminfo."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 1024**2, 1)
+    except OSError:
+        pass
+    return None
+
+
+def machine_info() -> dict[str, Any]:
+    """Where the numbers were measured."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - non-Linux
+        usable = os.cpu_count() or 0
+    return {
+        "nproc": usable,
+        "cpu_count": os.cpu_count(),
+        "cpu_model": cpu_model(),
+        "mem_total_gib": mem_total_gb(),
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+    }
+
+
+def versions(dists: Iterable[str]) -> dict[str, str]:
+    """Installed versions of the given distributions ("absent" when not installed)."""
+    out: dict[str, str] = {}
+    for name in dists:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "absent"
+    return out
+
+
+def now_iso() -> str:
+    """Local time with offset, seconds precision."""
+    return dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def rss_bytes() -> int:
+    """Current resident set size of this process."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):  # pragma: no cover - non-Linux
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def md_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """A GitHub Markdown table; floats are shown with 3 decimals."""
+
+    def cell(value: Any) -> str:
+        if value is None:
+            return "–"
+        if isinstance(value, float):
+            return f"{value:.3f}"
+        return str(value).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def header_md(title: str, payload: dict[str, Any]) -> str:
+    """Title plus the date / machine / versions lines every result file starts with."""
+    machine = payload["machine"]
+    vers = ", ".join(f"{k} {v}" for k, v in payload["versions"].items())
+    return (
+        f"# {title}\n\n"
+        f"- date: {payload['date']}\n"
+        f"- machine: {machine['nproc']} usable cores ({machine['cpu_model']}), "
+        f"{machine['mem_total_gib']} GiB RAM, Python {machine['python']}\n"
+        f"- versions: {vers}\n"
+        f"- runtime: {payload.get('runtime_s', 0):.0f} s\n"
+    )
+
+
+def write_result(name: str, payload: dict[str, Any], markdown: str) -> tuple[Path, Path]:
+    """Write bench/results/<name>.json and <name>.md (atomically via .tmp files)."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    json_path = RESULTS_DIR / f"{name}.json"
+    md_path = RESULTS_DIR / f"{name}.md"
+    for path, text in (
+        (json_path, json.dumps(payload, ensure_ascii=False, indent=2, default=_json_default)),
+        (md_path, markdown.rstrip() + "\n"),
+    ):
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    return json_path, md_path
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def base_payload(name: str, dists: Iterable[str]) -> dict[str, Any]:
+    """Common metadata of a result file."""
+    return {
+        "benchmark": name,
+        "date": now_iso(),
+        "machine": machine_info(),
+        "versions": versions(dists),
+    }
+
+
+# ---------------------------------------------------------------- metrics
+
+
+def first_hit_ranks(scores: np.ndarray, relevant: Sequence[Sequence[int]]) -> np.ndarray:
+    """1-based rank of the best-scored relevant document per query, ties counted against us.
+
+    `scores` is (queries x documents). A relevant document at score s ranks after every
+    non-relevant document scoring >= s: a method that cannot separate the right answer from a
+    wrong one (e.g. BM25 with no shared word, all scores 0) gets no credit for the tie.
+    """
+    ranks = np.empty(len(relevant), dtype=np.int64)
+    for i, rel in enumerate(relevant):
+        row = scores[i]
+        best = float(np.max(row[list(rel)]))
+        mask = np.ones(row.shape[0], dtype=bool)
+        mask[list(rel)] = False
+        ranks[i] = 1 + int(np.count_nonzero(row[mask] >= best))
+    return ranks
+
+
+def ranks_from_lists(
+    ranked: Sequence[Sequence[Any]], relevant: Sequence[Any], limit: int
+) -> np.ndarray:
+    """1-based rank of the first relevant label in each ranked list; limit+1 when absent."""
+    out = np.full(len(ranked), limit + 1, dtype=np.int64)
+    for i, (labels, rel) in enumerate(zip(ranked, relevant, strict=True)):
+        rel_set = rel if isinstance(rel, set | frozenset) else {rel}
+        for pos, label in enumerate(labels[:limit]):
+            if label in rel_set:
+                out[i] = pos + 1
+                break
+    return out
+
+
+def rank_metrics(ranks: np.ndarray, ks: Sequence[int] = (1, 3, 5)) -> dict[str, float]:
+    """hit@k for each k and MRR from first-hit ranks (ranks beyond a cut-off give 0 to MRR)."""
+    out = {f"hit@{k}": float(np.mean(ranks <= k)) for k in ks}
+    out["mrr"] = float(np.mean(1.0 / ranks))
+    return out
+
+
+def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """ROC AUC via the Mann-Whitney statistic with average ranks for ties (no sklearn needed)."""
+    labels = np.asarray(labels).astype(bool)
+    scores = np.asarray(scores, dtype=np.float64)
+    order = np.argsort(scores, kind="mergesort")
+    sorted_scores = scores[order]
+    ranks = np.empty(len(scores), dtype=np.float64)
+    i = 0
+    n = len(scores)
+    while i < n:
+        j = i
+        while j + 1 < n and sorted_scores[j + 1] == sorted_scores[i]:
+            j += 1
+        ranks[order[i : j + 1]] = (i + j) / 2.0 + 1.0
+        i = j + 1
+    n_pos = int(labels.sum())
+    n_neg = n - n_pos
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("AUC needs both classes")
+    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def percentile_ms(samples_ns: Sequence[int] | np.ndarray, q: float) -> float:
+    """The q-th percentile of nanosecond samples, in milliseconds."""
+    return float(np.percentile(np.asarray(samples_ns, dtype=np.float64), q) / 1e6)

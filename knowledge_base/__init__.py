@@ -1,0 +1,1 @@
+"""Knowledge base: seed store, embedding model, vector index and retrieval service."""
