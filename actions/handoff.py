@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.meta import HANDOFF, send_meta
 
 # Intent that triggered the handoff -> (reason, skill group). Fraud and disputes jump the queue.
-REASONS: Dict[str, tuple[str, str]] = {
+REASONS: dict[str, tuple[str, str]] = {
     "request_human": ("requested", "general"),
     "complain": ("complaint", "general"),
     "fraud_dispute": ("fraud_dispute", "disputes"),
@@ -22,12 +22,12 @@ REASONS: Dict[str, tuple[str, str]] = {
 class ActionHandoff(Action):
     """Tell the cardholder we are connecting a person and ask the gateway to queue them."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_handoff"
 
     async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[EventType]:
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
         intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
         reason, group = REASONS.get(intent, ("fallback", "general"))
         if reason == "fraud_dispute":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Optional
+from typing import Any
 
 import aiohttp
 
@@ -17,15 +17,15 @@ class KBUnavailable(Exception):
 
 
 async def search(
-    query: Optional[str] = None,
+    query: str | None = None,
     *,
-    entry_id: Optional[str] = None,
+    entry_id: str | None = None,
     channel: str = "web",
     top_k: int = 5,
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """POST /internal/v1/kb/search and return its JSON body."""
     settings = get_settings()
-    body: Dict[str, Any] = {"top_k": top_k, "channel": channel}
+    body: dict[str, Any] = {"top_k": top_k, "channel": channel}
     if entry_id:
         body["entry_id"] = entry_id
     else:
@@ -33,12 +33,14 @@ async def search(
     headers = {"Authorization": f"Bearer {settings.internal_api_token}"}
     timeout = aiohttp.ClientTimeout(total=settings.kb_timeout)
     try:
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            async with session.post(settings.kb_search_url, json=body, headers=headers) as resp:
-                if resp.status != 200:
-                    detail = await resp.text()
-                    raise KBUnavailable(f"search returned {resp.status}: {detail[:200]}")
-                return await resp.json()
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.post(settings.kb_search_url, json=body, headers=headers) as resp,
+        ):
+            if resp.status != 200:
+                detail = await resp.text()
+                raise KBUnavailable(f"search returned {resp.status}: {detail[:200]}")
+            return await resp.json()
     except (aiohttp.ClientError, TimeoutError) as exc:
         logger.warning("KB search failed: %s", exc)
         raise KBUnavailable(str(exc)) from exc

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any
 
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -15,5 +15,5 @@ FORM = "form"
 
 def send_meta(dispatcher: CollectingDispatcher, outcome: str, **details: Any) -> None:
     """Attach the turn's outcome (and details such as the KB entry used) for the gateway."""
-    meta: Dict[str, Any] = {"outcome": outcome, **details}
+    meta: dict[str, Any] = {"outcome": outcome, **details}
     dispatcher.utter_message(json_message={"meta": meta})

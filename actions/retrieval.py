@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Text
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -18,7 +18,7 @@ NONE_OF_THESE = {"title": "都不是", "payload": "/none_of_these"}
 MAX_RELATED = 3
 
 
-def entry_button(entry_id: str, title: str) -> Dict[str, str]:
+def entry_button(entry_id: str, title: str) -> dict[str, str]:
     """A button that asks the KB for one entry by id."""
     return {"title": title, "payload": f'/faq{{"kb_entry_id":"{entry_id}"}}'}
 
@@ -29,7 +29,7 @@ def channel_of(tracker: Tracker) -> str:
     return str(metadata.get("channel") or "web")
 
 
-def utter_answer(dispatcher: CollectingDispatcher, hit: Dict[str, Any]) -> None:
+def utter_answer(dispatcher: CollectingDispatcher, hit: dict[str, Any]) -> None:
     """Send an entry's rich answer and up to three related questions."""
     answer = hit["answer"]
     buttons = list(answer.get("buttons") or [])
@@ -49,12 +49,12 @@ def utter_answer(dispatcher: CollectingDispatcher, hit: Dict[str, Any]) -> None:
 class ActionAnswerFromKb(Action):
     """Answer from the knowledge base under the calibrated answer/clarify/fallback policy."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_answer_from_kb"
 
     async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[EventType]:
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
         entry_id = tracker.get_slot("kb_entry_id")
         fallbacks = int(tracker.get_slot("kb_fallbacks") or 0)
         query = tracker.latest_message.get("text") or ""

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from knowledge_base.service import KnowledgeService
 from sqlalchemy.orm import Session
 
 from api.db import session_scope
 from api.gateway import Gateway
 from api.settings import Settings, get_settings
-from knowledge_base.service import KnowledgeService
 
 
 def _gateway(request: Request) -> Gateway:

@@ -33,8 +33,8 @@ def install_error_handlers(app: FastAPI) -> None:
                               "Request body must be valid JSON.")
         else:
             fields = [".".join(str(p) for p in e.get("loc", ()) if p != "body") for e in errors]
+            reasons = "; ".join(
+                f"{f}: {e.get('msg')}" for f, e in zip(fields, errors, strict=True))
             body = error_body("invalid_request", "请求参数有误，请检查后重试。",
-                              "Invalid request: " + "; ".join(
-                                  f"{f}: {e.get('msg')}" for f, e in zip(fields, errors)),
-                              fields=fields)
+                              f"Invalid request: {reasons}", fields=fields)
         return JSONResponse(status_code=422, content=body)

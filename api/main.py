@@ -9,6 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from knowledge_base.service import KnowledgeService
 
 from api.channels import web
 from api.db import get_sessionmaker, init_db
@@ -18,7 +19,6 @@ from api.logging_setup import configure_logging
 from api.rasa_client import RasaClient
 from api.routers import health, internal_kb
 from api.settings import Settings, get_settings
-from knowledge_base.service import KnowledgeService
 
 STATIC = Path(__file__).parent / "static"
 

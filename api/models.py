@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -43,8 +43,8 @@ class Message(Base):
     sender: Mapped[str] = mapped_column(String(16))  # user | bot | agent | system
     type: Mapped[str] = mapped_column(String(16), default="text")  # text | buttons | image | link
     text: Mapped[str] = mapped_column(Text, default="")
-    payload: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
-    outcome: Mapped[Optional[str]] = mapped_column(String(16), nullable=True)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -58,9 +58,9 @@ class KBEvent(Base):
     user_message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
     query: Mapped[str] = mapped_column(Text, default="")
     outcome: Mapped[str] = mapped_column(String(16))
-    entry_id: Mapped[Optional[str]] = mapped_column(String(64), nullable=True, index=True)
-    score: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
-    release: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
-    details: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
-    helpful: Mapped[Optional[bool]] = mapped_column(nullable=True)
+    entry_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    release: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    helpful: Mapped[bool | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

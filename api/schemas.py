@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,9 +25,9 @@ class BotMessage(BaseModel):
 
     type: Literal["text", "buttons", "image", "link"]
     text: str = ""
-    buttons: Optional[list[Button]] = None
-    url: Optional[str] = None
-    id: Optional[int] = None
+    buttons: list[Button] | None = None
+    url: str | None = None
+    id: int | None = None
 
 
 class ChatCreate(BaseModel):

@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     max_message_chars: int = 2000
 
     @model_validator(mode="after")
-    def _no_default_secrets_in_production(self) -> "Settings":
+    def _no_default_secrets_in_production(self) -> Settings:
         if self.app_env == "production":
             weak = [name for name, dev in DEV_SECRETS.items() if getattr(self, name) in ("", dev)]
             if weak:

@@ -7,8 +7,6 @@ keeps Rasa's dictionary handling and drops whitespace-only tokens.
 
 from __future__ import annotations
 
-from typing import List, Text
-
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.tokenizers.jieba_tokenizer import JiebaTokenizer
 from rasa.nlu.tokenizers.tokenizer import Token
@@ -21,7 +19,7 @@ from rasa.shared.nlu.training_data.message import Message
 class CardJiebaTokenizer(JiebaTokenizer):
     """JiebaTokenizer that never emits whitespace tokens."""
 
-    def tokenize(self, message: Message, attribute: Text) -> List[Token]:
+    def tokenize(self, message: Message, attribute: str) -> list[Token]:
         """Tokenize with jieba and drop tokens that are only whitespace."""
         import jieba
 

@@ -53,7 +53,8 @@ def test_bad_input_is_rejected_and_nothing_stored(client, fake_rasa) -> None:
         assert resp.status_code == 422, (body, resp.text)
         detail = resp.json()["detail"]
         assert detail["message"] and detail["message_en"]
-    resp = client.post("/api/v1/chat", content=b"{oops", headers={"content-type": "application/json"})
+    resp = client.post("/api/v1/chat", content=b"{oops",
+                       headers={"content-type": "application/json"})
     assert resp.status_code == 422 and resp.json()["detail"]["code"] == "invalid_json"
     assert fake_rasa.sent == []
     with db.get_sessionmaker()() as s:
@@ -61,12 +62,14 @@ def test_bad_input_is_rejected_and_nothing_stored(client, fake_rasa) -> None:
 
 
 def test_exactly_2000_chars_is_accepted(client) -> None:
-    assert client.post("/api/v1/chat", json={"user_id": "u1", "text": "字" * 2000}).status_code == 200
+    resp = client.post("/api/v1/chat", json={"user_id": "u1", "text": "字" * 2000})
+    assert resp.status_code == 200
 
 
 def test_rasa_down_gives_apology_and_keeps_user_message(client, fake_rasa) -> None:
     fake_rasa.down = True
-    resp = client.post("/api/v1/chat", json={"user_id": "u9", "text": "我的卡号6222021234567890128丢了"})
+    text = "我的卡号6222021234567890128丢了"
+    resp = client.post("/api/v1/chat", json={"user_id": "u9", "text": text})
     assert resp.status_code == 200
     body = resp.json()
     assert body["outcome"] == "unavailable"

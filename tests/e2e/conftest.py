@@ -83,7 +83,9 @@ class Stack:
 
     def logs(self, name: str, tail: int = 60) -> str:
         path = self.tmp / f"{name}.log"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-tail:]) if path.exists() else ""
+        if not path.exists():
+            return ""
+        return "\n".join(path.read_text(errors="replace").splitlines()[-tail:])
 
     def wait_healthy(self, timeout: float = STARTUP_TIMEOUT) -> dict[str, Any]:
         """Poll /health until every component is up."""
