@@ -28,11 +28,11 @@ good at here, reading the *words around* a number:
 2. The text is NFKC-normalised character by character (full-width "６２２２－..." becomes
    "6222-..."; each character maps to exactly one, so offsets stay aligned with the original).
 3. Candidate regions are runs of digit groups separated by single spaces or hyphens, optionally
-   ending in X/x. A region is not a candidate when it is part of a decimal or
-   thousands-separated amount ("1234567.89", "12,000,000"). Regions are split into segments
-   greedily, longest first; a multi-group segment must consist of groups of at least 3 digits
-   (as card, phone and ID groupings do), which keeps dates such as "2026-11-23" from being glued
-   to the number next to them.
+   ending in X/x. Digits that are the decimal part or integer part of a decimal number
+   ("1234567.89") are not candidates; thousands-separated amounts ("12,000,000") never have
+   7 digits in a row. Regions are split into segments greedily, longest first; a multi-group
+   segment must consist of groups of at least 3 digits (as card, phone and ID groupings do),
+   which keeps dates such as "2026-11-23" from being glued to the number next to them.
 4. Context comes from a blank ``zh`` spaCy pipeline segmenting with jieba plus a token
    ``Matcher`` whose patterns match keywords inside tokens (so it survives jieba's choice
    between "信用卡号" and "信用卡" + "号"): 卡号/信用卡/银行卡/账号 (card), 身份证/证件 (ID),
@@ -51,7 +51,9 @@ good at here, reading the *words around* a number:
    * Context + plausible length is masked even when the checksum fails ("卡号是1234567890123"
      is a mistyped card number, and a mistyped card number is still a card number): card
      13-19 digits, ID 15-18 characters, phone 7-13 digits (landlines too; 400/800 service
-     numbers are not personal and stay visible).
+     numbers are not personal and stay visible). When the words name a kind and the length
+     fits, they also decide the label (身份证 + an 18-digit number that happens to pass Luhn
+     is an ID).
    * Explicit non-PII context (订单号 2026112312345678) suppresses context-only and
      pattern-only (phone) masking, but NOT checksum-validated IDs or 16-19 digit Luhn-valid
      card numbers: such an order number cannot be told apart from a card number, and leaking a
@@ -83,7 +85,7 @@ if TYPE_CHECKING:
     from spacy.language import Language
     from spacy.matcher import Matcher
 
-__all__ = ["PiiMaskingFilter", "get_pipeline", "mask"]
+__all__ = ["PiiMaskingFilter", "gb11643_check_char", "get_pipeline", "luhn_valid", "mask"]
 
 CARD = "CARD"
 ID = "ID"
@@ -100,11 +102,13 @@ _MASKED_RE = re.compile(r"\[(?:卡号|身份证|手机号|号码)\*{4}[0-9X]{4}\
 _FAST_RE = re.compile(r"\d(?:[ \-\u3000\uff0d]?\d){6,}")
 # Candidate regions, on the normalised text.
 _REGION_RE = re.compile(
-    r"(?<![0-9])(?<![0-9][.,])"  # not inside a number or after "1." / "1,"
+    r"(?<![0-9])(?<![0-9]\.)"  # not inside a number, not a decimal part
     r"[0-9]+(?:[ \-][0-9]+)*"  # digit groups separated by one space or hyphen
     r"(?:[Xx](?![A-Za-z]))?"  # ID check character
-    r"(?![0-9])(?![.,][0-9])"  # not followed by a decimal part / thousands group
+    r"(?![0-9])(?!\.[0-9])"  # not followed by a decimal part
 )
+# Thousands separators need no rule: "12,000,000" only yields groups shorter than 7 digits,
+# while "13800005678,13900005678" must still yield two candidates.
 _GROUP_RE = re.compile(r"[0-9]+")
 _MIN_DIGITS = 7
 _MAX_DIGITS = 19  # longest card number; also covers 0086 + 11-digit mobile (15)
@@ -121,7 +125,9 @@ _MAX_GAP = 8  # at most this many characters between keyword and number
 _GAP_BREAK_RE = re.compile(r"[0-9,;!?。，；！？、\n\r]")
 _UNIT_AFTER = frozenset("元块万亿千百%期次笔天年月日时分秒")
 _CURRENCY_BEFORE = frozenset("¥$€£")
-_PRIORITY = {ID: 3, PHONE: 2, CARD: 1, NEG: 0}  # when one token carries several labels
+# When one token carries several labels: a non-PII word qualifies the noun ("信用卡积分",
+# "账户余额", "订单号码"), so it wins.
+_PRIORITY = {NEG: 3, ID: 2, PHONE: 1, CARD: 0}
 
 _KEYWORDS: dict[str, list[list[dict[str, object]]]] = {
     CARD: [
@@ -134,19 +140,16 @@ _KEYWORDS: dict[str, list[list[dict[str, object]]]] = {
         [{"LOWER": {"REGEX": r"^(id|idcard|id_card|identity)$"}}],
     ],
     PHONE: [
-        [{"TEXT": {"REGEX": "手机|电话|联系方式|联系人|致电|来电|号码"}}],
+        [{"TEXT": {"REGEX": "手机|电话|联系方式|联系人|致电|来电"}}],
         [{"LOWER": {"REGEX": r"^(tel|phone|mobile|cell)"}}],
     ],
     NEG: [
         [{"TEXT": {"REGEX": "订单|流水|单号|交易号|参考号|授权码|验证码|工单|快递|积分|"
-                            "金额|额度|余额|尾号|四位|4位|邮编|工号|商户|凭证|批次|序列号|"
+                            "金额|额度|余额|尾号|四位|邮编|工号|商户|凭证|批次|序列号|"
                             "人民币"}}],
         [{"LOWER": {"REGEX": r"^(order|ref|txn|trace|amount|points|rmb|cny|usd)"}}],
     ],
 }
-# "号码" alone is ambiguous (订单号码); it only wins when nothing more specific is nearer,
-# hence its low-risk placement under PHONE: a phone-length number right after "号码" is
-# far more often a phone number than anything else.
 
 
 class Pipeline(NamedTuple):
@@ -189,7 +192,7 @@ _GB11643_CHECK = "10X98765432"
 
 def gb11643_check_char(body: str) -> str:
     """Check character of an 18-character Chinese ID number, from its first 17 digits."""
-    total = sum((ord(ch) - 48) * w for ch, w in zip(body, _GB11643_WEIGHTS))
+    total = sum((ord(ch) - 48) * w for ch, w in zip(body, _GB11643_WEIGHTS, strict=True))
     return _GB11643_CHECK[total % 11]
 
 
@@ -258,13 +261,10 @@ def _classify(value: str, context: str | None) -> str | None:
         if CARD in strong and n >= 16:
             return CARD
         return None
-    if strong:
-        return strong[0]
-    if context in _PLAUSIBLE_WITH_CONTEXT and n in _PLAUSIBLE_WITH_CONTEXT[context]:
-        if context == PHONE and _SERVICE_NUMBER_RE.fullmatch(value):
-            return None
-        return context
-    return None
+    if (context in _PLAUSIBLE_WITH_CONTEXT and n in _PLAUSIBLE_WITH_CONTEXT[context]
+            and not (context == PHONE and _SERVICE_NUMBER_RE.fullmatch(value))):
+        return context  # the words say what it is, even if the checksum fails
+    return strong[0] if strong else None
 
 
 def _gap_ok(gap: str) -> bool:
@@ -306,16 +306,6 @@ def _context_after(ctx_text: str, end: int) -> str | None:
             label = nlp.vocab.strings[match_id]
             found.append((-start_char, _PRIORITY[label], label))
     return _best(found)
-
-
-def _well_formed(groups: Sequence[re.Match[str]]) -> bool:
-    """A multi-group segment looks like grouped digits (4-4-4-4, 3-4-4, 6-8-4, +86 ...)."""
-    if len(groups) == 1:
-        return True
-    first = groups[0].group()
-    if len(first) < 3 and first != "86":
-        return False
-    return all(len(g.group()) >= 3 for g in groups[1:])
 
 
 class _RegionContext:
@@ -369,12 +359,21 @@ def _longest_at(norm: str, groups: Sequence[re.Match[str]], i: int, x_char: str,
                 context: _RegionContext) -> tuple[_Segment, int] | None:
     """The longest maskable segment starting at group ``i``, and the group index after it."""
     n = len(groups)
-    for j in range(n, i, -1):
+    # Candidate ends j: at most _MAX_DIGITS digits, and a multi-group segment must look like
+    # grouped digits (4-4-4-4, 3-4-4, 6-8-4, 86 + ...): every group after the first has at
+    # least 3 digits, the first too unless it is the country code 86. This keeps dates such
+    # as "2026-11-23" from being glued to a neighbouring number, and the loop linear.
+    head = groups[i].group()
+    limit, count = i + 1, len(head)
+    if len(head) >= 3 or head == "86":
+        while (limit < n and len(groups[limit].group()) >= 3
+               and count + len(groups[limit].group()) <= _MAX_DIGITS):
+            count += len(groups[limit].group())
+            limit += 1
+    for j in range(limit, i, -1):
         seg = groups[i:j]
         digits = "".join(g.group() for g in seg)
-        if len(digits) > _MAX_DIGITS or not _well_formed(seg):
-            continue
-        if len(digits) < _MIN_DIGITS:
+        if len(digits) < _MIN_DIGITS or len(digits) > _MAX_DIGITS:
             return None
         first, last = i == 0, j == n
         ctx = context.for_segment(first, last)
@@ -410,11 +409,14 @@ def _apply(text: str, segments: Sequence[_Segment]) -> str:
 def _candidate_regions(norm: str) -> list[re.Match[str]]:
     protected = [m.span() for m in _MASKED_RE.finditer(norm)]
     regions = []
+    k = 0  # both lists are in text order
     for m in _REGION_RE.finditer(norm):
         if sum(len(g) for g in _GROUP_RE.findall(m.group())) < _MIN_DIGITS:
             continue
-        if any(s < m.end() and m.start() < e for s, e in protected):
-            continue
+        while k < len(protected) and protected[k][1] <= m.start():
+            k += 1
+        if k < len(protected) and protected[k][0] < m.end():
+            continue  # overlaps an existing mask token
         regions.append(m)
     return regions
 

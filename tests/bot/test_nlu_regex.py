@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 NLU_DIR = ROOT / "nlu_data" / "nlu"
 ENTITIES_FILE = NLU_DIR / "entities.yml"
 SYNONYMS_FILE = ROOT / "nlu_data" / "synonyms.yml"
-JIEBA_DICT = ROOT / "nlu_data" / "jieba_userdict.txt"
+JIEBA_DICT = ROOT / "nlu_data" / "jieba" / "userdict.txt"
 HOLDOUT_FILE = Path(__file__).resolve().parent / "data" / "nlu_holdout.yml"
 
 ENTITY_NAMES = {
