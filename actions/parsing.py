@@ -11,7 +11,6 @@ import calendar
 import re
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Optional
 
 import cn2an
 
@@ -55,7 +54,7 @@ def normalise(text: str) -> str:
     return _SPACES.sub(" ", (text or "").translate(_FULLWIDTH)).strip()
 
 
-def cn_to_int(token: str) -> Optional[int]:
+def cn_to_int(token: str) -> int | None:
     """A whole number written in Arabic digits or Chinese numerals ("十五", "两千", "二十")."""
     token = token.strip()
     if not token:
@@ -71,7 +70,7 @@ def cn_to_int(token: str) -> Optional[int]:
     return int(value)
 
 
-def _to_decimal(num: str) -> Optional[Decimal]:
+def _to_decimal(num: str) -> Decimal | None:
     num = num.replace(",", "")
     if re.fullmatch(r"\d+(?:\.\d+)?", num):
         return Decimal(num)
@@ -87,7 +86,7 @@ def _to_decimal(num: str) -> Optional[Decimal]:
 _MAGNITUDES = {"万": 10000, "w": 10000, "W": 10000, "千": 1000, "k": 1000, "K": 1000, "百": 100}
 
 
-def parse_amount(text: str) -> Optional[Decimal]:
+def parse_amount(text: str) -> Decimal | None:
     """The first money amount in `text`, in yuan, rounded to fen; None when there is none.
 
     Understands 三千, 2.5万, 五百块, ¥3,000, 1万5 (=15000), 3k, 两万五, 3000元, 一千二百五十.
@@ -143,7 +142,7 @@ def fen_to_yuan(fen: int) -> str:
     return f"{sign}{fen // 100:,}.{fen % 100:02d}"
 
 
-def parse_day(text: str) -> Optional[int]:
+def parse_day(text: str) -> int | None:
     """A day of the month: 15号, 每月15号, 二十号, 20日, or a bare "15" / "十五" reply."""
     text = normalise(text)
     match = _DAY.search(text) or _DAY_AFTER_VERB.search(text) or _BARE_DAY.match(text)
@@ -162,7 +161,7 @@ def _add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def _month_day(year: int, month: int, day: int) -> Optional[date]:
+def _month_day(year: int, month: int, day: int) -> date | None:
     try:
         return date(year, month, day)
     except ValueError:
@@ -183,7 +182,7 @@ _MONTH_EDGE = re.compile(r"(?<![个本这下上当每])月(?P<edge>[底末初])"
 _DAYS_LATER = re.compile(r"(?P<num>\d{1,2}|[一二两三四五六七八九十]{1,3})天(?:以后|之后|后)")
 
 
-def parse_date(text: str, today: date) -> Optional[date]:
+def parse_date(text: str, today: date) -> date | None:
     """A calendar date relative to `today`: 明天, 下个月5号, 12月1号, 月底, 三天后."""
     text = normalise(text)
     for word in sorted(_RELATIVE_DAYS, key=len, reverse=True):
@@ -224,7 +223,7 @@ def parse_date(text: str, today: date) -> Optional[date]:
     return None
 
 
-def parse_period(text: str) -> Optional[int]:
+def parse_period(text: str) -> int | None:
     """Number of instalments: 十二期, 分12期, 6个月, 半年, 一年, or a bare "12" reply."""
     text = normalise(text)
     match = _PERIOD.search(text)
@@ -258,9 +257,9 @@ def _cn_digits_to_arabic(text: str) -> str:
     return re.sub(r"[零〇一幺二两三四五六七八九]{4,}", lambda m: m.group(0).translate(table), text)
 
 
-def parse_card_last4(text: str) -> Optional[str]:
+def parse_card_last4(text: str) -> str | None:
     """The last four digits of a card: "尾号1234", "1234", "一二三四"."""
-    text = _cn_digits_to_arabic(normalise(text)).replace(" ", "")
+    text = _cn_digits_to_arabic(normalise(text))
     match = _LAST4_CONTEXT.search(text)
     if match:
         return match.group(1)
@@ -269,9 +268,9 @@ def parse_card_last4(text: str) -> Optional[str]:
     return found[0] if len(found) == 1 else None
 
 
-def parse_id_last6(text: str) -> Optional[str]:
+def parse_id_last6(text: str) -> str | None:
     """The last six characters of a resident ID number (the last may be X): "110011", "12345X"."""
-    text = _cn_digits_to_arabic(normalise(text)).replace(" ", "")
+    text = _cn_digits_to_arabic(normalise(text))
     match = _ID6_CONTEXT.search(text)
     if match:
         return (match.group(1) or match.group(2)).upper()
@@ -280,12 +279,13 @@ def parse_id_last6(text: str) -> Optional[str]:
 
 
 _AFFIRM = re.compile(
-    r"^(?:确认|确定|是的?|对的?|好的?|行|可以|没问题|办吧|嗯+|恩|ok|yes|同意|没错|就这样|对呀|是啊)"
-    r"(?:的|吧|呀|啊|了|办理|提交|确认)*[!！。.~～]*$",
+    r"^(?:确认|确定|是的?|对的?|好的?|行|可以|没问题|办吧|嗯+|恩|ok|yes|同意|没错|就这样|对呀|是啊|"
+    r"需要|要的?|补)(?:的|吧|呀|啊|了|办理|提交|确认|补卡)*[!！。.~～]*$",
     re.IGNORECASE,
 )
 _DENY = re.compile(
-    r"^(?:不(?:用|要|确认|是|对|行|办|了)?|否|取消|算了|no|别)(?:了|吧|啊|办了|办理)*[!！。.~～]*$",
+    r"^(?:不(?:用|要|需要|确认|是|对|行|办|补|了)?|否|取消|算了|no|别|暂不(?:补卡|需要)?)"
+    r"(?:了|吧|啊|办了|办理|补了|补卡)*[!！。.~～]*$",
     re.IGNORECASE,
 )
 
