@@ -14,6 +14,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_SECRETS = {
     "rasa_token": "dev-rasa-token-change-me",
     "internal_api_token": "dev-internal-token-change-me",
+    "jwt_secret": "dev-jwt-secret-change-me-0123456789abcdef",
+    "wechat_token": "dev-wechat-token-change-me",
+    "wechat_app_secret": "dev-wechat-app-secret-change-me",
+    "wechat_aes_key": "devWeChatAesKeyChangeMe0123456789abcdefghij",
 }
 
 
@@ -40,6 +44,69 @@ class Settings(BaseSettings):
     kb_seed_dir: Path = Path("knowledge_base/seed")
 
     max_message_chars: int = 2000
+    # KB ops console (api/routers/kb.py): import limits, inbox clustering, statistics.
+    kb_import_max_bytes: int = 10 * 1024 * 1024
+    kb_import_max_rows: int = 5000
+    # Answers scored below this go to the unanswered inbox as low-confidence (cosine score).
+    kb_inbox_low_confidence: float = 0.90
+    # Inbox questions merge into one group while their mean cosine distance is below this.
+    kb_inbox_cluster_distance: float = 0.08
+    kb_inbox_max_questions: int = 1000
+    # A handoff counts as "right after the answer" within this many further user turns.
+    kb_stats_handoff_turns: int = 1
+    # Conflict check: warn when another entry's question is at least this much closer.
+    kb_conflict_margin: float = 0.0
+    # A publish waits up to this long for the bot to switch (the swap finishes in any case).
+    kb_publish_wait_seconds: float = 5.0
+    # How often the API checks for releases published by another process (0: never).
+    kb_release_poll_seconds: float = 5.0
+    # Card-account store (read by the agent desk for tier and masked cards)
+    card_db_url: str = "sqlite:///var/cards.db"
+
+    # Staff auth (agent / ops consoles): HS256 bearer JWTs, bcrypt password hashes.
+    jwt_secret: str = DEV_SECRETS["jwt_secret"]
+    jwt_ttl_minutes: int = 480
+    bcrypt_rounds: int = 12
+    # Demo staff accounts, seeded at startup in development and test only (never in production).
+    demo_agent_user: str = "agent"
+    demo_agent_password: str = "agent-dev-pass"
+    demo_supervisor_user: str = "supervisor"
+    demo_supervisor_password: str = "supervisor-dev-pass"
+    demo_ops_user: str = "ops"
+    demo_ops_password: str = "ops-dev-pass"
+    demo_admin_user: str = "admin"
+    demo_admin_password: str = "admin-dev-pass"
+
+    # Human handoff: working hours (local time), queue and estimates.
+    handoff_hours: str = "00:00-24:00"
+    handoff_weekdays: str = "1-7"
+    handoff_timezone: str = "Asia/Shanghai"
+    handoff_queue_timeout_seconds: int = 900
+    handoff_avg_handle_seconds: int = 240
+    handoff_agent_capacity: int = 3
+    handoff_priority_reasons: str = "fraud_dispute"
+    handoff_sweep_seconds: float = 15.0
+
+    # WeChat Official Account channel (api/channels/wechat). Token and EncodingAESKey are the
+    # values entered under 公众号后台 > 设置与开发 > 基本配置 > 服务器配置.
+    wechat_token: str = DEV_SECRETS["wechat_token"]
+    wechat_app_id: str = "wxd000000000000dev"
+    wechat_app_secret: str = DEV_SECRETS["wechat_app_secret"]
+    wechat_aes_key: str = DEV_SECRETS["wechat_aes_key"]
+    # The EncodingAESKey before the last rotation (empty: none); still accepted for decryption.
+    wechat_aes_key_previous: str = ""
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_api_timeout: float = 10.0
+    wechat_timestamp_window_seconds: int = 300
+    wechat_max_body_bytes: int = 65536
+    # WeChat drops the request after 5 s: answer passively only if the bot is faster than this.
+    wechat_passive_timeout_seconds: float = 4.5
+    wechat_text_max_bytes: int = 2048
+    wechat_max_messages_per_turn: int = 5
+    wechat_menu_file: Path = Path("api/channels/wechat/menu_keys.json")
+    wechat_options_ttl_seconds: int = 1800
+    wechat_token_refresh_margin_seconds: int = 300
+    wechat_dedupe_retention_hours: int = 48
 
     @model_validator(mode="after")
     def _no_default_secrets_in_production(self) -> Settings:
@@ -47,6 +114,25 @@ class Settings(BaseSettings):
             weak = [name for name, dev in DEV_SECRETS.items() if getattr(self, name) in ("", dev)]
             if weak:
                 raise ValueError(f"production mode needs real secrets for: {', '.join(weak)}")
+        return self
+
+    @model_validator(mode="after")
+    def _strong_jwt_secret_in_production(self) -> Settings:
+        if self.app_env == "production" and len(self.jwt_secret) < 32:
+            raise ValueError("production mode needs a JWT_SECRET of at least 32 characters")
+        return self
+
+    @model_validator(mode="after")
+    def _wechat_aes_keys_are_well_formed(self) -> Settings:
+        from api.channels.wechat.crypto import decode_aes_key
+
+        for name in ("wechat_aes_key", "wechat_aes_key_previous"):
+            value = getattr(self, name)
+            if value or name == "wechat_aes_key":
+                try:
+                    decode_aes_key(value)
+                except ValueError as exc:
+                    raise ValueError(f"{name.upper()}: {exc}") from exc
         return self
 
 
