@@ -43,6 +43,7 @@ def get_sessionmaker() -> sessionmaker[Session]:
 
 def init_db() -> None:
     """Create every table (import the model modules first so they register)."""
+    import api.handoff.models  # noqa: F401
     import api.models  # noqa: F401
 
     Base.metadata.create_all(get_engine())

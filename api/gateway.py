@@ -10,9 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.handoff.hub import Hub
+from api.handoff.service import HandoffReply, HandoffService
 from api.models import Conversation, KBEvent, Message
 from api.rasa_client import RasaClient, RasaUnavailable
 from api.schemas import IncomingMessage
+from api.settings import get_settings
 from pii import mask
 
 logger = logging.getLogger(__name__)
@@ -58,9 +61,11 @@ def convert_rasa_messages(raw: list[dict[str, Any]]) -> tuple[list[dict[str, Any
 class Gateway:
     """Routes a message to Rasa (or, while a human owns the conversation, to the agent)."""
 
-    def __init__(self, sessions: sessionmaker[Session], rasa: RasaClient) -> None:
+    def __init__(self, sessions: sessionmaker[Session], rasa: RasaClient,
+                 handoff: HandoffService | None = None) -> None:
         self._sessions = sessions
         self._rasa = rasa
+        self.handoff = handoff or HandoffService(sessions, get_settings(), Hub())
 
     def conversation_for(self, db: Session, channel: str, user_id: str) -> Conversation:
         """Get or create the conversation of a user on a channel (race-safe)."""
@@ -93,6 +98,12 @@ class Gateway:
         with self._sessions() as db:
             conv = self.conversation_for(db, incoming.channel, incoming.user_id)
             user_row = self.store(db, conv.id, "user", {"type": "text", "text": incoming.text})
+            # human path: queued, with an agent, survey, leaving a message (or a stale button)
+            if conv.state != "bot" or self.handoff.is_handoff_payload(incoming.text):
+                human = await self.handoff.on_user_message(self._rasa, conv.id, incoming.text)
+                if human is not None:
+                    return self._human_reply(conv.id, human)
+            await self.handoff.ensure_resumed(self._rasa, conv.id)
             metadata = {"user_id": incoming.user_id, "channel": incoming.channel,
                         **incoming.metadata}
             try:
@@ -119,4 +130,15 @@ class Gateway:
                 db.add(event)
                 db.commit()
                 details["kb_event_id"] = event.id
+            if outcome == "handoff":  # the bot asked for a human: queue (or take a message)
+                human = await self.handoff.request(
+                    self._rasa, conv.id, meta.get("handoff") or {}, user_id=incoming.user_id,
+                    channel=incoming.channel)
+                stored.extend(human.messages)
+                details.update(human.details)
+                outcome = human.outcome
             return GatewayReply(conv.id, outcome, stored, details)
+
+    @staticmethod
+    def _human_reply(conversation_id: str, human: HandoffReply) -> GatewayReply:
+        return GatewayReply(conversation_id, human.outcome, human.messages, human.details)

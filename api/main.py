@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -9,16 +10,22 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
-from knowledge_base.service import KnowledgeService
 
+from api.auth import seed_demo_users
 from api.channels import web
+from api.channels.wechat import router as wechat
+from api.channels.wechat.setup import start_wechat, stop_wechat
 from api.db import get_sessionmaker, init_db
 from api.errors import install_error_handlers
 from api.gateway import Gateway
+from api.handoff.hub import Hub
+from api.handoff.service import HandoffService
+from api.kbops.retrieval import start_release_watch
 from api.logging_setup import configure_logging
 from api.rasa_client import RasaClient
-from api.routers import health, internal_kb
+from api.routers import agent, auth, health, internal_kb, kb
 from api.settings import Settings, get_settings
+from knowledge_base.service import KnowledgeService
 
 STATIC = Path(__file__).parent / "static"
 
@@ -29,13 +36,22 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     configure_logging(settings.log_level)
     init_db()
+    seed_demo_users(get_sessionmaker(), settings)
     app.state.rasa = RasaClient(settings)
-    app.state.gateway = Gateway(get_sessionmaker(), app.state.rasa)
+    handoff = HandoffService(get_sessionmaker(), settings, Hub())
+    app.state.gateway = Gateway(get_sessionmaker(), app.state.rasa, handoff)
+    sweeper = asyncio.create_task(handoff.run_sweeper())  # queue timeouts -> leave a message
     app.state.kb = KnowledgeService(settings)
     app.state.kb.start_background()
+    kb_watch = start_release_watch(app, settings)  # releases published by another process
+    start_wechat(app, settings)  # after the gateway: WeChat answers through it
     try:
         yield
     finally:
+        await stop_wechat(app)
+        sweeper.cancel()
+        if kb_watch is not None:
+            kb_watch.cancel()
         await app.state.rasa.aclose()
         app.state.kb.close()
 
@@ -51,12 +67,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings or get_settings()
     install_error_handlers(app)
     app.include_router(web.router)
+    app.include_router(wechat.router)
     app.include_router(health.router)
     app.include_router(internal_kb.router)
+    app.include_router(auth.router)
+    app.include_router(agent.router)
+    app.include_router(kb.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)
     async def chat_page() -> FileResponse:
         return FileResponse(STATIC / "index.html")
+
+    @app.get("/agent", include_in_schema=False)
+    async def agent_console() -> FileResponse:
+        return FileResponse(STATIC / "agent.html")
+
+    @app.get("/ops", include_in_schema=False)
+    async def ops_console() -> FileResponse:
+        return FileResponse(STATIC / "ops.html")
 
     return app

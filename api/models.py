@@ -64,3 +64,25 @@ class KBEvent(Base):
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     helpful: Mapped[bool | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class StaffUser(Base):
+    """A bank employee who signs in to a console: agent, supervisor, ops or admin.
+
+    Agents (and supervisors) also work the handoff queue: `groups` are their skill groups,
+    `capacity` how many conversations they may hold at once, `status` online/away/offline.
+    """
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))  # agent | supervisor | ops | admin
+    display_name: Mapped[str] = mapped_column(String(64), default="")
+    agent_no: Mapped[str | None] = mapped_column(String(16), nullable=True)  # 工号
+    groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    capacity: Mapped[int] = mapped_column(Integer, default=3)
+    status: Mapped[str] = mapped_column(String(16), default="offline")  # online | away | offline
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

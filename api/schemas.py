@@ -8,7 +8,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # Outcomes of one user turn. `unavailable` (added): the bot could not be reached and the user
 # got an apology; `agent`: the message went to the human agent who owns the conversation.
-Outcome = Literal["answered", "clarify", "fallback", "handoff", "form", "agent", "unavailable"]
+# Handoff flow (api/handoff): `ticket` leaving a message + callback number (outside working
+# hours or after a queue timeout), `survey` the satisfaction survey after an agent resolved,
+# `cancelled` the cardholder stopped waiting in the queue.
+Outcome = Literal["answered", "clarify", "fallback", "handoff", "form", "agent", "unavailable",
+                  "ticket", "survey", "cancelled"]
 
 
 class Button(BaseModel):

@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     kb_import_max_bytes: int = 10 * 1024 * 1024
     kb_import_max_rows: int = 5000
     # Answers scored below this go to the unanswered inbox as low-confidence (cosine score).
-    kb_inbox_low_confidence: float = 0.90
+    kb_inbox_low_confidence: float = 0.92
     # Inbox questions merge into one group while their mean cosine distance is below this.
     kb_inbox_cluster_distance: float = 0.08
     kb_inbox_max_questions: int = 1000

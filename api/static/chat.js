@@ -145,6 +145,7 @@
   }
 
   window.cardbotRender = renderMessage;
+  window.cardbotSend = sendMessage; // (payload, shown title): e.g. the header "转人工" button
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
     const text = input.value;

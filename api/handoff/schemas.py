@@ -1,0 +1,146 @@
+"""Pydantic models of the agent desk and the cardholder-side handoff endpoints."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Group = Literal["general", "vip", "disputes"]
+
+
+class AgentMessageCreate(BaseModel):
+    """POST /api/v1/agent/conversations/{id}/messages."""
+
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class AgentStatusUpdate(BaseModel):
+    """POST /api/v1/agent/status."""
+
+    status: Literal["online", "away"]
+
+
+class TransferCreate(BaseModel):
+    """POST /api/v1/agent/conversations/{id}/transfer."""
+
+    group: Group
+    note: str = Field(default="", max_length=500)
+
+
+class TicketUpdate(BaseModel):
+    """POST /api/v1/agent/tickets/{id}/close."""
+
+    note: str = Field(default="", max_length=1000)
+
+
+class SurveyCreate(BaseModel):
+    """POST /api/v1/chat/{conversation_id}/survey."""
+
+    score: int = Field(ge=1, le=5)
+    comment: str | None = Field(default=None, max_length=1000)
+
+
+class MessagePublic(BaseModel):
+    """A transcript line."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    sender: Literal["user", "bot", "agent", "system"]
+    type: str
+    text: str
+    created_at: str | None = None
+
+
+class QueuePublic(BaseModel):
+    """Queue position of a waiting conversation."""
+
+    position: int
+    estimated_wait_seconds: int
+    group: str
+    group_label: str
+    agents_online: int
+
+
+class QueueItemPublic(BaseModel):
+    """One waiting conversation in the agent's queue."""
+
+    conversation_id: str
+    user_id: str
+    channel: str
+    tier: str
+    tier_label: str
+    group: str
+    group_label: str
+    reason: str
+    priority: bool
+    position: int
+    waiting_seconds: int
+    last_message: str
+    last_message_at: str | None
+    requested_at: str | None
+
+
+class QueueListPublic(BaseModel):
+    """GET /api/v1/agent/queue."""
+
+    items: list[QueueItemPublic]
+    total: int
+
+
+class ConversationStatePublic(BaseModel):
+    """State of a conversation as the widget needs it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    conversation_id: str
+    state: Literal["bot", "queued", "assigned", "resolved", "ticket"]
+    queue: QueuePublic | None = None
+    agent: dict[str, Any] | None = None
+
+
+class MessagesPublic(ConversationStatePublic):
+    """GET /api/v1/chat/{conversation_id}/messages?after=<cursor>."""
+
+    messages: list[MessagePublic]
+    next_cursor: int
+
+
+class ConversationDetailPublic(ConversationStatePublic):
+    """GET /api/v1/agent/conversations/{id}: transcript, profile, episode, history."""
+
+    user_id: str
+    channel: str
+    handoff: dict[str, Any] | None
+    profile: dict[str, Any]
+    messages: list[MessagePublic]
+    transitions: list[dict[str, Any]]
+    surveys: list[dict[str, Any]]
+
+
+class SuggestionPublic(BaseModel):
+    """A KB entry the bot would use for the latest user message."""
+
+    entry_id: str
+    question: str
+    answer: str
+    score: float | None = None
+
+
+class SuggestionsPublic(BaseModel):
+    query: str
+    suggestions: list[SuggestionPublic]
+    available: bool = True
+
+
+class TicketPublic(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    number: str
+    conversation_id: str
+    user_id: str
+    status: str
+    message: str
+    callback_number: str | None

@@ -1,0 +1,333 @@
+"""The ops console's use of the running retrieval service (knowledge_base.service).
+
+* **Publish → bot.** After a publish or rollback is committed, :func:`activate` asks the
+  service to reload: the new release's index is built aside (incrementally: vectors of
+  unchanged texts come from ``knowledge_base.embedcache``) and swapped in atomically, so
+  queries in flight finish on the old snapshot and none is dropped. Reloads run on one
+  background thread and coalesce; the request waits up to ``KB_PUBLISH_WAIT_SECONDS`` for the
+  swap. :func:`watch_releases` also picks up releases published by another process.
+* **Hit test.** The same query runs against the live snapshot and against a snapshot of the
+  drafts, both through the service's own search and decision code. The draft snapshot uses
+  the live calibration (the current thresholds); publishing recalibrates on the new content.
+* **Conflict check.** A question whose nearest question (cosine) belongs to another entry
+  rather than to its own is reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Sequence
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fastapi import FastAPI
+
+from api.errors import ApiError
+from api.settings import Settings
+from knowledge_base.editing import console_sessions
+from knowledge_base.embedcache import EmbeddingCache, embedding_cache
+from knowledge_base.encoder import load_encoder
+from knowledge_base.index import VectorIndex
+from knowledge_base.service import Cancelled, KBNotReady, KnowledgeService
+from knowledge_base.snapshot import (
+    Artifacts,
+    Snapshot,
+    compute_related,
+    model_fingerprint,
+    passage_text,
+)
+from knowledge_base.store import Entry, content_hash, current_release
+
+logger = logging.getLogger(__name__)
+
+WOULD = {
+    "answer": "直接回答：{question}",
+    "clarify": "反问“您是不是想问”，列出前 3 个候选和“都不是”",
+    "fallback": "兜底：请客户换个说法（连续两次没听懂则提议转人工）",
+}
+
+
+def _require(kb: KnowledgeService) -> Snapshot:
+    snap = kb.snapshot
+    if snap is None:
+        raise ApiError(503, "kb_unavailable", "知识库正在加载，请稍后再试。",
+                       "The retrieval service is still loading.")
+    return snap
+
+
+@lru_cache(maxsize=4)
+def _fingerprint(model_dir: str) -> str:
+    return model_fingerprint(Path(model_dir))
+
+
+def _cache(kb: KnowledgeService, settings: Settings) -> EmbeddingCache:
+    """The embedding cache of the service's encoder (the same process-wide model instance;
+    loaded here if the service has not loaded it yet)."""
+    snap = kb.snapshot
+    encoder = snap.encoder if snap is not None else load_encoder(settings.embedding_model_dir)
+    return embedding_cache(settings.index_dir, encoder,
+                           _fingerprint(str(settings.embedding_model_dir)))
+
+
+def serving_release(kb: KnowledgeService) -> int | None:
+    """The release the bot answers from right now."""
+    snap = kb.snapshot
+    return snap.release if snap is not None else None
+
+
+# ---------------------------------------------------------------------------- reloads
+
+
+class _Reloader:
+    """One background thread per service; any number of requests collapse into reloads of
+    the newest release."""
+
+    def __init__(self, kb: KnowledgeService) -> None:
+        self.kb = kb
+        self.lock = threading.Lock()
+        self.requested = 0
+        self.done = 0
+        self.thread: threading.Thread | None = None
+
+    def request(self) -> None:
+        with self.lock:
+            self.requested += 1
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name="kb-publish-reload",
+                                               daemon=True)
+                self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self.lock:
+                if self.done >= self.requested:
+                    self.thread = None
+                    return
+                target = self.requested
+            try:
+                snap = self.kb.reload()
+                logger.info("retrieval now serves KB release %d", snap.release)
+            except Cancelled:  # the app is shutting down
+                return
+            except Exception:  # keep serving the old snapshot; the next publish retries
+                logger.exception("KB reload after publish failed")
+            with self.lock:
+                self.done = target
+
+
+_RELOADERS: weakref.WeakKeyDictionary[KnowledgeService, _Reloader] = \
+    weakref.WeakKeyDictionary()
+_RELOADERS_LOCK = threading.Lock()
+
+
+def reloading(kb: KnowledgeService) -> bool:
+    """True while a publish-triggered reload is running or queued."""
+    reloader = _RELOADERS.get(kb)
+    return reloader is not None and reloader.thread is not None
+
+
+def request_reload(kb: KnowledgeService) -> None:
+    with _RELOADERS_LOCK:
+        reloader = _RELOADERS.get(kb)
+        if reloader is None:
+            reloader = _RELOADERS[kb] = _Reloader(kb)
+    reloader.request()
+
+
+def activate(kb: KnowledgeService, release: int, settings: Settings) -> int | None:
+    """Have the bot switch to ``release``; wait up to KB_PUBLISH_WAIT_SECONDS for the swap.
+
+    Returns the release served when the wait ended (the swap continues in the background)."""
+    request_reload(kb)
+    deadline = time.monotonic() + settings.kb_publish_wait_seconds
+    while time.monotonic() < deadline:
+        serving = serving_release(kb)
+        if serving is not None and serving >= release:
+            return serving
+        time.sleep(0.1)
+    return serving_release(kb)
+
+
+async def watch_releases(app: FastAPI, interval: float) -> None:
+    """Reload when the database has a newer release than the one served (e.g. published by
+    another API process). Runs for the app's lifetime."""
+    settings: Settings = app.state.settings
+    sessions = console_sessions(settings.database_url)
+
+    def newest() -> int | None:
+        with sessions() as session:
+            row = current_release(session)
+            return row.number if row is not None else None
+
+    while True:
+        await asyncio.sleep(interval)
+        kb: KnowledgeService = app.state.kb
+        try:
+            latest = await asyncio.to_thread(newest)
+        except Exception:  # the database may be briefly locked; try again next round
+            logger.exception("could not read the newest KB release")
+            continue
+        serving = serving_release(kb)
+        if latest is not None and serving is not None and latest != serving \
+                and kb.status().get("state") == "up" and not reloading(kb):
+            logger.info("KB release %d is newer than the served %d: reloading", latest, serving)
+            request_reload(kb)
+
+
+# ---------------------------------------------------------------------------- draft snapshot
+
+_DRAFTS: OrderedDict[tuple[str, int], Snapshot] = OrderedDict()
+_DRAFTS_LOCK = threading.Lock()
+
+
+def entry_vectors(cache: EmbeddingCache, entries: Sequence[Entry]
+                  ) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(questions, row -> entry index, question vectors), rows grouped by entry."""
+    questions: list[str] = []
+    rows: list[int] = []
+    for i, entry in enumerate(entries):
+        for q in entry.questions:
+            questions.append(q)
+            rows.append(i)
+    return questions, np.asarray(rows, np.int64), cache.encode(questions)
+
+
+def draft_snapshot(kb: KnowledgeService, entries: Sequence[Entry],
+                   settings: Settings) -> Snapshot:
+    """A snapshot of the working copy (published-status entries), with the live calibration."""
+    live = _require(kb)
+    published = [e for e in entries if e.status == "published"]
+    key = (content_hash(published), live.release)
+    with _DRAFTS_LOCK:
+        if key in _DRAFTS:
+            _DRAFTS.move_to_end(key)
+            return _DRAFTS[key]
+    cache = _cache(kb, settings)
+    questions, rows, qvecs = entry_vectors(cache, published)
+    pvecs = cache.encode_passages([passage_text(e) for e in published])
+    artifacts = Artifacts(questions, rows, qvecs, pvecs, VectorIndex.build(qvecs),
+                          live.artifacts.calibration, compute_related(published, qvecs, rows))
+    snap = Snapshot(0, published, artifacts, live.encoder, live.directory)
+    cache.save()
+    with _DRAFTS_LOCK:
+        _DRAFTS[key] = snap
+        while len(_DRAFTS) > 3:
+            _DRAFTS.popitem(last=False)
+    return snap
+
+
+def _side(result: dict[str, Any], release: int | None) -> dict[str, Any]:
+    hits = result.get("hits") or []
+    decision = result["decision"]
+    would = WOULD[decision].format(question=hits[0]["question"] if hits else "")
+    return {"release": release, "decision": decision, "would": would,
+            "thresholds": result.get("thresholds") or {},
+            "confidence": result.get("confidence"),
+            "hits": [{k: h[k] for k in ("entry_id", "question", "matched_question",
+                                         "category", "score")} for h in hits]}
+
+
+def hit_test(kb: KnowledgeService, query: str, channel: str, top_k: int,
+             draft_entries: Sequence[Entry] | None, settings: Settings, *,
+             pending: int) -> dict[str, Any]:
+    """What the bot does with ``query`` now (live) and after publishing the drafts."""
+    live = _require(kb)
+    try:
+        live_result = kb.search_snapshot(live, query, channel=channel, top_k=top_k)
+        if draft_entries is None:
+            draft_result = live_result
+        else:
+            draft = draft_snapshot(kb, draft_entries, settings)
+            draft_result = kb.search_snapshot(draft, query, channel=channel, top_k=top_k)
+    except KBNotReady as exc:
+        raise ApiError(503, "kb_unavailable", "知识库正在加载，请稍后再试。",
+                       f"Retrieval not ready: {exc}") from exc
+    return {"query": query, "live": _side(live_result, live.release),
+            "draft": _side(draft_result, None), "pending_drafts": pending}
+
+
+# ---------------------------------------------------------------------------- conflicts
+
+
+def conflicts(kb: KnowledgeService, content: dict[str, Entry], entry_ids: Sequence[str],
+              settings: Settings) -> dict[str, Any]:
+    """Questions of ``entry_ids`` whose nearest question belongs to another entry."""
+    active = [e for e in content.values() if e.status == "published"]
+    targets = {i for i in entry_ids if i in content and content[i].status == "published"}
+    if not targets or len(active) < 2:
+        return {"items": [], "checked_questions": 0}
+    questions, rows, qvecs = entry_vectors(_cache(kb, settings), active)
+    _cache(kb, settings).save()
+    target_rows = np.array([r for r in range(len(questions)) if active[rows[r]].id in targets])
+    sims = qvecs[target_rows] @ qvecs.T
+    margin = settings.kb_conflict_margin
+    items = []
+    for i, r in enumerate(target_rows):
+        own_entry = rows[r]
+        row_sims = sims[i].copy()
+        row_sims[r] = -np.inf
+        own_mask = rows == own_entry
+        own_best = int(np.argmax(np.where(own_mask, row_sims, -np.inf)))
+        own = float(row_sims[own_best]) if np.isfinite(row_sims[own_best]) else None
+        other_best = int(np.argmax(np.where(own_mask, -np.inf, row_sims)))
+        other = float(row_sims[other_best])
+        if own is not None and other <= own + margin:
+            continue
+        entry, rival = active[own_entry], active[rows[other_best]]
+        own_q = questions[own_best] if own is not None else None
+        own_text = (f"本条目最接近的是“{own_q}”（{own:.3f}）" if own is not None
+                    else "本条目没有别的问法")
+        items.append({
+            "entry_id": entry.id, "question": questions[r], "own_score": own,
+            "own_question": own_q, "other_entry_id": rival.id,
+            "other_question": questions[other_best], "other_score": round(other, 4),
+            "message": (f"条目 {entry.id} 的问题“{questions[r]}”更接近条目 {rival.id} 的"
+                        f"“{questions[other_best]}”（{other:.3f}），{own_text}。"
+                        "机器人可能会答成别的条目，建议改写或删除这个问法。")})
+    items.sort(key=lambda c: (c["entry_id"], -c["other_score"]))
+    return {"items": items, "checked_questions": len(target_rows)}
+
+
+# ---------------------------------------------------------------------------- inbox
+
+
+def encode(kb: KnowledgeService, texts: Sequence[str], settings: Settings) -> np.ndarray:
+    """Vectors of cardholder questions (memory-cached)."""
+    return _cache(kb, settings).encode_adhoc(texts)
+
+
+def suggest(kb: KnowledgeService, text: str, settings: Settings) -> dict[str, Any] | None:
+    """The live entry nearest to ``text`` (any channel), as a hit."""
+    snap = kb.snapshot
+    if snap is None or not snap.entries:
+        return None
+    vector = encode(kb, [text], settings)[0]
+    _, ids = snap.artifacts.index.search(vector, min(64, len(snap.artifacts.questions)))
+    live = np.zeros(len(snap.entries), bool)
+    today = date.today()
+    for channel in ("web", "app", "wechat"):
+        live |= snap.live(channel, today)
+    found = list(dict.fromkeys(int(snap.artifacts.row_entry[r]) for r in ids[0]
+                               if r >= 0 and live[int(snap.artifacts.row_entry[r])]))
+    if not found:
+        return None
+    best = snap.scorer.score_entries(vector, found)[0]
+    entry = snap.entries[best.entry_index]
+    return {"entry_id": entry.id, "question": entry.question, "category": entry.category,
+            "matched_question": snap.artifacts.questions[best.matched_row],
+            "score": round(best.score, 4)}
+
+
+def start_release_watch(app: FastAPI, settings: Settings) -> asyncio.Task[None] | None:
+    """Start :func:`watch_releases` (None when KB_RELEASE_POLL_SECONDS is 0)."""
+    if settings.kb_release_poll_seconds <= 0:
+        return None
+    return asyncio.create_task(watch_releases(app, settings.kb_release_poll_seconds))

@@ -1,0 +1,64 @@
+"""Staff sign-in: POST /api/v1/auth/token (OAuth2 password flow) and GET /api/v1/auth/me."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel
+
+from api.auth import authenticate, create_access_token
+from api.deps import CurrentStaff, SessionDep, SettingsDep
+from api.errors import ApiError
+from api.models import StaffUser
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+
+class StaffPublic(BaseModel):
+    """A staff account as the consoles show it."""
+
+    id: int
+    username: str
+    role: str
+    display_name: str
+    agent_no: str | None = None
+    groups: list[str] = []
+    capacity: int
+    status: str
+
+    @classmethod
+    def of(cls, user: StaffUser) -> StaffPublic:
+        return cls(id=user.id, username=user.username, role=user.role,
+                   display_name=user.display_name, agent_no=user.agent_no,
+                   groups=list(user.groups or []), capacity=user.capacity, status=user.status)
+
+
+class TokenPublic(BaseModel):
+    """OAuth2 token response (plus who signed in)."""
+
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    user: StaffPublic
+
+
+@router.post("/token", response_model=TokenPublic)
+def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], db: SessionDep,
+          settings: SettingsDep) -> TokenPublic:
+    """Exchange username + password for a bearer JWT."""
+    user = authenticate(db, form.username.strip(), form.password)
+    if user is None:
+        err = ApiError(401, "bad_credentials", "用户名或密码错误。",
+                       "Incorrect username or password.")
+        err.headers = {"WWW-Authenticate": "Bearer"}
+        raise err
+    return TokenPublic(access_token=create_access_token(user, settings),
+                       expires_in=settings.jwt_ttl_minutes * 60, user=StaffPublic.of(user))
+
+
+@router.get("/me", response_model=StaffPublic)
+def me(user: CurrentStaff) -> StaffPublic:
+    """The signed-in staff user."""
+    return StaffPublic.of(user)
