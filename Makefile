@@ -69,7 +69,8 @@ run: venvs model train index
 	 echo "健康检查 / health: http://$${HOST:-127.0.0.1}:$${PORT:-8000}/health"; \
 	 exec $(SVC_VENV)/bin/honcho -f Procfile -e $(ENV_FILE) start
 
-test: venvs model train
+# The index is built first so every test that starts the API finds it in the on-disk cache.
+test: venvs model train index
 	$(MAKE) test-rasa test-service
 
 test-rasa: $(RASA_STAMP)

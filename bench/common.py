@@ -85,9 +85,43 @@ def versions(dists: Iterable[str]) -> dict[str, str]:
     return out
 
 
+def set_threads(n: int) -> dict[str, int]:
+    """Limit torch and faiss to `n` threads in this process; returns what was set.
+
+    On a shared 2-core machine, single-query encoding with 2 torch threads was measured ~10x
+    slower than with 1 (threads wait on each other when the other core is busy).
+    """
+    out: dict[str, int] = {}
+    try:
+        import torch
+
+        torch.set_num_threads(n)
+        out["torch"] = torch.get_num_threads()
+    except ImportError:
+        pass
+    try:
+        import faiss
+
+        faiss.omp_set_num_threads(n)
+        out["faiss"] = n
+    except ImportError:
+        pass
+    return out
+
+
 def now_iso() -> str:
     """Local time with offset, seconds precision."""
     return dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def trim_heap() -> None:
+    """Return freed heap pages to the OS (glibc), so RSS deltas reflect live memory."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        pass
 
 
 def rss_bytes() -> int:
@@ -164,21 +198,43 @@ def base_payload(name: str, dists: Iterable[str]) -> dict[str, Any]:
 # ---------------------------------------------------------------- metrics
 
 
-def first_hit_ranks(scores: np.ndarray, relevant: Sequence[Sequence[int]]) -> np.ndarray:
-    """1-based rank of the best-scored relevant document per query, ties counted against us.
+def tie_aware_metrics(
+    scores: np.ndarray, relevant: Sequence[Sequence[int]], ks: Sequence[int] = (1, 3, 5)
+) -> dict[str, float]:
+    """hit@k and MRR over full score rows, ties broken uniformly at random (exact expectation).
 
-    `scores` is (queries x documents). A relevant document at score s ranks after every
-    non-relevant document scoring >= s: a method that cannot separate the right answer from a
-    wrong one (e.g. BM25 with no shared word, all scores 0) gets no credit for the tie.
+    `scores` is (queries x documents). For one query let s be the best score of a relevant
+    document, g the number of wrong documents scoring above s, e the wrong ones scoring exactly s
+    and m the relevant ones scoring s. The first relevant document sits at rank g + P, where P is
+    its position in a random order of the e + m tied documents: P(P > j) = prod_{i<j} (e-i)/(e+m-i).
+    This neither rewards nor punishes a method for ties (e.g. BM25 rows of zeros when a query
+    shares no word with the index); a stable argsort would depend on the index order.
     """
-    ranks = np.empty(len(relevant), dtype=np.int64)
+    hits = {k: 0.0 for k in ks}
+    rr = 0.0
     for i, rel in enumerate(relevant):
         row = scores[i]
-        best = float(np.max(row[list(rel)]))
+        rel_idx = np.asarray(rel)
+        best = row[rel_idx].max()
         mask = np.ones(row.shape[0], dtype=bool)
-        mask[list(rel)] = False
-        ranks[i] = 1 + int(np.count_nonzero(row[mask] >= best))
-    return ranks
+        mask[rel_idx] = False
+        wrong = row[mask]
+        g = int(np.count_nonzero(wrong > best))
+        e = int(np.count_nonzero(wrong == best))
+        m = int(np.count_nonzero(row[rel_idx] == best))
+        j = np.arange(e + 1, dtype=np.float64)
+        # survival[j] = P(P > j) for j = 0..e (P(P > e) = 0 since some relevant one is tied).
+        survival = np.concatenate([[1.0], np.cumprod((e - j[:-1]) / (e + m - j[:-1]))])
+        survival = np.append(survival, 0.0)  # index e+1
+        p_at = survival[:-1] - survival[1:]  # P(P = j + 1), j = 0..e
+        rr += float(np.sum(p_at / (g + np.arange(1, e + 2))))
+        for k in ks:
+            if k > g:
+                hits[k] += 1.0 - float(survival[min(k - g, e + 1)])
+    n = len(relevant)
+    out = {f"hit@{k}": hits[k] / n for k in ks}
+    out["mrr"] = rr / n
+    return out
 
 
 def ranks_from_lists(
@@ -196,7 +252,8 @@ def ranks_from_lists(
 
 
 def rank_metrics(ranks: np.ndarray, ks: Sequence[int] = (1, 3, 5)) -> dict[str, float]:
-    """hit@k for each k and MRR from first-hit ranks (ranks beyond a cut-off give 0 to MRR)."""
+    """hit@k for each k and MRR from first-hit ranks (ranks beyond a cut-off give 0 to MRR;
+    a rank of limit+1 from ranks_from_lists counts as a miss there)."""
     out = {f"hit@{k}": float(np.mean(ranks <= k)) for k in ks}
     out["mrr"] = float(np.mean(1.0 / ranks))
     return out

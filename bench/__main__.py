@@ -1,0 +1,90 @@
+"""`python -m bench [ccb|heldout|scale|e2e|all]`: run benchmarks, write bench/results/.
+
+Each benchmark writes `<name>.json` and `<name>.md`. A benchmark whose inputs are missing (the
+shared evaluation data, the built model, a running stack) is skipped with a message; `all`
+continues with the others and exits 0 unless one of them failed with an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from bench.common import RESULTS_DIR, Skip
+
+NAMES = ("ccb", "heldout", "scale", "e2e")
+
+
+def log(message: str) -> None:
+    """Progress on stderr, flushed (benchmarks are long)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def runner(name: str, args: argparse.Namespace) -> Callable[[], Any]:
+    """The run function of one benchmark, bound to its CLI options (imports stay lazy)."""
+    if name == "ccb":
+        from bench import ccb
+
+        return lambda: ccb.run(
+            methods=args.methods.split(",") if args.methods else None,
+            with_pairs=not args.no_pairs,
+            threads=args.threads,
+            log=log,
+        )
+    if name == "heldout":
+        from bench import heldout
+
+        return lambda: heldout.run(threads=args.threads, log=log)
+    if name == "scale":
+        from bench import scale
+
+        sizes = tuple(int(s) for s in args.sizes.split(",")) if args.sizes else scale.DEFAULT_SIZES
+        return lambda: scale.run(sizes=sizes, log=log)
+    if name == "e2e":
+        from bench import e2e
+
+        return lambda: e2e.run(requests=args.requests, log=log)
+    raise ValueError(name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point; returns the process exit code."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("benchmark", nargs="?", default="all", choices=(*NAMES, "all"))
+    parser.add_argument("--sizes", help="scale: comma-separated database sizes")
+    parser.add_argument("--methods", help="ccb: comma-separated subset of methods")
+    parser.add_argument("--no-pairs", action="store_true", help="ccb: skip BQ/AFQMC pair AUC")
+    parser.add_argument("--requests", type=int, default=200, help="e2e: requests per endpoint")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="ccb/heldout: torch and faiss threads (default 1)"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+
+    names = NAMES if args.benchmark == "all" else (args.benchmark,)
+    failed = False
+    for name in names:
+        started = time.perf_counter()
+        log(f"== bench {name}")
+        try:
+            runner(name, args)()
+        except Skip as exc:
+            log(f"== bench {name}: SKIPPED: {exc}")
+            continue
+        except Exception:  # noqa: BLE001 - report and continue with the other benchmarks
+            traceback.print_exc()
+            log(f"== bench {name}: FAILED")
+            failed = True
+            continue
+        took = time.perf_counter() - started
+        log(f"== bench {name}: done in {took:.0f} s -> {RESULTS_DIR}/{name}.{{json,md}}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""Adapter to the shipped retrieval: builds it through `knowledge_base`'s own functions and
+searches it exactly as the service does (`KnowledgeService.search_snapshot`).
+
+- The seed KB (`knowledge_base/seed`) for the held-out benchmark: `snapshot.build_artifacts` over
+  the published entries, with the NLU out-of-scope examples for calibration, as `load_snapshot`
+  does, but in memory (no database, no cache directory written).
+- A CCB set for the CCB benchmark: every paraphrase group becomes an entry (first question as
+  the standard question, the second - on CCB-287 - as a similar one, the group's answer as the
+  answer) and every distractor an entry of its own. CCB entries have fewer similar questions than
+  our KB requires, so they are created without validation (`model_construct`). When the shipped
+  calibration cannot be fitted on such entries (CCB-full has no similar questions at all), a
+  neutral calibration is used: it changes the decision, never the ranking measured here.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.common import REPO_ROOT, Skip
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "web"
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What the shipped policy returns for one query."""
+
+    decision: str
+    entry_ids: list[str]
+    score: float
+
+
+def _settings() -> Any:
+    try:
+        from api.settings import get_settings
+    except ImportError as exc:
+        raise Skip(f"api.settings not importable: {exc}") from exc
+    return get_settings()
+
+
+def _abs(path: Path) -> Path:
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+def model_dir() -> Path:
+    """The embedding model the service is configured with (EMBEDDING_MODEL_DIR)."""
+    try:
+        from knowledge_base.service import resolve_model_dir
+    except ImportError as exc:
+        raise Skip(f"shipped retrieval not importable: {exc}") from exc
+    path = _abs(Path(resolve_model_dir(_settings())))
+    if not (path / "modules.json").is_file():
+        raise Skip(f"no embedding model at {path} (run `make model`)")
+    return path
+
+
+def pair_encoder() -> Any:
+    """The encoder of the shipped retrieval."""
+    from knowledge_base.encoder import load_encoder
+
+    return load_encoder(model_dir())
+
+
+class ShippedRetrieval:
+    """A snapshot built by `knowledge_base.snapshot.build_artifacts`, searched by the service."""
+
+    def __init__(self, entries: list[Any], oos: list[str], *, neutral_ok: bool = False) -> None:
+        try:
+            from knowledge_base.encoder import load_encoder
+            from knowledge_base.service import KnowledgeService
+            from knowledge_base.snapshot import Snapshot, build_artifacts
+        except ImportError as exc:
+            raise Skip(f"shipped retrieval not importable: {exc}") from exc
+        self.model_dir = model_dir()
+        encoder = load_encoder(self.model_dir)
+        self.calibration_note = "shipped calibration"
+        try:
+            artifacts = build_artifacts(entries, encoder, oos)
+        except Exception as exc:  # noqa: BLE001 - only tolerated for CCB ranking (see above)
+            if not neutral_ok:
+                raise
+            logger.warning("calibration failed on benchmark entries (%s); neutral one used", exc)
+            artifacts = _artifacts_without_calibration(entries, encoder)
+            self.calibration_note = f"neutral calibration ({type(exc).__name__})"
+        self.snapshot = Snapshot(0, list(entries), artifacts, encoder, Path("/nonexistent"))
+        self.service = KnowledgeService(_settings())
+        self.ids = [e.id for e in entries]
+
+    def search(self, text: str, top_k: int) -> SearchResult:
+        """Decision and ranked entry ids, through the live search code."""
+        res = self.service.search_snapshot(self.snapshot, text, channel=CHANNEL, top_k=top_k,
+                                           today=date.today())
+        hits = res.get("hits") or []
+        return SearchResult(
+            decision=str(res.get("decision")),
+            entry_ids=[h["entry_id"] for h in hits],
+            score=float(hits[0]["score"]) if hits else 0.0,
+        )
+
+    def describe(self) -> str:
+        """Model, index kind, size and thresholds, for the report."""
+        a = self.snapshot.artifacts
+        cal = a.calibration
+        shown = self.model_dir
+        if shown.is_relative_to(REPO_ROOT):
+            shown = shown.relative_to(REPO_ROOT)
+        return (
+            f"model {shown}, "
+            f"{len(self.ids)} entries / {len(a.questions)} questions, index {a.index.kind}, "
+            f"{self.calibration_note} (answer p ≥ {cal.t_answer:.3f}, "
+            f"clarify p ≥ {cal.t_clarify:.3f})"
+        )
+
+
+def _artifacts_without_calibration(entries: list[Any], encoder: Any) -> Any:
+    """Artifacts as build_artifacts makes them, with a neutral (never-answer) calibration."""
+    from knowledge_base.index import VectorIndex
+    from knowledge_base.retrieval import FEATURES, Calibration, Logistic
+    from knowledge_base.snapshot import Artifacts, passage_text
+
+    questions: list[str] = []
+    rows: list[int] = []
+    for i, entry in enumerate(entries):
+        for q in entry.questions:
+            questions.append(q)
+            rows.append(i)
+    qvecs = encoder.encode(questions)
+    pvecs = encoder.encode_passages([passage_text(e) for e in entries])
+    flat = Logistic([0.0] * len(FEATURES), [1.0] * len(FEATURES), [0.0] * len(FEATURES), 0.0)
+    calibration = Calibration(flat, flat, 1.01, 1.01, {"note": "neutral (benchmark)"})
+    return Artifacts(questions, np.asarray(rows, np.int64), qvecs, pvecs,
+                     VectorIndex.build(qvecs), calibration, [[] for _ in entries])
+
+
+def seed_retrieval() -> ShippedRetrieval:
+    """The shipped retrieval over the published seed KB."""
+    try:
+        from knowledge_base.retrieval import load_out_of_scope
+        from knowledge_base.service import NLU_DIR
+        from knowledge_base.store import load_seed
+    except ImportError as exc:
+        raise Skip(f"shipped retrieval not importable: {exc}") from exc
+    settings = _settings()
+    entries = [e for e in load_seed(_abs(Path(settings.kb_seed_dir))) if e.status == "published"]
+    return ShippedRetrieval(entries, load_out_of_scope(NLU_DIR))
+
+
+def ccb_entries(rs: Any) -> list[Any]:
+    """KB entries for a CCB set (unvalidated: CCB groups have few similar questions)."""
+    from knowledge_base.store import CHANNELS, Answer, Entry
+
+    questions: list[list[str]] = [[] for _ in range(rs.n_entries)]
+    for doc, e in zip(rs.docs, rs.doc_entry, strict=True):
+        questions[e].append(doc)
+    out = []
+    for e, qs in enumerate(questions):
+        answer = Answer.model_construct(text=rs.entry_answer[e] or qs[0], buttons=[], links=[],
+                                        image=None)
+        out.append(Entry.model_construct(
+            id=f"ccb-{e:05d}", category="ccb", question=qs[0], similar=qs[1:], answer=answer,
+            tags=[], channels=list(CHANNELS), valid_from=None, valid_to=None,
+            status="published"))
+    return out
+
+
+def rank_entries(rs: Any, top_k: int) -> tuple[list[list[int]], dict[str, Any]]:
+    """Ranked entry numbers per query of a CCB set, from the shipped search."""
+    import time
+
+    from knowledge_base.retrieval import load_out_of_scope
+    from knowledge_base.service import NLU_DIR
+
+    t0 = time.perf_counter()
+    retrieval = ShippedRetrieval(ccb_entries(rs), load_out_of_scope(NLU_DIR), neutral_ok=True)
+    index_s = time.perf_counter() - t0
+    number = {entry_id: i for i, entry_id in enumerate(retrieval.ids)}
+    ranked = [[number[i] for i in retrieval.search(q, top_k).entry_ids] for q in rs.queries]
+    return ranked, {"index_s": index_s, "note": retrieval.describe()}

@@ -1,0 +1,264 @@
+"""KnowledgeService: loads the current KB release in the background and answers searches.
+
+The live state is one immutable :class:`Snapshot`; a reload builds the next one aside and
+swaps the reference, so queries in flight finish on the old snapshot and none is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from api.settings import Settings
+from knowledge_base.embedcache import caching_encoder, remember_build
+from knowledge_base.encoder import load_encoder
+from knowledge_base.retrieval import CLARIFY_K, ScoredEntry, features, load_out_of_scope
+from knowledge_base.snapshot import RELATED_MAX, Snapshot, load_or_build, model_fingerprint
+from knowledge_base.store import create_tables, ensure_seed, entries_at, get_engine
+
+logger = logging.getLogger(__name__)
+
+NLU_DIR = Path(__file__).resolve().parents[1] / "nlu_data" / "nlu"
+State = Literal["loading", "up", "down"]
+
+
+class KBNotReady(RuntimeError):
+    """The snapshot is still loading, or loading failed."""
+
+
+class UnknownEntry(KeyError):
+    """No entry with that id in the live release."""
+
+
+def resolve_model_dir(settings: Settings) -> Path:
+    """The embedding model the service uses."""
+    return settings.embedding_model_dir
+
+
+# One build at a time per process: several services starting together (tests, reloads) wait
+# for the first build and then reuse its cache directory instead of encoding in parallel.
+_BUILD_LOCK = threading.Lock()
+
+
+class Cancelled(RuntimeError):
+    """The service was closed while its snapshot was loading."""
+
+
+def load_snapshot(settings: Settings, progress: Any = None, nlu_dir: Path = NLU_DIR,
+                  cancel: threading.Event | None = None) -> tuple[Snapshot, bool]:
+    """Import the seed if needed, then load (or build) the current release's snapshot."""
+
+    def check() -> None:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("knowledge service closed while loading")
+
+    engine = get_engine(settings.database_url)
+    create_tables(engine)
+    with Session(engine) as session:
+        release = ensure_seed(session, settings.kb_seed_dir)
+        entries = [e for e in entries_at(session, release.number) if e.status == "published"]
+    model_dir = resolve_model_dir(settings)
+    oos = load_out_of_scope(nlu_dir)
+    with _BUILD_LOCK:
+        check()
+        encoder = load_encoder(model_dir)
+        check()
+        model_fp = model_fingerprint(model_dir)
+        # Ops publishes rebuild incrementally: texts encoded before come from embedcache.
+        artifacts, directory, built = load_or_build(
+            settings.index_dir, entries, caching_encoder(settings.index_dir, encoder, model_fp),
+            model_fp, oos, progress, cancel=check)
+        remember_build(settings.index_dir, encoder, model_fp, entries, artifacts)
+    return Snapshot(release.number, entries, artifacts, encoder, directory), built
+
+
+class KnowledgeService:
+    """Retrieval over the live KB release."""
+
+    def __init__(self, settings: Settings, nlu_dir: Path = NLU_DIR) -> None:
+        self._settings = settings
+        self._nlu_dir = nlu_dir
+        self._snapshot: Snapshot | None = None
+        self._state: State = "loading"
+        self._error: str | None = None
+        self._thread: threading.Thread | None = None
+        self._closed = threading.Event()
+        self._reload_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start_background(self) -> None:
+        """Load model and index in a daemon thread; status() reports progress."""
+        if self._thread is not None:
+            return
+        self._state = "loading"
+        self._thread = threading.Thread(target=self._load, name="kb-loader", daemon=True)
+        self._thread.start()
+
+    def _load(self) -> None:
+        started = time.monotonic()
+        try:
+            self.reload()
+        except Cancelled:
+            logger.info("knowledge base load abandoned: service closed")
+            return
+        except Exception as exc:  # any failure must surface as "down", not kill the app
+            logger.exception("knowledge base failed to load")
+            self._error = f"{type(exc).__name__}: {exc}"
+            self._state = "down"
+            return
+        logger.info("knowledge base up in %.1f s (release %s)", time.monotonic() - started,
+                    self._snapshot.release if self._snapshot else None)
+
+    def reload(self) -> Snapshot:
+        """Build the current release's snapshot aside, then swap it in atomically."""
+        with self._reload_lock:
+            snapshot, _ = load_snapshot(self._settings, nlu_dir=self._nlu_dir,
+                                        cancel=self._closed)
+            if self._closed.is_set():
+                return snapshot
+            self._snapshot = snapshot
+            self._error = None
+            self._state = "up"
+            return snapshot
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Block until loading has finished (tests, CLI); True when up."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self._state == "up"
+
+    def close(self) -> None:
+        """Stop using the snapshot; a load still running is abandoned (daemon thread)."""
+        self._closed.set()
+        self._snapshot = None
+        self._state = "down"
+        self._error = "closed"
+
+    def status(self) -> dict[str, Any]:
+        snap = self._snapshot
+        body: dict[str, Any] = {"state": self._state}
+        if snap is not None:
+            body.update(release=snap.release, entries=len(snap.entries),
+                        index=snap.artifacts.index.kind)
+        if self._error and self._state != "up":
+            body["error"] = self._error
+        return body
+
+    @property
+    def snapshot(self) -> Snapshot | None:
+        """The snapshot serving queries right now (None while loading)."""
+        return self._snapshot
+
+    def search_snapshot(self, snap: Snapshot, query: str, *, channel: str = "web",
+                        top_k: int = 5, today: date | None = None) -> dict[str, Any]:
+        """Search any snapshot with the live logic (the ops console's draft hit test)."""
+        return self._by_query(snap, query, channel, top_k, today or date.today())
+
+    def _require(self) -> Snapshot:
+        snap = self._snapshot
+        if snap is None:
+            raise KBNotReady(self._error if self._state == "down" else "loading")
+        return snap
+
+    # ------------------------------------------------------------------ search
+
+    def search(self, query: str | None = None, *, entry_id: str | None = None,
+               channel: str = "web", top_k: int = 5, today: date | None = None
+               ) -> dict[str, Any]:
+        """Search by text, or fetch one entry by id. Raises KBNotReady / UnknownEntry."""
+        snap = self._require()
+        today = today or date.today()
+        if entry_id is not None:
+            return self._by_id(snap, entry_id, channel, today)
+        if query is None:
+            raise ValueError("query or entry_id is required")
+        return self._by_query(snap, query, channel, top_k, today)
+
+    def _by_id(self, snap: Snapshot, entry_id: str, channel: str, today: date) -> dict[str, Any]:
+        idx = snap.by_id.get(entry_id)
+        if idx is None:
+            raise UnknownEntry(entry_id)
+        live = snap.live(channel, today)
+        cal = snap.artifacts.calibration
+        hits = []
+        if live[idx]:
+            entry = snap.entries[idx]
+            hits.append(self._hit(snap, ScoredEntry(idx, 1.0, 1.0, -1), live,
+                                  matched=entry.question))
+        return {"decision": "answer" if hits else "fallback", "release": snap.release,
+                "thresholds": {"answer": cal.t_answer, "clarify": cal.t_clarify},
+                "hits": hits}
+
+    def _by_query(self, snap: Snapshot, query: str, channel: str, top_k: int,
+                  today: date) -> dict[str, Any]:
+        vector = snap.encoder.encode([query])[0]
+        live = snap.live(channel, today)
+        scored = self._candidates(snap, vector, live, max(top_k, CLARIFY_K) + 1)
+        cal = snap.artifacts.calibration
+        thresholds = {"answer": cal.t_answer, "clarify": cal.t_clarify}
+        if not scored:
+            return {"decision": "fallback", "release": snap.release, "thresholds": thresholds,
+                    "confidence": {"answer": 0.0, "scope": 0.0}, "hits": []}
+        feats = features(query, scored[:CLARIFY_K], snap.artifacts.questions)
+        decision, p_answer, p_scope = cal.decide(feats)
+        return {
+            "decision": decision,
+            "release": snap.release,
+            "thresholds": thresholds,
+            "confidence": {"answer": round(p_answer, 4), "scope": round(p_scope, 4)},
+            "hits": [self._hit(snap, h, live) for h in scored[:top_k]],
+        }
+
+    @staticmethod
+    def _candidates(snap: Snapshot, vector: np.ndarray, live: np.ndarray,
+                    wanted: int) -> list[ScoredEntry]:
+        """Live entries near the query, rescored exactly; widens the FAISS search until enough
+        live entries are found (filters can hide many of the nearest rows)."""
+        index = snap.artifacts.index
+        row_entry = snap.artifacts.row_entry
+        total_live = int(live.sum())
+        k = min(len(index), max(64, wanted * 12))
+        while True:
+            _, ids = index.search(vector, k)
+            found: list[int] = []
+            seen: set[int] = set()
+            for row in ids[0]:
+                if row < 0:
+                    continue
+                e = int(row_entry[row])
+                if e not in seen and live[e]:
+                    seen.add(e)
+                    found.append(e)
+            if len(found) >= min(wanted, total_live) or k >= len(index):
+                break
+            k = min(len(index), k * 4)
+        return snap.scorer.score_entries(vector, found)
+
+    @staticmethod
+    def _hit(snap: Snapshot, hit: ScoredEntry, live: np.ndarray,
+             matched: str | None = None) -> dict[str, Any]:
+        entry = snap.entries[hit.entry_index]
+        related = _live_related(snap.artifacts.related[hit.entry_index], live)
+        return {
+            "entry_id": entry.id,
+            "question": entry.question,
+            "category": entry.category,
+            "score": round(hit.score, 4),
+            "matched_question": matched or snap.artifacts.questions[hit.matched_row],
+            "answer": entry.answer.model_dump(mode="json"),
+            "related": [{"entry_id": snap.entries[j].id, "question": snap.entries[j].question}
+                        for j in related],
+        }
+
+
+def _live_related(pool: Sequence[int], live: np.ndarray) -> list[int]:
+    return [j for j in pool if live[j]][:RELATED_MAX]

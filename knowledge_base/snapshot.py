@@ -1,0 +1,258 @@
+"""A retrieval snapshot: one KB release with its vectors, index, calibration and related entries.
+
+Artifacts are cached under ``index_dir/<key>/`` where the key hashes the release content, the
+model and the calibration data, so an unchanged KB reuses its index and any change rebuilds it.
+A directory is written aside and renamed into place, so readers never see a partial one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from knowledge_base.encoder import Encoder
+from knowledge_base.index import VectorIndex
+from knowledge_base.retrieval import (
+    CALIBRATION_SEED,
+    MAX_CALIBRATION_QUERIES,
+    Calibration,
+    EntryScorer,
+    calibrate,
+)
+from knowledge_base.store import Entry, content_hash
+
+logger = logging.getLogger(__name__)
+
+# Bump when the artifact layout or the scoring changes: old cache directories are then ignored.
+ARTIFACT_VERSION = 2
+RELATED_MAX = 3
+RELATED_POOL = 12  # neighbours kept per entry, so channel/date filters still leave three
+MANIFEST = "manifest.json"
+ProgressFactory = Callable[..., Any]
+
+
+def model_fingerprint(model_dir: Path) -> str:
+    """Identity of a model directory: its build marker when present, else all of its bytes."""
+    digest = hashlib.sha256()
+    markers = sorted(model_dir.glob("*_source.json"))
+    if markers:
+        for marker in markers:
+            digest.update(marker.read_bytes())
+        return digest.hexdigest()
+    for path in sorted(p for p in model_dir.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(model_dir)).encode())
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def cache_key(kb_hash: str, model_fp: str, oos: Sequence[str]) -> str:
+    oos_hash = hashlib.sha256("\n".join(oos).encode()).hexdigest()
+    return f"kb-{kb_hash[:16]}-model-{model_fp[:12]}-cal-{oos_hash[:8]}-v{ARTIFACT_VERSION}"
+
+
+def passage_text(entry: Entry) -> str:
+    return f"{entry.question}\n{entry.answer.text}"
+
+
+@dataclass
+class Artifacts:
+    """Everything derived from (entries, model) that is worth caching."""
+
+    questions: list[str]
+    row_entry: np.ndarray
+    qvecs: np.ndarray
+    pvecs: np.ndarray
+    index: VectorIndex
+    calibration: Calibration
+    related: list[list[int]]
+
+    def save(self, directory: Path, manifest: dict[str, Any]) -> None:
+        np.save(directory / "questions.npy", self.qvecs)
+        np.save(directory / "passages.npy", self.pvecs)
+        np.save(directory / "row_entry.npy", self.row_entry)
+        (directory / "rows.json").write_text(json.dumps(self.questions, ensure_ascii=False),
+                                             encoding="utf-8")
+        (directory / "related.json").write_text(json.dumps(self.related), encoding="utf-8")
+        (directory / "calibration.json").write_text(
+            json.dumps(self.calibration.to_json(), indent=2, ensure_ascii=False), encoding="utf-8")
+        self.index.save(directory)
+        # The manifest is written last: its presence marks a complete directory.
+        (directory / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path) -> Artifacts:
+        return cls(
+            questions=json.loads((directory / "rows.json").read_text(encoding="utf-8")),
+            row_entry=np.load(directory / "row_entry.npy"),
+            qvecs=np.load(directory / "questions.npy"),
+            pvecs=np.load(directory / "passages.npy"),
+            index=VectorIndex.load(directory),
+            calibration=Calibration.from_json(
+                json.loads((directory / "calibration.json").read_text(encoding="utf-8"))),
+            related=json.loads((directory / "related.json").read_text(encoding="utf-8")),
+        )
+
+
+def compute_related(entries: Sequence[Entry], qvecs: np.ndarray,
+                    row_entry: np.ndarray) -> list[list[int]]:
+    """Per entry, up to RELATED_POOL nearest other entries by question centroid; entries of the
+    same category come first (a cardholder reading about 分期 most likely asks more 分期)."""
+    n = len(entries)
+    if n == 0:
+        return []
+    centroids = np.zeros((n, qvecs.shape[1]), np.float32)
+    np.add.at(centroids, row_entry, qvecs)
+    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True) + 1e-12
+    sims = centroids @ centroids.T
+    np.fill_diagonal(sims, -np.inf)
+    related = []
+    for i in range(n):
+        nearest = [int(j) for j in np.argsort(-sims[i])[: min(RELATED_POOL * 3, n - 1)]]
+        same = [j for j in nearest if entries[j].category == entries[i].category]
+        other = [j for j in nearest if entries[j].category != entries[i].category]
+        related.append((same + other)[:RELATED_POOL])
+    return related
+
+
+def build_artifacts(entries: Sequence[Entry], encoder: Encoder, oos: Sequence[str],
+                    progress: ProgressFactory | None = None,
+                    cancel: Callable[[], None] | None = None) -> Artifacts:
+    """Encode, index, calibrate and relate the given (published) entries."""
+    questions: list[str] = []
+    row_entry: list[int] = []
+    for i, entry in enumerate(entries):
+        for q in entry.questions:
+            questions.append(q)
+            row_entry.append(i)
+    rows = np.asarray(row_entry, np.int64)
+    texts = questions + list(oos)
+    vecs = _encode_chunked(encoder.encode, texts, progress, cancel)
+    qvecs, oos_vecs = vecs[: len(questions)], vecs[len(questions):]
+    pvecs = _encode_chunked(encoder.encode_passages, [passage_text(e) for e in entries],
+                            progress, cancel)
+    index = VectorIndex.build(qvecs)
+    scorer = EntryScorer(qvecs, rows, pvecs)
+
+    # Leave-one-out: every similar question (not the standard one) queries the KB without itself.
+    loo = np.array([r for r in range(len(questions))
+                    if r > 0 and rows[r] == rows[r - 1]], np.int64)
+    if len(loo) > MAX_CALIBRATION_QUERIES:
+        rng = np.random.default_rng(CALIBRATION_SEED)
+        loo = np.sort(rng.choice(loo, MAX_CALIBRATION_QUERIES, replace=False))
+    calibration = calibrate([questions[r] for r in loo], qvecs[loo], rows[loo], loo,
+                            list(oos), oos_vecs, scorer, questions)
+    return Artifacts(questions, rows, qvecs, pvecs, index, calibration,
+                     compute_related(entries, qvecs, rows))
+
+
+class _NoBar:
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        return None
+
+    def update(self, _n: int) -> None:
+        return None
+
+
+def _encode_chunked(encode: Callable[[Sequence[str]], np.ndarray], texts: Sequence[str],
+                    progress: ProgressFactory | None,
+                    cancel: Callable[[], None] | None) -> np.ndarray:
+    """Encode in chunks, so a progress bar moves and a closing service can stop the build."""
+    chunks = [encode([])]
+    step = 64
+    bar = progress(total=len(texts), desc="编码问题 / encoding", unit="q") if progress else _NoBar()
+    with bar:
+        for start in range(0, len(texts), step):
+            if cancel is not None:
+                cancel()
+            chunks.append(encode(texts[start : start + step]))
+            bar.update(min(step, len(texts) - start))
+    return np.concatenate(chunks)
+
+
+def load_or_build(index_root: Path, entries: Sequence[Entry], encoder: Encoder, model_fp: str,
+                  oos: Sequence[str], progress: ProgressFactory | None = None,
+                  cancel: Callable[[], None] | None = None) -> tuple[Artifacts, Path, bool]:
+    """Artifacts for ``entries`` from the cache, building them when absent.
+
+    Returns (artifacts, directory, built?).
+    """
+    kb_hash = content_hash(entries)
+    key = cache_key(kb_hash, model_fp, oos)
+    directory = index_root / key
+    if (directory / MANIFEST).is_file():
+        try:
+            return Artifacts.load(directory), directory, False
+        except (OSError, ValueError, KeyError) as exc:
+            logger.warning("index cache %s is unusable (%s); rebuilding", directory, exc)
+    start = time.monotonic()
+    artifacts = build_artifacts(entries, encoder, oos, progress, cancel)
+    index_root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=index_root, prefix=f".{key}-"))
+    try:
+        manifest = {"kb_content_hash": kb_hash, "model_fingerprint": model_fp,
+                    "model_dir": str(encoder.model_dir), "entries": len(entries),
+                    "rows": len(artifacts.questions), "index_kind": artifacts.index.kind,
+                    "artifact_version": ARTIFACT_VERSION, "oos_examples": len(oos),
+                    "build_seconds": round(time.monotonic() - start, 1)}
+        artifacts.save(staging, manifest)
+        for path in [staging, *staging.iterdir()]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        if directory.exists():
+            shutil.rmtree(directory)  # an incomplete leftover (no manifest)
+        os.replace(staging, directory)
+    except OSError:
+        if (directory / MANIFEST).is_file():
+            # Another process finished the same build first; its result is identical.
+            shutil.rmtree(staging, ignore_errors=True)
+        else:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    logger.info("built KB index %s in %.1f s", directory, time.monotonic() - start)
+    return artifacts, directory, True
+
+
+@dataclass
+class Snapshot:
+    """What a query needs, swapped as one object when a new release goes live."""
+
+    release: int
+    entries: list[Entry]
+    artifacts: Artifacts
+    encoder: Encoder
+    directory: Path
+    by_id: dict[str, int] = field(init=False)
+    scorer: EntryScorer = field(init=False)
+    _live_cache: dict[tuple[str, date], np.ndarray] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.by_id = {e.id: i for i, e in enumerate(self.entries)}
+        a = self.artifacts
+        self.scorer = EntryScorer(a.qvecs, a.row_entry, a.pvecs)
+
+    def live(self, channel: str, today: date) -> np.ndarray:
+        """Mask of entries offered on ``channel`` today (cached per channel and day)."""
+        key = (channel, today)
+        mask = self._live_cache.get(key)
+        if mask is None:
+            mask = np.array([e.is_live(channel, today) for e in self.entries], bool)
+            if len(self._live_cache) > 16:
+                self._live_cache.clear()
+            self._live_cache[key] = mask
+        return mask

@@ -1,0 +1,175 @@
+"""KnowledgeService on a small fixture KB with the real e5 model: search, filters, decision,
+related questions, background loading and rebuild on KB change."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import FIXTURE_NLU, FIXTURE_SEED, make_settings
+
+from knowledge_base.service import KBNotReady, KnowledgeService, UnknownEntry
+
+TODAY = date(2026, 6, 1)  # outside the fixture's 2026-01-15..2026-02-28 campaign
+
+
+def ids(result: dict) -> list[str]:
+    return [h["entry_id"] for h in result["hits"]]
+
+
+def test_paraphrase_finds_its_entry(kb_service: KnowledgeService) -> None:
+    for query, expected in [("我的信用卡找不到了怎么办", "lost-001"),
+                            ("补办的卡几天能到", "lost-002"),
+                            ("账单日可以换吗", "bill-001"),
+                            ("积分会过期吗", "points-001"),
+                            ("刷卡几次能免年费", "fee-002")]:
+        result = kb_service.search(query, today=TODAY)
+        assert ids(result)[0] == expected, (query, result["hits"][:2])
+
+
+def test_response_shape(kb_service: KnowledgeService) -> None:
+    result = kb_service.search("信用卡丢了怎么办", top_k=2, today=TODAY)
+    assert result["release"] == 1
+    assert set(result["thresholds"]) == {"answer", "clarify"}
+    hit = result["hits"][0]
+    assert hit["entry_id"] == "lost-001" and hit["matched_question"] == "信用卡丢了怎么办"
+    assert hit["category"] == "挂失" and 0.9 < hit["score"] <= 1.0
+    assert hit["answer"]["buttons"][0] == {"title": "立即挂失", "payload": "/report_lost_card"}
+    assert hit["answer"]["links"][0]["url"].startswith("https://")
+    assert len(result["hits"]) == 2
+
+
+def test_hits_are_one_per_entry(kb_service: KnowledgeService) -> None:
+    result = kb_service.search("信用卡积分多久过期", top_k=20, today=TODAY)
+    found = ids(result)
+    assert len(found) == len(set(found))
+    # 9 published entries, minus the app-only one and the expired campaign.
+    assert len(found) == 7
+    scores = [h["score"] for h in result["hits"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_channel_filter(kb_service: KnowledgeService) -> None:
+    web = kb_service.search("怎么在App里临时锁卡", channel="web", top_k=20, today=TODAY)
+    app = kb_service.search("怎么在App里临时锁卡", channel="app", top_k=20, today=TODAY)
+    assert "lost-003" not in ids(web)
+    assert ids(app)[0] == "lost-003"
+    assert kb_service.search(entry_id="lost-003", channel="web", today=TODAY)["hits"] == []
+
+
+def test_validity_window_and_status(kb_service: KnowledgeService) -> None:
+    query = "春节积分兑换活动有什么优惠"
+    inside = kb_service.search(query, today=date(2026, 2, 1))
+    after = kb_service.search(query, top_k=20, today=date(2026, 3, 1))
+    assert ids(inside)[0] == "points-002"
+    assert "points-002" not in ids(after)
+    expired = kb_service.search(entry_id="points-002", today=date(2026, 3, 1))
+    assert expired["hits"] == [] and expired["decision"] == "fallback"
+    # Drafts are never searchable, not even by id.
+    assert "points-003" not in ids(kb_service.search("积分可以兑换航空里程吗", top_k=20,
+                                                     today=TODAY))
+    with pytest.raises(UnknownEntry):
+        kb_service.search(entry_id="points-003", today=TODAY)
+
+
+def test_entry_id_lookup(kb_service: KnowledgeService) -> None:
+    result = kb_service.search(entry_id="fee-001", today=TODAY)
+    assert result["decision"] == "answer"
+    assert ids(result) == ["fee-001"] and result["hits"][0]["score"] == 1.0
+    with pytest.raises(UnknownEntry):
+        kb_service.search(entry_id="nope-001", today=TODAY)
+
+
+def test_decisions_answer_and_fallback(kb_service: KnowledgeService) -> None:
+    assert kb_service.search("信用卡丢了怎么办", today=TODAY)["decision"] == "answer"
+    assert kb_service.search("怎么修改账单日", today=TODAY)["decision"] == "answer"
+    for off_topic in ("今天北京下雨吗", "给我讲个故事吧", "帮我订一张去上海的机票"):
+        result = kb_service.search(off_topic, today=TODAY)
+        assert result["decision"] == "fallback", (off_topic, result["confidence"])
+
+
+def test_clarify_between_thresholds(kb_service: KnowledgeService) -> None:
+    """With the answer threshold out of reach, an in-scope query clarifies, an off-topic one
+    still falls back."""
+    cal = kb_service.snapshot.artifacts.calibration  # type: ignore[union-attr]
+    saved = cal.t_answer
+    cal.t_answer = 1.01
+    try:
+        assert kb_service.search("信用卡丢了怎么办", today=TODAY)["decision"] == "clarify"
+        assert kb_service.search("今天北京下雨吗", today=TODAY)["decision"] == "fallback"
+    finally:
+        cal.t_answer = saved
+
+
+def test_related_questions(kb_service: KnowledgeService) -> None:
+    web = kb_service.search("信用卡丢了怎么办", today=TODAY)["hits"][0]["related"]
+    app = kb_service.search("信用卡丢了怎么办", channel="app", today=TODAY)["hits"][0]["related"]
+    web_ids = [r["entry_id"] for r in web]
+    app_ids = [r["entry_id"] for r in app]
+    assert len(web) == 3 and "lost-001" not in web_ids
+    # Same category first; the app-only entry is offered only on the app.
+    assert web_ids[0] == "lost-002" and "lost-003" not in web_ids
+    assert set(app_ids[:2]) == {"lost-002", "lost-003"}
+    assert web[0]["question"] == "补办的新卡多久能寄到"
+
+
+def test_calibration_report_on_leave_one_out(kb_service: KnowledgeService) -> None:
+    cal = kb_service.snapshot.artifacts.calibration  # type: ignore[union-attr]
+    report = cal.report
+    assert report["in_scope_queries"] == 4 * 8 + 5  # similar questions of published entries
+    assert report["out_of_scope_queries"] == 25
+    assert report["hit@1"] >= 0.8 and report["hit@3"] >= 0.95
+    # The two thresholds apply to different probabilities, so they need no particular order.
+    assert 0.0 < cal.t_clarify < 1.0 and 0.0 < cal.t_answer < 1.0
+    assert report["in_scope"]["answer_precision"] >= 0.8
+
+
+def test_background_load_and_not_ready(tmp_path: Path, e5_model_dir: Path) -> None:
+    service = KnowledgeService(make_settings(tmp_path), nlu_dir=FIXTURE_NLU)
+    assert service.status()["state"] == "loading"
+    with pytest.raises(KBNotReady):
+        service.search("信用卡丢了怎么办")
+    service.start_background()
+    assert service.wait_ready(300)
+    status = service.status()
+    assert status == {"state": "up", "release": 1, "entries": 9, "index": "flat"}
+    service.close()
+    assert service.status()["state"] == "down"
+
+
+def test_bad_seed_marks_the_service_down(tmp_path: Path, e5_model_dir: Path) -> None:
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    (seed / "bad.yml").write_text("entries:\n  - id: x-001\n", encoding="utf-8")
+    service = KnowledgeService(make_settings(tmp_path, seed), nlu_dir=FIXTURE_NLU)
+    service.start_background()
+    assert not service.wait_ready(120)
+    status = service.status()
+    assert status["state"] == "down" and "bad.yml: entry #1 (x-001)" in status["error"]
+
+
+def test_changing_an_entry_rebuilds_the_index(tmp_path: Path, e5_model_dir: Path) -> None:
+    seed = tmp_path / "seed"
+    shutil.copytree(FIXTURE_SEED, seed)
+    service = KnowledgeService(make_settings(tmp_path, seed), nlu_dir=FIXTURE_NLU)
+    first = service.reload()
+    query = "芝麻开门请回答"
+    # Teach the query to the entry it matches least today.
+    target = service.search(query, top_k=20, today=TODAY)["hits"][-1]["entry_id"]
+    path = seed / ("cards.yml" if target.startswith(("lost", "fee")) else "bills.yml")
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    next(e for e in doc["entries"] if e["id"] == target)["similar"].append(query)
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+
+    second = service.reload()
+    assert second.release == 2 and second.directory != first.directory
+    assert first.directory.is_dir() and second.directory.is_dir()
+    result = service.search(query, today=TODAY)
+    assert result["release"] == 2 and result["hits"][0]["entry_id"] == target
+    assert result["hits"][0]["matched_question"] == query
+    # Unchanged content reuses the cached directory.
+    assert service.reload().directory == second.directory
+    service.close()
