@@ -7,6 +7,7 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -38,6 +39,25 @@ def staff(stack: Any, role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {resp.json()['access_token']}"}
 
 
+@pytest.fixture()
+def restore_kb(stack: Any) -> Iterator[None]:
+    """Leave the shared stack's KB as it was: roll back to the release the test started on
+    (its content, hence its index and calibration, are exactly the old ones)."""
+    ops = staff(stack, "ops")
+    start = httpx.get(f"{stack.base_url}{KB}/status", headers=ops, timeout=30).json()
+    yield
+    sup = staff(stack, "supervisor")
+    now = httpx.get(f"{stack.base_url}{KB}/status", headers=ops, timeout=30).json()
+    if now["live_release"] != start["live_release"]:
+        resp = httpx.post(f"{stack.base_url}{KB}/releases/{start['live_release']}/rollback",
+                          json={"note": "e2e cleanup"}, headers=sup, timeout=60)
+        assert resp.status_code in (200, 409), resp.text  # 409: content already equal
+        release = resp.json().get("release")
+        if release:
+            until(lambda: httpx.get(f"{stack.base_url}/health", timeout=30).json()[
+                "components"]["retrieval"].get("release") == release, 60)
+
+
 def answers_marker(chat: Any, texts: Any) -> bool:
     reply = chat(f"kb-e2e-{uuid.uuid4().hex[:8]}", PARAPHRASE)
     return reply["outcome"] == "answered" and MARKER in texts(reply)
@@ -54,7 +74,8 @@ def until(predicate: Any, seconds: float) -> float | None:
         time.sleep(0.2)
 
 
-def test_publish_reaches_the_bot_in_seconds_and_rollback_removes_it(stack, chat, texts) -> None:
+def test_publish_reaches_the_bot_in_seconds_and_rollback_removes_it(stack, chat, texts,
+                                                                    restore_kb) -> None:
     ops, sup = staff(stack, "ops"), staff(stack, "supervisor")
     base = stack.base_url
     assert not answers_marker(chat, texts)
@@ -83,7 +104,7 @@ def test_publish_reaches_the_bot_in_seconds_and_rollback_removes_it(stack, chat,
     assert health["components"]["retrieval"]["release"] == release + 1
 
 
-def test_publishing_during_chat_traffic_drops_no_query(stack, chat) -> None:
+def test_publishing_during_chat_traffic_drops_no_query(stack, restore_kb) -> None:
     ops, sup = staff(stack, "ops"), staff(stack, "supervisor")
     base = stack.base_url
     questions = ["信用卡怎么还款", "年费怎么收", "我的信用卡丢了怎么办", "账单日是哪天",

@@ -147,3 +147,9 @@ def test_login_create_hit_test_publish_and_chat(stack, browser) -> None:
     expect(page.locator("#inbox-meta")).to_contain_text("种问法")
     page.screenshot(path=str(SHOTS / "ops_inbox.png"), full_page=True)
     assert not errors, errors
+
+    # leave the shared stack's KB as it was (a rollback from the console)
+    page.click("#tab-releases")
+    page.locator(f'#release-rows button[data-release="{live_before}"]').click()
+    expect(page.locator("#flash")).to_contain_text(f"内容等于版本 #{live_before}")
+    expect(page.locator("#release-rows tr").first).to_contain_text(f"#{live_before + 2} 线上")
