@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-MODEL_DIR = ROOT / "var" / "models" / "e5-small"
+from kb_testing import FIXTURE_NLU, MODEL_DIR, make_settings
 
 
 @pytest.fixture(scope="session")
@@ -16,19 +14,6 @@ def e5_model_dir() -> Path:
     if not (MODEL_DIR / "modules.json").is_file():
         pytest.fail(f"{MODEL_DIR} is missing: run `make model` before the tests")
     return MODEL_DIR
-
-
-FIXTURES = Path(__file__).parent / "fixtures"
-FIXTURE_SEED = FIXTURES / "seed"
-FIXTURE_NLU = FIXTURES / "nlu"
-
-
-def make_settings(tmp: Path, seed_dir: Path = FIXTURE_SEED):
-    """Service settings for a throwaway KB (own DB and index directory)."""
-    from api.settings import Settings
-
-    return Settings(app_env="test", database_url=f"sqlite:///{tmp}/kb.db", index_dir=tmp / "index",
-                    kb_seed_dir=seed_dir, embedding_model_dir=MODEL_DIR, data_dir=tmp)
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURE_SEED
 from fastapi.testclient import TestClient
+from kb_testing import FIXTURE_SEED
 
 from api import db
 from api.main import create_app

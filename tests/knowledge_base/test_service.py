@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import FIXTURE_NLU, FIXTURE_SEED, make_settings
+from kb_testing import FIXTURE_NLU, FIXTURE_SEED, make_settings
 
 from knowledge_base.service import KBNotReady, KnowledgeService, UnknownEntry
 
