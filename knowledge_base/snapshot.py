@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from knowledge_base.encoder import Encoder
+from knowledge_base.encoder import ENCODING_SIGNATURE, Encoder
 from knowledge_base.index import VectorIndex
 from knowledge_base.retrieval import (
     CALIBRATION_SEED,
@@ -44,8 +44,9 @@ ProgressFactory = Callable[..., Any]
 
 
 def model_fingerprint(model_dir: Path) -> str:
-    """Identity of a model directory: its build marker when present, else all of its bytes."""
-    digest = hashlib.sha256()
+    """Identity of a model and of how we encode with it: the encoding settings plus the model's
+    build marker when present, else all of its bytes."""
+    digest = hashlib.sha256(ENCODING_SIGNATURE.encode())
     markers = sorted(model_dir.glob("*_source.json"))
     if markers:
         for marker in markers:
