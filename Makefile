@@ -63,11 +63,12 @@ index: $(SVC_STAMP) $(MODEL_STAMP)
 	set -a; source $(ENV_FILE); set +a; $(SVC_PY) -m knowledge_base build-index
 
 run: venvs model train index
-	@set -a; source $(ENV_FILE); set +a; \
-	 echo "聊天页面 / chat:   http://$${HOST:-127.0.0.1}:$${PORT:-8000}/"; \
-	 echo "API 文档 / docs:   http://$${HOST:-127.0.0.1}:$${PORT:-8000}/docs"; \
-	 echo "健康检查 / health: http://$${HOST:-127.0.0.1}:$${PORT:-8000}/health"; \
-	 exec $(SVC_VENV)/bin/honcho -f Procfile -e $(ENV_FILE) start
+	@saved="$$(export -p)"; set -a; source $(ENV_FILE); set +a; eval "$$saved"; \
+	 export CARDBOT_API_PORT="$${PORT:-8000}"; \
+	 echo "聊天页面 / chat:   http://$${HOST:-127.0.0.1}:$$CARDBOT_API_PORT/"; \
+	 echo "API 文档 / docs:   http://$${HOST:-127.0.0.1}:$$CARDBOT_API_PORT/docs"; \
+	 echo "健康检查 / health: http://$${HOST:-127.0.0.1}:$$CARDBOT_API_PORT/health"; \
+	 exec $(SVC_VENV)/bin/honcho -f Procfile start
 
 # The index is built first so every test that starts the API finds it in the on-disk cache.
 test: venvs model train index

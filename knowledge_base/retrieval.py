@@ -149,6 +149,37 @@ def features(query: str, hits: Sequence[ScoredEntry], questions: Sequence[str]) 
     return np.array([s1, s1 - s2, hits[0].max_sim, lex], np.float32)
 
 
+# Courtesy and possessive openings that do not change which question is asked.
+_OPENINGS = ("你好", "您好", "请问一下", "请问", "我想问一下", "我想问", "问一下", "麻烦问下",
+             "那个", "我的")
+
+
+def question_key(text: str) -> str:
+    """Normalised question text for exact matching: no punctuation, no courtesy opening."""
+    from knowledge_base.store import normalize_question
+
+    key = normalize_question(text)
+    changed = True
+    while changed:
+        changed = False
+        for opening in _OPENINGS:
+            if key.startswith(opening) and len(key) > len(opening) + 2:
+                key = key[len(opening):]
+                changed = True
+    return key
+
+
+def asks_a_kb_question(query: str, entry_questions: Sequence[str]) -> bool:
+    """True when the query is (after normalisation) one of the entry's own questions.
+
+    Calibration is fitted on leave-one-out paraphrases, which by construction never match a
+    KB question verbatim, so the logistic model has no data for the most certain case of all:
+    a cardholder typing the question as the KB words it. That case is answered directly.
+    """
+    key = question_key(query)
+    return bool(key) and any(question_key(q) == key for q in entry_questions)
+
+
 # ---------------------------------------------------------------------------- logistic model
 
 

@@ -20,7 +20,13 @@ from sqlalchemy.orm import Session
 from api.settings import Settings
 from knowledge_base.embedcache import caching_encoder, remember_build
 from knowledge_base.encoder import load_encoder
-from knowledge_base.retrieval import CLARIFY_K, ScoredEntry, features, load_out_of_scope
+from knowledge_base.retrieval import (
+    CLARIFY_K,
+    ScoredEntry,
+    asks_a_kb_question,
+    features,
+    load_out_of_scope,
+)
 from knowledge_base.snapshot import RELATED_MAX, Snapshot, load_or_build, model_fingerprint
 from knowledge_base.store import create_tables, ensure_seed, entries_at, get_engine
 
@@ -210,6 +216,9 @@ class KnowledgeService:
                     "confidence": {"answer": 0.0, "scope": 0.0}, "hits": []}
         feats = features(query, scored[:CLARIFY_K], snap.artifacts.questions)
         decision, p_answer, p_scope = cal.decide(feats)
+        if decision != "answer" and asks_a_kb_question(
+                query, snap.entries[scored[0].entry_index].questions):
+            decision = "answer"
         return {
             "decision": decision,
             "release": snap.release,

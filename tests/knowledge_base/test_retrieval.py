@@ -126,3 +126,13 @@ def test_out_of_scope_examples_from_nlu_files(tmp_path: Path) -> None:
         "    - 信用卡丢了怎么办\n- intent: chitchat\n  examples: |\n    - 讲个笑话\n"
         "    - 帮我订机票\n", encoding="utf-8")
     assert retrieval.load_out_of_scope(tmp_path) == ["今天天气怎么样", "帮我订机票", "讲个笑话"]
+
+
+def test_question_key_drops_openings_and_punctuation() -> None:
+    from knowledge_base.retrieval import asks_a_kb_question, question_key
+
+    assert question_key("请问，我的信用卡丢了怎么办？") == "信用卡丢了怎么办"
+    assert question_key("我的卡") == "我的卡"  # too short to strip: the opening is the question
+    assert asks_a_kb_question("你好 信用卡丢了怎么办", ["信用卡丢了怎么办", "卡丢了咋办"])
+    assert not asks_a_kb_question("在国外信用卡丢了怎么办", ["信用卡丢了怎么办"])
+    assert not asks_a_kb_question("", ["信用卡丢了怎么办"])

@@ -98,7 +98,7 @@ def test_clarify_between_thresholds(kb_service: KnowledgeService) -> None:
     saved = cal.t_answer
     cal.t_answer = 1.01
     try:
-        assert kb_service.search("信用卡丢了怎么办", today=TODAY)["decision"] == "clarify"
+        assert kb_service.search("信用卡找不到了该怎么处理", today=TODAY)["decision"] == "clarify"
         assert kb_service.search("今天北京下雨吗", today=TODAY)["decision"] == "fallback"
     finally:
         cal.t_answer = saved
@@ -173,3 +173,11 @@ def test_changing_an_entry_rebuilds_the_index(tmp_path: Path, e5_model_dir: Path
     # Unchanged content reuses the cached directory.
     assert service.reload().directory == second.directory
     service.close()
+
+
+def test_a_kb_question_typed_as_worded_is_answered(kb_service: KnowledgeService) -> None:
+    # With or without a courtesy/possessive opening or punctuation: answered, not clarified.
+    for query in ("信用卡丢了怎么办", "我的信用卡丢了怎么办？", "请问，信用卡丢了怎么办"):
+        result = kb_service.search(query)
+        assert result["decision"] == "answer", (query, result["confidence"])
+        assert result["hits"][0]["entry_id"] == "lost-001"
