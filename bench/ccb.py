@@ -232,24 +232,28 @@ def render(payload: dict[str, Any]) -> str:
 
 
 def targets(sets: dict[str, Any]) -> list[str]:
-    """Plain-language verdicts on the project targets."""
+    """Plain-language verdicts on the project targets (exact values, not rounded ones)."""
     out: list[str] = []
     for set_name, result in sets.items():
         by = {r["method"]: r for r in result["methods"] if "hit@1" in r}
         if "shipped" not in by or BASELINE not in by:
             out.append(f"{set_name}: shipped vs BM25 not measured (shipped or BM25 missing)")
             continue
-        delta = 100 * (by["shipped"]["hit@1"] - by[BASELINE]["hit@1"])
+        n = result["queries"]
+        ours, base = by["shipped"]["hit@1"], by[BASELINE]["hit@1"]
+        delta = 100 * (ours - base)
         verdict = "met" if delta >= TARGET_DELTA_POINTS else "NOT met"
         out.append(
-            f"{set_name}: shipped hit@1 {by['shipped']['hit@1']:.3f} vs BM25 "
-            f"{by[BASELINE]['hit@1']:.3f} = {delta:+.1f} points "
-            f"(target ≥ +{TARGET_DELTA_POINTS:.0f}: {verdict})"
+            f"{set_name}: shipped hit@1 {ours:.4f} ({ours * n:.0f}/{n}) vs BM25 {base:.4f} = "
+            f"{delta:+.2f} points (target ≥ +{TARGET_DELTA_POINTS:.0f}: {verdict})"
         )
         if set_name == "CCB-287":
-            hit1 = by["shipped"]["hit@1"]
-            ok = "met" if hit1 >= TARGET_287_HIT1 else "NOT met"
-            out.append(f"CCB-287: shipped hit@1 {hit1:.3f} (target ≥ {TARGET_287_HIT1}: {ok})")
+            needed = int(np.ceil(TARGET_287_HIT1 * n - 1e-9))
+            ok = "met" if ours >= TARGET_287_HIT1 else "NOT met"
+            out.append(
+                f"CCB-287: shipped hit@1 {ours:.4f} ({ours * n:.0f}/{n}; target ≥ "
+                f"{TARGET_287_HIT1} needs {needed}/{n}: {ok})"
+            )
     return out
 
 
