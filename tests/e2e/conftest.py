@@ -8,6 +8,7 @@ which `make test` prepares before pytest starts.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RASA_PY = ROOT / ".venv-rasa" / "bin" / "python"
 SVC_PY = Path(sys.executable)
 STARTUP_TIMEOUT = float(os.environ.get("E2E_STARTUP_TIMEOUT", "300"))
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 
 class Stack:
@@ -150,3 +152,21 @@ def reply_text(reply: dict[str, Any]) -> str:
 def texts() -> Callable[[dict[str, Any]], str]:
     """`texts(reply)`: all visible text of a chat reply (buttons included)."""
     return reply_text
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright (never a downloaded browser), headless."""
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.fail("Chromium missing: apt-get install -y chromium fonts-noto-cjk (.ci/run does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-background-networking",
+                  "--disable-component-update"])
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 
-@pytest.fixture(scope="module")
-def page(stack) -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium missing: apt-get install -y chromium fonts-noto-cjk (.ci/run does)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-background-networking",
-                  "--disable-component-update"])
-        try:
-            yield browser.new_page()
-        finally:
-            browser.close()
+@pytest.fixture()
+def page(browser) -> Any:
+    return browser.new_page()
 
 
 def test_chat_page_answers_lost_card_and_buttons_work(stack, page) -> None:

@@ -8,37 +8,16 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(os.environ.get("HANDOFF_SCREENSHOTS", "/tmp"))
 AGENT_USER = os.environ.get("DEMO_AGENT_USER", "agent")
 AGENT_PASSWORD = os.environ.get("DEMO_AGENT_PASSWORD", "agent-dev-pass")
 TIMEOUT_MS = 60_000
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        pytest.fail("Chromium missing: apt-get install -y chromium fonts-noto-cjk (.ci/run does)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-background-networking",
-                  "--disable-component-update"])
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def test_console_and_chat_side_by_side(stack, browser) -> None:

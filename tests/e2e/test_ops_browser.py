@@ -8,8 +8,6 @@ Screenshots land in $OPS_SCREENSHOTS (default /tmp) for a human look.
 from __future__ import annotations
 
 import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,6 @@ import pytest
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(os.environ.get("OPS_SCREENSHOTS", "/tmp"))
 TIMEOUT_MS = 60_000
 MARKER = "极光白金卡机场接送每年 6 次"
@@ -26,23 +23,6 @@ MARKER = "极光白金卡机场接送每年 6 次"
 def creds(role: str) -> tuple[str, str]:
     return (os.environ.get(f"DEMO_{role.upper()}_USER", role),
             os.environ.get(f"DEMO_{role.upper()}_PASSWORD", f"{role}-dev-pass"))
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        pytest.fail("Chromium missing: apt-get install -y chromium fonts-noto-cjk (.ci/run does)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-background-networking",
-                  "--disable-component-update"])
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def login(page: Any, base: str, role: str) -> None:
