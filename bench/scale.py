@@ -334,8 +334,8 @@ def render(payload: dict[str, Any]) -> str:
         head,
         [
             [f"{r['n']:,}", r["kind"], params_text(r["params"]), r["recall@10"], r["p50_ms"],
-             r["p99_ms"], r["p50_ms_1t"], r["p99_ms_1t"], round(r["build_s"], 1),
-             round(r["index_bytes"] / mib, 1), round(r["rss_delta_bytes"] / mib, 1),
+             r["p99_ms"], r["p50_ms_1t"], r["p99_ms_1t"], f"{r['build_s']:.1f}",
+             f"{r['index_bytes'] / mib:.1f}", f"{r['rss_delta_bytes'] / mib:.1f}",
              "yes" if r["meets_target"] else "no"]
             for r in chosen
         ],
