@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import lru_cache
-from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from api.settings import get_settings
@@ -18,21 +17,10 @@ class Base(DeclarativeBase):
 
 @lru_cache
 def get_engine() -> Engine:
-    """The process-wide engine for DATABASE_URL (SQLite gets WAL and a busy timeout)."""
-    url = get_settings().database_url
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    """The process-wide engine for DATABASE_URL, shared with the KB store (one pool per URL)."""
+    from knowledge_base.store import get_engine as engine_for
 
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.close()
-
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+    return engine_for(get_settings().database_url)
 
 
 @lru_cache
