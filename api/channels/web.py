@@ -34,8 +34,11 @@ async def chat(body: ChatCreate, gateway: GatewayDep, settings: SettingsDep) -> 
     """Send a cardholder message; returns the bot's (or the agent desk's) reply and outcome."""
     incoming = to_incoming(body, settings.max_message_chars)
     reply = await gateway.handle(incoming)
-    return ChatPublic(conversation_id=reply.conversation_id, outcome=reply.outcome,
-                      messages=reply.messages, details=reply.details)
+    # The gateway's reply is untyped data from Rasa/handoff (plain str outcome, message dicts);
+    # validating it here checks the outcome against the contract and builds the BotMessages.
+    return ChatPublic.model_validate({"conversation_id": reply.conversation_id,
+                                      "outcome": reply.outcome, "messages": reply.messages,
+                                      "details": reply.details})
 
 
 @router.post("/chat/{conversation_id}/feedback", response_model=FeedbackPublic)
