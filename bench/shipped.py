@@ -94,10 +94,10 @@ class ShippedRetrieval:
         self.service = KnowledgeService(_settings())
         self.ids = [e.id for e in entries]
 
-    def search(self, text: str, top_k: int) -> SearchResult:
-        """Decision and ranked entry ids, through the live search code."""
+    def search(self, text: str, top_k: int, today: date | None = None) -> SearchResult:
+        """Decision and ranked entry ids, through the live search code (on ``today``)."""
         res = self.service.search_snapshot(self.snapshot, text, channel=CHANNEL, top_k=top_k,
-                                           today=date.today())
+                                           today=today or date.today())
         hits = res.get("hits") or []
         return SearchResult(
             decision=str(res.get("decision")),
@@ -122,6 +122,7 @@ class ShippedRetrieval:
 
 def _artifacts_without_calibration(entries: list[Any], encoder: Any) -> Any:
     """Artifacts as build_artifacts makes them, with a neutral (never-answer) calibration."""
+    from knowledge_base.adapter import train_adapter
     from knowledge_base.index import VectorIndex
     from knowledge_base.retrieval import FEATURES, Calibration, Logistic
     from knowledge_base.snapshot import Artifacts, passage_text
@@ -136,8 +137,10 @@ def _artifacts_without_calibration(entries: list[Any], encoder: Any) -> Any:
     pvecs = encoder.encode_passages([passage_text(e) for e in entries])
     flat = Logistic([0.0] * len(FEATURES), [1.0] * len(FEATURES), [0.0] * len(FEATURES), 0.0)
     calibration = Calibration(flat, flat, 1.01, 1.01, {"note": "neutral (benchmark)"})
-    return Artifacts(questions, np.asarray(rows, np.int64), qvecs, pvecs,
-                     VectorIndex.build(qvecs), calibration, [[] for _ in entries])
+    row_entry = np.asarray(rows, np.int64)
+    adapter = train_adapter(qvecs, row_entry)
+    return Artifacts(questions, row_entry, qvecs, pvecs, VectorIndex.build(adapter.apply(qvecs)),
+                     calibration, [[] for _ in entries], adapter)
 
 
 def seed_retrieval() -> ShippedRetrieval:

@@ -43,9 +43,12 @@ CLARIFY_K = 3  # candidates shown when clarifying
 # target on them gives about 94 % on the independent held-out set (knowledge_base/eval).
 TARGET_ANSWER_PRECISION = 0.80
 TARGET_OOS_REJECTION = 0.90
+# Out-of-scope messages must not be answered from the KB: at most this share of the
+# out-of-scope calibration examples may reach the answer threshold.
+MAX_OOS_ANSWERED = 0.02
 CALIBRATION_SEED = 13
 MAX_CALIBRATION_QUERIES = 4000
-FEATURES = ("s1", "margin", "max1", "lex")
+FEATURES = ("s1", "margin", "max1", "lex", "raw1")
 _ENTITY_RE = re.compile(r"\[([^\]]+)\]\([^)]*\)|\[([^\]]+)\]\{[^}]*\}")
 
 
@@ -60,6 +63,7 @@ class ScoredEntry:
     score: float
     max_sim: float
     matched_row: int
+    raw_max: float | None = None  # best question cosine before the adapter (None: same space)
 
 
 class EntryScorer:
@@ -69,10 +73,14 @@ class EntryScorer:
     ``np.maximum.reduceat`` / ``np.add.reduceat`` over contiguous slices.
     """
 
-    def __init__(self, qvecs: np.ndarray, row_entry: np.ndarray, pvecs: np.ndarray) -> None:
+    def __init__(self, qvecs: np.ndarray, row_entry: np.ndarray, pvecs: np.ndarray,
+                 raw_qvecs: np.ndarray | None = None) -> None:
         if len(row_entry) and np.any(np.diff(row_entry) < 0):
             raise ValueError("question rows must be grouped by entry")
         self.qvecs = qvecs
+        # The encoder's own vectors when qvecs went through the adapter: the adapter is fitted
+        # to in-scope paraphrases only, and raw cosines still tell off-topic messages apart best.
+        self.raw_qvecs = qvecs if raw_qvecs is None else raw_qvecs
         self.row_entry = row_entry
         self.pvecs = pvecs
         self.n_entries = len(pvecs)
@@ -110,7 +118,16 @@ class EntryScorer:
         score = (max_sim + ALPHA * mean_sim + BETA * (queries @ self.pvecs.T)) / (1 + ALPHA + BETA)
         return score.astype(np.float32), max_sim.astype(np.float32), argmax
 
-    def score_entries(self, query: np.ndarray, entry_indices: Sequence[int]) -> list[ScoredEntry]:
+    def raw_max(self, raw_query: np.ndarray, entry: int, exclude_row: int = -1) -> float:
+        """Best raw cosine between ``raw_query`` and the entry's questions."""
+        s, c = int(self.starts[entry]), int(self.counts[entry])
+        sims = self.raw_qvecs[s : s + c] @ raw_query
+        if s <= exclude_row < s + c:
+            sims = np.delete(sims, exclude_row - s)
+        return float(sims.max()) if len(sims) else 0.0
+
+    def score_entries(self, query: np.ndarray, entry_indices: Sequence[int],
+                      raw_query: np.ndarray | None = None) -> list[ScoredEntry]:
         """Scores of the given entries for one query vector, best first."""
         out = []
         pv = self.pvecs @ query
@@ -119,7 +136,8 @@ class EntryScorer:
             sims = self.qvecs[s : s + c] @ query
             best = int(np.argmax(sims))
             score = (sims[best] + ALPHA * sims.mean() + BETA * pv[e]) / (1 + ALPHA + BETA)
-            out.append(ScoredEntry(int(e), float(score), float(sims[best]), s + best))
+            raw = self.raw_max(raw_query, int(e)) if raw_query is not None else None
+            out.append(ScoredEntry(int(e), float(score), float(sims[best]), s + best, raw))
         out.sort(key=lambda h: -h.score)
         return out
 
@@ -140,13 +158,15 @@ def lexical_overlap(query: str, matched: str) -> float:
 
 
 def features(query: str, hits: Sequence[ScoredEntry], questions: Sequence[str]) -> np.ndarray:
-    """[s1, s1 - s2, cosine of the best question of the top entry, lexical overlap]."""
+    """[s1, s1 - s2, cosine of the best question of the top entry, lexical overlap, that
+    cosine before the adapter]."""
     if not hits:
         return np.zeros(len(FEATURES), np.float32)
     s1 = hits[0].score
     s2 = hits[1].score if len(hits) > 1 else s1 - 0.05
     lex = lexical_overlap(query, questions[hits[0].matched_row])
-    return np.array([s1, s1 - s2, hits[0].max_sim, lex], np.float32)
+    raw1 = hits[0].raw_max if hits[0].raw_max is not None else hits[0].max_sim
+    return np.array([s1, s1 - s2, hits[0].max_sim, lex, raw1], np.float32)
 
 
 # Courtesy and possessive openings that do not change which question is asked.
@@ -217,6 +237,11 @@ class Logistic:
         return 1 / (1 + np.exp(-(z @ np.asarray(self.coef) + self.intercept)))
 
 
+def _targets() -> dict[str, float]:
+    return {"answer_precision": TARGET_ANSWER_PRECISION, "oos_rejection": TARGET_OOS_REJECTION,
+            "max_oos_answered": MAX_OOS_ANSWERED}
+
+
 @dataclass
 class Calibration:
     """Decision models and thresholds (stored as JSON next to the index)."""
@@ -242,13 +267,11 @@ class Calibration:
                 "scope_model": self.scope_model.__dict__,
                 "t_answer": self.t_answer, "t_clarify": self.t_clarify, "features": FEATURES,
                 "alpha": ALPHA, "beta": BETA, "report": self.report,
-                "targets": {"answer_precision": TARGET_ANSWER_PRECISION,
-                            "oos_rejection": TARGET_OOS_REJECTION}}
+                "targets": _targets()}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Calibration:
-        targets = {"answer_precision": TARGET_ANSWER_PRECISION,
-                   "oos_rejection": TARGET_OOS_REJECTION}
+        targets = _targets()
         if tuple(data.get("features", ())) != FEATURES or data.get("alpha") != ALPHA \
                 or data.get("beta") != BETA or data.get("targets") != targets:
             raise ValueError("calibration was made for another scoring; rebuild the index")
@@ -300,12 +323,18 @@ def _answer_threshold(p: np.ndarray, correct: np.ndarray, w: np.ndarray) -> floa
 
 
 def calibrate(queries: Sequence[str], query_vecs: np.ndarray, gold: np.ndarray,
-              exclude_rows: np.ndarray, oos: Sequence[str], oos_vecs: np.ndarray,
-              scorer: EntryScorer, questions: Sequence[str]) -> Calibration:
-    """Fit the decision from leave-one-out in-scope queries and out-of-scope examples."""
+              exclude_rows: np.ndarray | None, oos: Sequence[str], oos_vecs: np.ndarray,
+              scorer: EntryScorer, questions: Sequence[str],
+              raw_query_vecs: np.ndarray | None = None,
+              raw_oos_vecs: np.ndarray | None = None) -> Calibration:
+    """Fit the decision from held-back in-scope queries and out-of-scope examples.
+
+    ``*_vecs`` are in the scorer's space; ``raw_*`` are the same texts before the adapter.
+    """
     feats_in, correct1, correct3 = _features_batch(queries, query_vecs, scorer, questions,
-                                                   exclude_rows, gold)
-    feats_out, _, _ = _features_batch(oos, oos_vecs, scorer, questions, None, None)
+                                                   exclude_rows, gold, raw_query_vecs)
+    feats_out, _, _ = _features_batch(oos, oos_vecs, scorer, questions, None, None,
+                                      raw_oos_vecs)
     x = np.r_[feats_in, feats_out]
     # Out-of-scope gets the same total weight as in-scope (a 50/50 prior): the real share of
     # off-topic messages reaching the KB is unknown, so neither side dominates.
@@ -317,6 +346,8 @@ def calibrate(queries: Sequence[str], query_vecs: np.ndarray, gold: np.ndarray,
     p_answer = _oof_predict(x, y_answer, w)
     p_scope = _oof_predict(x, y_scope, w)
     t_answer = _answer_threshold(p_answer, y_answer, w)
+    if n_out:
+        t_answer = max(t_answer, float(np.quantile(p_answer[n_in:], 1 - MAX_OOS_ANSWERED)))
     t_clarify = float(np.quantile(p_scope[n_in:], TARGET_OOS_REJECTION)) if n_out else 0.5
 
     answer = p_answer >= t_answer
@@ -341,8 +372,7 @@ def calibrate(queries: Sequence[str], query_vecs: np.ndarray, gold: np.ndarray,
             "clarify_rate": float(clarify[outs].mean()) if n_out else None,
             "fallback_rate": float((~answer[outs] & ~clarify[outs]).mean()) if n_out else None,
         },
-        "targets": {"answer_precision": TARGET_ANSWER_PRECISION,
-                    "oos_rejection": TARGET_OOS_REJECTION},
+        "targets": _targets(),
     }
     return Calibration(Logistic.fit(x, y_answer, w), Logistic.fit(x, y_scope, w),
                        t_answer, t_clarify, report)
@@ -350,7 +380,8 @@ def calibrate(queries: Sequence[str], query_vecs: np.ndarray, gold: np.ndarray,
 
 def _features_batch(texts: Sequence[str], vecs: np.ndarray, scorer: EntryScorer,
                     questions: Sequence[str], exclude_rows: np.ndarray | None,
-                    gold: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                    gold: np.ndarray | None, raw_vecs: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     feats = np.zeros((len(texts), len(FEATURES)), np.float32)
     c1 = np.zeros(len(texts), bool)
     c3 = np.zeros(len(texts), bool)
@@ -362,6 +393,12 @@ def _features_batch(texts: Sequence[str], vecs: np.ndarray, scorer: EntryScorer,
         for i in range(stop - start):
             hits = [ScoredEntry(int(e), float(score[i, e]), float(max_sim[i, e]),
                                 int(argmax[i, e])) for e in order[i]]
+            if raw_vecs is not None and hits:
+                top = hits[0]
+                excluded = int(ex[i]) if ex is not None else -1
+                hits[0] = ScoredEntry(top.entry_index, top.score, top.max_sim, top.matched_row,
+                                      scorer.raw_max(raw_vecs[start + i], top.entry_index,
+                                                     excluded))
             feats[start + i] = features(texts[start + i], hits, questions)
             if gold is not None:
                 c1[start + i] = order[i, 0] == gold[start + i]

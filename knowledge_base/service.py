@@ -27,8 +27,15 @@ from knowledge_base.retrieval import (
     features,
     load_out_of_scope,
 )
-from knowledge_base.snapshot import RELATED_MAX, Snapshot, load_or_build, model_fingerprint
-from knowledge_base.store import create_tables, ensure_seed, entries_at, get_engine
+from knowledge_base.snapshot import (
+    RELATED_MAX,
+    Snapshot,
+    cached_directory,
+    derived_artifacts,
+    load_or_build,
+    model_fingerprint,
+)
+from knowledge_base.store import Entry, create_tables, ensure_seed, entries_at, get_engine
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +56,12 @@ def resolve_model_dir(settings: Settings) -> Path:
     return settings.embedding_model_dir
 
 
+# A publish that adds at most this many new questions (or this share of the live ones) is served
+# at once with the live adapter and calibration, then rebuilt in full (the adapter is retrained
+# and recalibrated: seconds that would otherwise delay the release reaching the bot).
+QUICK_MAX_NEW = 50
+QUICK_MAX_NEW_SHARE = 0.05
+
 # One build at a time per process: several services starting together (tests, reloads) wait
 # for the first build and then reuse its cache directory instead of encoding in parallel.
 _BUILD_LOCK = threading.Lock()
@@ -66,11 +79,7 @@ def load_snapshot(settings: Settings, progress: Any = None, nlu_dir: Path = NLU_
         if cancel is not None and cancel.is_set():
             raise Cancelled("knowledge service closed while loading")
 
-    engine = get_engine(settings.database_url)
-    create_tables(engine)
-    with Session(engine) as session:
-        release = ensure_seed(session, settings.kb_seed_dir)
-        entries = [e for e in entries_at(session, release.number) if e.status == "published"]
+    number, entries = release_entries(settings)
     model_dir = resolve_model_dir(settings)
     oos = load_out_of_scope(nlu_dir)
     with _BUILD_LOCK:
@@ -83,7 +92,41 @@ def load_snapshot(settings: Settings, progress: Any = None, nlu_dir: Path = NLU_
             settings.index_dir, entries, caching_encoder(settings.index_dir, encoder, model_fp),
             model_fp, oos, progress, cancel=check)
         remember_build(settings.index_dir, encoder, model_fp, entries, artifacts)
-    return Snapshot(release.number, entries, artifacts, encoder, directory), built
+    return Snapshot(number, entries, artifacts, encoder, directory), built
+
+
+def release_entries(settings: Settings) -> tuple[int, list[Entry]]:
+    """The current release number and its published entries (the seed imported if needed)."""
+    engine = get_engine(settings.database_url)
+    create_tables(engine)
+    with Session(engine) as session:
+        release = ensure_seed(session, settings.kb_seed_dir)
+        return release.number, [e for e in entries_at(session, release.number)
+                                if e.status == "published"]
+
+
+def quick_snapshot(settings: Settings, live: Snapshot, nlu_dir: Path = NLU_DIR
+                   ) -> Snapshot | None:
+    """The current release with the live adapter and calibration, when that is worth it.
+
+    None when the release is already live, its full artifacts are cached (loading them is as
+    fast), there is no trained adapter to reuse, or the change is too large for the old adapter
+    and thresholds to stand in (a bulk import)."""
+    number, entries = release_entries(settings)
+    if number == live.release or not live.artifacts.adapter.trained or not entries:
+        return None
+    model_dir = resolve_model_dir(settings)
+    model_fp = model_fingerprint(model_dir)
+    if Path(live.encoder.model_dir).resolve() != model_dir.resolve() or cached_directory(
+            settings.index_dir, entries, model_fp, load_out_of_scope(nlu_dir)) is not None:
+        return None
+    known = set(live.artifacts.questions)
+    new = sum(q not in known for e in entries for q in e.questions)
+    if new > max(QUICK_MAX_NEW, QUICK_MAX_NEW_SHARE * len(known)):
+        return None
+    encoder = caching_encoder(settings.index_dir, live.encoder, model_fp)
+    artifacts = derived_artifacts(entries, encoder, live.artifacts)
+    return Snapshot(number, entries, artifacts, live.encoder, live.directory)
 
 
 class KnowledgeService:
@@ -127,6 +170,17 @@ class KnowledgeService:
     def reload(self) -> Snapshot:
         """Build the current release's snapshot aside, then swap it in atomically."""
         with self._reload_lock:
+            live = self._snapshot
+            if live is not None:
+                try:
+                    quick = quick_snapshot(self._settings, live, self._nlu_dir)
+                except Exception:  # the full build below still runs and reports errors
+                    logger.exception("quick swap failed; waiting for the full build")
+                    quick = None
+                if quick is not None and not self._closed.is_set():
+                    self._snapshot = quick
+                    logger.info("release %s served with the previous adapter; rebuilding",
+                                quick.release)
             snapshot, _ = load_snapshot(self._settings, nlu_dir=self._nlu_dir,
                                         cancel=self._closed)
             if self._closed.is_set():
@@ -206,9 +260,9 @@ class KnowledgeService:
 
     def _by_query(self, snap: Snapshot, query: str, channel: str, top_k: int,
                   today: date) -> dict[str, Any]:
-        vector = snap.encoder.encode([query])[0]
+        vector, raw = snap.encode_query(query)
         live = snap.live(channel, today)
-        scored = self._candidates(snap, vector, live, max(top_k, CLARIFY_K) + 1)
+        scored = self._candidates(snap, vector, live, max(top_k, CLARIFY_K) + 1, raw)
         cal = snap.artifacts.calibration
         thresholds = {"answer": cal.t_answer, "clarify": cal.t_clarify}
         if not scored:
@@ -229,7 +283,7 @@ class KnowledgeService:
 
     @staticmethod
     def _candidates(snap: Snapshot, vector: np.ndarray, live: np.ndarray,
-                    wanted: int) -> list[ScoredEntry]:
+                    wanted: int, raw: np.ndarray | None = None) -> list[ScoredEntry]:
         """Live entries near the query, rescored exactly; widens the FAISS search until enough
         live entries are found (filters can hide many of the nearest rows)."""
         index = snap.artifacts.index
@@ -250,7 +304,7 @@ class KnowledgeService:
             if len(found) >= min(wanted, total_live) or k >= len(index):
                 break
             k = min(len(index), k * 4)
-        return snap.scorer.score_entries(vector, found)
+        return snap.scorer.score_entries(vector, found, raw)
 
     @staticmethod
     def _hit(snap: Snapshot, hit: ScoredEntry, live: np.ndarray,

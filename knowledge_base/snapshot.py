@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from knowledge_base.adapter import Adapter, train_adapter
 from knowledge_base.encoder import ENCODING_SIGNATURE, Encoder
 from knowledge_base.index import VectorIndex
 from knowledge_base.retrieval import (
@@ -36,8 +37,10 @@ from knowledge_base.store import Entry, content_hash
 logger = logging.getLogger(__name__)
 
 # Bump when the artifact layout or the scoring changes: old cache directories are then ignored.
-ARTIFACT_VERSION = 2
+ARTIFACT_VERSION = 3
 RELATED_MAX = 3
+DEV_SHARE = 4  # one in this many similar questions of an entry is held back for calibration
+MIN_DEV_QUERIES = 30
 RELATED_POOL = 12  # neighbours kept per entry, so channel/date filters still leave three
 MANIFEST = "manifest.json"
 ProgressFactory = Callable[..., Any]
@@ -71,7 +74,11 @@ def passage_text(entry: Entry) -> str:
 
 @dataclass
 class Artifacts:
-    """Everything derived from (entries, model) that is worth caching."""
+    """Everything derived from (entries, model) that is worth caching.
+
+    ``qvecs``/``pvecs`` are the encoder's raw vectors (the embedding cache keeps them); the
+    index, the scorer and queries use them mapped through ``adapter``.
+    """
 
     questions: list[str]
     row_entry: np.ndarray
@@ -80,6 +87,7 @@ class Artifacts:
     index: VectorIndex
     calibration: Calibration
     related: list[list[int]]
+    adapter: Adapter = field(default_factory=Adapter)
 
     def save(self, directory: Path, manifest: dict[str, Any]) -> None:
         np.save(directory / "questions.npy", self.qvecs)
@@ -91,6 +99,7 @@ class Artifacts:
         (directory / "calibration.json").write_text(
             json.dumps(self.calibration.to_json(), indent=2, ensure_ascii=False), encoding="utf-8")
         self.index.save(directory)
+        self.adapter.save(directory)
         # The manifest is written last: its presence marks a complete directory.
         (directory / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
 
@@ -105,6 +114,7 @@ class Artifacts:
             calibration=Calibration.from_json(
                 json.loads((directory / "calibration.json").read_text(encoding="utf-8"))),
             related=json.loads((directory / "related.json").read_text(encoding="utf-8")),
+            adapter=Adapter.load(directory),
         )
 
 
@@ -145,19 +155,84 @@ def build_artifacts(entries: Sequence[Entry], encoder: Encoder, oos: Sequence[st
     qvecs, oos_vecs = vecs[: len(questions)], vecs[len(questions):]
     pvecs = _encode_chunked(encoder.encode_passages, [passage_text(e) for e in entries],
                             progress, cancel)
-    index = VectorIndex.build(qvecs)
-    scorer = EntryScorer(qvecs, rows, pvecs)
+    adapter = train_adapter(qvecs, rows)
+    aq = adapter.apply(qvecs)
+    index = VectorIndex.build(aq)
+    if cancel is not None:
+        cancel()
+    calibration = _calibrate(questions, rows, qvecs, pvecs, list(oos), oos_vecs, adapter)
+    return Artifacts(questions, rows, qvecs, pvecs, index, calibration,
+                     compute_related(entries, aq, rows), adapter)
 
+
+def derived_artifacts(entries: Sequence[Entry], encoder: Encoder, base: Artifacts) -> Artifacts:
+    """Artifacts for ``entries`` that reuse ``base``'s adapter and calibration.
+
+    For the ops console's draft hit test and for serving a small publish at once: only new
+    texts are encoded (with a caching encoder), nothing is trained."""
+    questions: list[str] = []
+    row_entry: list[int] = []
+    for i, entry in enumerate(entries):
+        for q in entry.questions:
+            questions.append(q)
+            row_entry.append(i)
+    rows = np.asarray(row_entry, np.int64)
+    qvecs = encoder.encode(questions)
+    pvecs = encoder.encode_passages([passage_text(e) for e in entries])
+    aq = base.adapter.apply(qvecs)
+    return Artifacts(questions, rows, qvecs, pvecs, VectorIndex.build(aq), base.calibration,
+                     compute_related(entries, aq, rows), base.adapter)
+
+
+def cached_directory(index_root: Path, entries: Sequence[Entry], model_fp: str,
+                     oos: Sequence[str]) -> Path | None:
+    """The complete cache directory of these artifacts, if one was built."""
+    directory = index_root / cache_key(content_hash(entries), model_fp, oos)
+    return directory if (directory / MANIFEST).is_file() else None
+
+
+def dev_rows(row_entry: np.ndarray, seed: int = CALIBRATION_SEED) -> np.ndarray:
+    """Similar questions held back for calibration: a quarter of each entry's similar
+    questions (entries with at least 4), never the standard question."""
+    rng = np.random.default_rng(seed)
+    out: list[int] = []
+    for start, count in zip(*np.unique(row_entry, return_index=True, return_counts=True)[1:],
+                            strict=True):
+        similar = np.arange(start + 1, start + count)
+        take = len(similar) // DEV_SHARE
+        if take:
+            out.extend(int(r) for r in rng.choice(similar, take, replace=False))
+    return np.sort(np.asarray(out, np.int64))
+
+
+def _calibrate(questions: list[str], rows: np.ndarray, qvecs: np.ndarray, pvecs: np.ndarray,
+               oos: list[str], oos_vecs: np.ndarray, adapter: Adapter) -> Calibration:
+    """Calibrate on queries the adapter never saw.
+
+    With a trained adapter, a second adapter is fitted without the held-back similar
+    questions (``dev_rows``), which then query the rest of the KB: the served adapter has
+    seen every KB question, so leave-one-out through it would be overconfident. Without an
+    adapter (small KBs), every similar question queries the KB with only itself left out.
+    """
+    dev = dev_rows(rows) if adapter.trained else np.zeros(0, np.int64)
+    if len(dev) >= MIN_DEV_QUERIES:
+        keep = np.ones(len(rows), bool)
+        keep[dev] = False
+        held = train_adapter(qvecs[keep], rows[keep])
+        scorer = EntryScorer(held.apply(qvecs[keep]), rows[keep], held.apply(pvecs), qvecs[keep])
+        kept_questions = [q for q, k in zip(questions, keep, strict=True) if k]
+        return calibrate([questions[r] for r in dev], held.apply(qvecs[dev]), rows[dev], None,
+                         oos, held.apply(oos_vecs), scorer, kept_questions,
+                         qvecs[dev], oos_vecs)
+    scorer = EntryScorer(adapter.apply(qvecs), rows, adapter.apply(pvecs), qvecs)
     # Leave-one-out: every similar question (not the standard one) queries the KB without itself.
     loo = np.array([r for r in range(len(questions))
                     if r > 0 and rows[r] == rows[r - 1]], np.int64)
     if len(loo) > MAX_CALIBRATION_QUERIES:
         rng = np.random.default_rng(CALIBRATION_SEED)
         loo = np.sort(rng.choice(loo, MAX_CALIBRATION_QUERIES, replace=False))
-    calibration = calibrate([questions[r] for r in loo], qvecs[loo], rows[loo], loo,
-                            list(oos), oos_vecs, scorer, questions)
-    return Artifacts(questions, rows, qvecs, pvecs, index, calibration,
-                     compute_related(entries, qvecs, rows))
+    return calibrate([questions[r] for r in loo], adapter.apply(qvecs[loo]), rows[loo], loo,
+                     oos, adapter.apply(oos_vecs), scorer, questions, qvecs[loo], oos_vecs)
 
 
 class _NoBar:
@@ -245,7 +320,17 @@ class Snapshot:
     def __post_init__(self) -> None:
         self.by_id = {e.id: i for i, e in enumerate(self.entries)}
         a = self.artifacts
-        self.scorer = EntryScorer(a.qvecs, a.row_entry, a.pvecs)
+        self.scorer = EntryScorer(a.adapter.apply(a.qvecs), a.row_entry,
+                                  a.adapter.apply(a.pvecs), a.qvecs)
+
+    def query_vectors(self, raw: np.ndarray) -> np.ndarray:
+        """Encoder vectors mapped into this snapshot's (adapted) space."""
+        return self.artifacts.adapter.apply(raw)
+
+    def encode_query(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """(search vector, raw encoder vector) of one query."""
+        raw = self.encoder.encode([text])
+        return self.query_vectors(raw)[0], raw[0]
 
     def live(self, channel: str, today: date) -> np.ndarray:
         """Mask of entries offered on ``channel`` today (cached per channel and day)."""

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from fastapi import FastAPI
@@ -34,16 +34,9 @@ from api.errors import ApiError
 from api.settings import Settings
 from knowledge_base.editing import console_sessions
 from knowledge_base.embedcache import EmbeddingCache, embedding_cache
-from knowledge_base.encoder import load_encoder
-from knowledge_base.index import VectorIndex
+from knowledge_base.encoder import Encoder, load_encoder
 from knowledge_base.service import Cancelled, KBNotReady, KnowledgeService
-from knowledge_base.snapshot import (
-    Artifacts,
-    Snapshot,
-    compute_related,
-    model_fingerprint,
-    passage_text,
-)
+from knowledge_base.snapshot import Snapshot, derived_artifacts, model_fingerprint
 from knowledge_base.store import Entry, content_hash, current_release
 
 logger = logging.getLogger(__name__)
@@ -211,10 +204,9 @@ def draft_snapshot(kb: KnowledgeService, entries: Sequence[Entry],
             _DRAFTS.move_to_end(key)
             return _DRAFTS[key]
     cache = _cache(kb, settings)
-    questions, rows, qvecs = entry_vectors(cache, published)
-    pvecs = cache.encode_passages([passage_text(e) for e in published])
-    artifacts = Artifacts(questions, rows, qvecs, pvecs, VectorIndex.build(qvecs),
-                          live.artifacts.calibration, compute_related(published, qvecs, rows))
+    # Drafts reuse the live adapter and calibration: retraining them per keystroke would cost
+    # seconds, and a publish retrains both.
+    artifacts = derived_artifacts(published, cast(Encoder, cache), live.artifacts)
     snap = Snapshot(0, published, artifacts, live.encoder, live.directory)
     cache.save()
     with _DRAFTS_LOCK:
@@ -264,6 +256,8 @@ def conflicts(kb: KnowledgeService, content: dict[str, Entry], entry_ids: Sequen
     targets = {i for i in entry_ids if i in content and content[i].status == "published"}
     if not targets or len(active) < 2:
         return {"items": [], "checked_questions": 0}
+    # Raw encoder vectors on purpose: the adapter was trained to pull each KB question toward
+    # its own entry, so in its space a misplaced question would look fine.
     questions, rows, qvecs = entry_vectors(_cache(kb, settings), active)
     _cache(kb, settings).save()
     target_rows = np.array([r for r in range(len(questions)) if active[rows[r]].id in targets])
@@ -309,7 +303,7 @@ def suggest(kb: KnowledgeService, text: str, settings: Settings) -> dict[str, An
     snap = kb.snapshot
     if snap is None or not snap.entries:
         return None
-    vector = encode(kb, [text], settings)[0]
+    vector = snap.query_vectors(encode(kb, [text], settings))[0]
     _, ids = snap.artifacts.index.search(vector, min(64, len(snap.artifacts.questions)))
     live = np.zeros(len(snap.entries), bool)
     today = date.today()

@@ -38,7 +38,8 @@ def kb_state(client, headers) -> tuple[int, int, int]:
     return listing["total"], listing["pending_drafts"], audit["total"]
 
 
-def test_1000_rows_with_3_bad_ones_are_refused_then_the_fixed_file_imports_and_publishes(client) -> None:
+def test_1000_rows_with_3_bad_rows_are_refused_then_the_fixed_file_imports_and_publishes(
+        client) -> None:
     ops = staff(client, "ops")
     rows = generated_rows(1000, "A")
     rows[10][HEADER.index("答案")] = ""                       # spreadsheet row 12: no answer

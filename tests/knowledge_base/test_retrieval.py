@@ -91,7 +91,8 @@ def test_calibration_json_round_trip_and_version_check() -> None:
     cal = Calibration(const(0.7), const(0.4), 0.8, 0.3, {"hit@1": 0.5})
     data = cal.to_json()
     again = Calibration.from_json(data)
-    assert again.decide(np.zeros(4))[0] == cal.decide(np.zeros(4))[0] == "clarify"
+    zeros = np.zeros(len(retrieval.FEATURES))
+    assert again.decide(zeros)[0] == cal.decide(zeros)[0] == "clarify"
     with pytest.raises(ValueError, match="rebuild"):
         Calibration.from_json({**data, "alpha": 9.0})
     with pytest.raises(ValueError, match="rebuild"):
@@ -136,3 +137,28 @@ def test_question_key_drops_openings_and_punctuation() -> None:
     assert asks_a_kb_question("你好 信用卡丢了怎么办", ["信用卡丢了怎么办", "卡丢了咋办"])
     assert not asks_a_kb_question("在国外信用卡丢了怎么办", ["信用卡丢了怎么办"])
     assert not asks_a_kb_question("", ["信用卡丢了怎么办"])
+
+
+@pytest.mark.parametrize("cap", [retrieval.MAX_OOS_ANSWERED, 1.0])
+def test_out_of_scope_lines_near_the_kb_cap_the_answer_threshold(
+        cap: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    centres, rows, qvecs, pvecs = clustered(n_entries=30, per_entry=7, noise=0.3)
+    scorer = EntryScorer(qvecs, rows, pvecs)
+    questions = [f"问题{r}" for r in range(len(rows))]
+    loo = np.array([r for r in range(len(rows)) if r % 7], np.int64)
+    rng = np.random.default_rng(9)
+    far = unit(rng.standard_normal((90, centres.shape[1])))
+    # one in ten off-topic lines looks like a KB question (e.g. 医保卡怎么激活 vs 信用卡激活)
+    near = unit(centres[rng.integers(0, 30, 10)] + 0.3 * rng.standard_normal((10, 24)))
+    oos_vecs = np.r_[far, near]
+    monkeypatch.setattr(retrieval, "MAX_OOS_ANSWERED", cap)
+    # worded like KB questions, so the lexical feature cannot tell them apart either
+    oos = [f"问题{1000 + i}" for i in range(100)]
+    cal = retrieval.calibrate([questions[r] for r in loo], qvecs[loo], rows[loo], loo, oos,
+                              oos_vecs, scorer, questions)
+    answered = cal.report["out_of_scope"]["answer_rate"]
+    if cap < 1:
+        assert answered <= cap + 0.01
+        assert cal.report["targets"]["max_oos_answered"] == cap
+    else:  # without the cap the precision target alone lets the look-alikes through
+        assert answered >= 0.05

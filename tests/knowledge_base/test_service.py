@@ -4,6 +4,7 @@ related questions, background loading and rebuild on KB change."""
 from __future__ import annotations
 
 import shutil
+import time
 from datetime import date
 from pathlib import Path
 
@@ -181,3 +182,78 @@ def test_a_kb_question_typed_as_worded_is_answered(kb_service: KnowledgeService)
         result = kb_service.search(query)
         assert result["decision"] == "answer", (query, result["confidence"])
         assert result["hits"][0]["entry_id"] == "lost-001"
+
+
+TOPICS = ["公务卡", "联名卡", "学生卡", "白金卡", "金卡", "普卡", "虚拟卡", "ETC卡", "车主卡",
+          "航空卡", "商务卡", "女性卡", "游戏卡", "校园卡", "医护卡", "教师卡", "留学卡", "银联卡",
+          "万事达卡", "运通卡", "JCB卡", "电子卡", "主题卡", "纪念卡"]
+
+
+def topic_entry(i: int, topic: str) -> dict:
+    return {"id": f"topic-{i:03d}", "category": "卡种", "question": f"{topic}怎么申请",
+            "similar": [f"{topic}在哪里办", f"我想办一张{topic}", f"{topic}需要什么条件",
+                        f"申请{topic}有什么要求"],
+            "answer": {"text": f"{topic}可以在 App 申请。"}}
+
+
+def test_a_small_publish_is_served_at_once_then_rebuilt_in_full(
+        tmp_path: Path, e5_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a trained adapter, a publish of a few new questions swaps in immediately with the
+    live adapter and calibration; the full build (retrained, recalibrated) follows."""
+    import threading
+
+    from knowledge_base import service as service_mod
+
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    doc = {"entries": [topic_entry(i, t) for i, t in enumerate(TOPICS)]}
+    (seed / "topics.yml").write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    settings = make_settings(tmp_path, seed)
+    service = KnowledgeService(settings, nlu_dir=FIXTURE_NLU)
+    first = service.reload()
+    assert first.artifacts.adapter.trained
+    assert service_mod.quick_snapshot(settings, first, FIXTURE_NLU) is None  # nothing new
+
+    doc["entries"].append({"id": "star-001", "category": "卡种", "question": "星辰卡有什么权益",
+                           "similar": ["星辰卡福利", "星辰卡能享受什么优惠", "办星辰卡有啥好处",
+                                       "星辰卡的权益有哪些"],
+                           "answer": {"text": "星辰卡享受机场贵宾厅。"}})
+    (seed / "topics.yml").write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+
+    full_build_may_start = threading.Event()
+    original = service_mod.load_snapshot
+
+    def held_back(*args, **kwargs):
+        assert full_build_may_start.wait(60)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(service_mod, "load_snapshot", held_back)
+    worker = threading.Thread(target=service.reload)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 60
+        while (service.snapshot is None or service.snapshot.release != 2) \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
+        quick = service.snapshot
+        assert quick is not None and quick.release == 2
+        assert quick.artifacts.calibration is first.artifacts.calibration
+        assert quick.artifacts.adapter is first.artifacts.adapter
+        assert ids(service.search("星辰卡都有哪些福利", today=TODAY))[0] == "star-001"
+    finally:
+        full_build_may_start.set()
+        worker.join(120)
+    full = service.snapshot
+    assert full is not None and full.release == 2 and full is not quick
+    assert full.artifacts.calibration is not first.artifacts.calibration
+    assert full.directory != first.directory and (full.directory / "adapter.npy").is_file()
+    assert ids(service.search("星辰卡都有哪些福利", today=TODAY))[0] == "star-001"
+
+    # A bulk change is not served with the old adapter: it waits for the full build.
+    doc["entries"].append(topic_entry(99, "月亮卡"))
+    (seed / "topics.yml").write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    assert service_mod.quick_snapshot(settings, full, FIXTURE_NLU) is not None
+    monkeypatch.setattr(service_mod, "QUICK_MAX_NEW", 0)
+    monkeypatch.setattr(service_mod, "QUICK_MAX_NEW_SHARE", 0.0)
+    assert service_mod.quick_snapshot(settings, full, FIXTURE_NLU) is None
+    service.close()

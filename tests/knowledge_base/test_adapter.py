@@ -1,0 +1,149 @@
+"""The linear adapter: when it trains, what it learns, and how the snapshot uses it."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from knowledge_base import adapter as adapter_mod
+from knowledge_base.adapter import ADAPTER_FILE, Adapter, train_adapter
+from knowledge_base.snapshot import (
+    Snapshot,
+    dev_rows,
+    load_or_build,
+    passage_text,
+)
+from knowledge_base.store import Entry
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
+
+
+def styled_kb(n_entries: int, per_entry: int, dim: int = 32, seed: int = 0
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Questions = a weak entry signal + a strong "wording style" shared across entries.
+
+    Raw cosine mostly sees the style (how a question is typed), not the entry; paraphrase pairs
+    teach the adapter to ignore the style directions.
+    """
+    rng = np.random.default_rng(seed)
+    centres = unit(rng.standard_normal((n_entries, dim)))
+    styles = unit(rng.standard_normal((4, dim)))
+    rows = np.repeat(np.arange(n_entries), per_entry)
+    style = styles[rng.integers(0, len(styles), len(rows))] * rng.uniform(0.8, 1.6, (len(rows), 1))
+    vecs = unit(0.8 * centres[rows] + style + 0.15 * rng.standard_normal((len(rows), dim)))
+    return centres, rows, vecs
+
+
+def nearest_entry_accuracy(queries: np.ndarray, gold: np.ndarray, kb: np.ndarray,
+                           rows: np.ndarray) -> float:
+    best = np.argmax(queries @ kb.T, axis=1)
+    return float((rows[best] == gold).mean())
+
+
+def test_small_kbs_get_the_identity() -> None:
+    _, rows, vecs = styled_kb(adapter_mod.MIN_ENTRIES - 1, 4)
+    identity = train_adapter(vecs, rows)
+    assert not identity.trained
+    assert np.array_equal(identity.apply(vecs), vecs)
+    single = np.repeat(np.arange(40), 1)  # one question per entry: no pairs at all
+    assert not train_adapter(unit(np.ones((40, 8))), single).trained
+
+
+def test_adapter_learns_what_paraphrases_share() -> None:
+    _, rows, vecs = styled_kb(60, 10)
+    held = np.zeros(len(rows), bool)
+    held[np.arange(len(rows)) % 10 >= 8] = True  # 2 paraphrases per entry never trained on
+    fitted = train_adapter(vecs[~held], rows[~held])
+    assert fitted.trained
+    before = nearest_entry_accuracy(vecs[held], rows[held], vecs[~held], rows[~held])
+    after = nearest_entry_accuracy(fitted.apply(vecs[held]), rows[held],
+                                   fitted.apply(vecs[~held]), rows[~held])
+    assert after >= before + 0.15, (before, after)
+
+
+def test_adapter_is_deterministic_unit_norm_and_persists(tmp_path: Path) -> None:
+    _, rows, vecs = styled_kb(30, 5)
+    a, b = train_adapter(vecs, rows), train_adapter(vecs, rows)
+    assert a.matrix is not None and b.matrix is not None
+    assert np.array_equal(a.matrix, b.matrix)
+    mapped = a.apply(vecs)
+    assert np.allclose(np.linalg.norm(mapped, axis=1), 1.0, atol=1e-5)
+    assert a.apply(vecs[0]).shape == vecs[0].shape  # one vector in, one vector out
+    a.save(tmp_path)
+    loaded = Adapter.load(tmp_path)
+    assert loaded.matrix is not None and np.array_equal(loaded.matrix, a.matrix)
+    Adapter(None).save(tmp_path)  # an identity adapter leaves no stale file behind
+    assert not (tmp_path / ADAPTER_FILE).exists() and not Adapter.load(tmp_path).trained
+
+
+def test_dev_rows_hold_back_a_quarter_of_each_entrys_similar_questions() -> None:
+    rows = np.repeat(np.arange(3), [12, 5, 4])  # 11, 4 and 3 similar questions
+    dev = dev_rows(rows)
+    starts = {0: 0, 1: 12, 2: 17}
+    assert sorted(np.bincount(rows[dev], minlength=3)) == [0, 1, 2]
+    assert list(np.bincount(rows[dev], minlength=3)) == [2, 1, 0]
+    assert not set(starts.values()) & set(dev.tolist())  # never a standard question
+    assert np.array_equal(dev, dev_rows(rows))  # seeded
+
+
+class TableEncoder:
+    """A stand-in encoder: fixed vectors for known texts, hashed unit vectors otherwise."""
+
+    def __init__(self, table: dict[str, np.ndarray], dim: int, model_dir: Path) -> None:
+        self.table, self.dim, self.model_dir = table, dim, model_dir
+
+    def _vec(self, text: str) -> np.ndarray:
+        if text in self.table:
+            return self.table[text]
+        seed = int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
+        return unit(np.random.default_rng(seed).standard_normal(self.dim))
+
+    def encode(self, texts: Sequence[str], **_: object) -> np.ndarray:
+        return np.array([self._vec(t) for t in texts], np.float32).reshape(len(texts), self.dim)
+
+    encode_passages = encode
+
+
+def test_snapshot_trains_an_adapter_and_calibrates_on_questions_it_never_saw(
+        tmp_path: Path) -> None:
+    n_entries, per_entry = 40, 9
+    centres, rows, vecs = styled_kb(n_entries, per_entry)
+    entries, table = [], {}
+    for e in range(n_entries):
+        texts = [f"条目{e}问法{j}" for j in range(per_entry)]
+        entry = Entry(id=f"syn-{e:03d}", category="合成", question=texts[0], similar=texts[1:],
+                      answer={"text": f"条目{e}的答案"})
+        entries.append(entry)
+        for j, text in enumerate(texts):
+            table[text] = vecs[e * per_entry + j]
+        table[passage_text(entry)] = centres[e]
+    oos = [f"闲聊{i}" for i in range(40)]
+    encoder = TableEncoder(table, vecs.shape[1], tmp_path)
+
+    artifacts, directory, built = load_or_build(tmp_path / "index", entries, encoder,  # type: ignore[arg-type]
+                                                "fake-model", oos)
+    assert built and artifacts.adapter.trained and (directory / ADAPTER_FILE).is_file()
+    # calibration queries are the held-back similar questions, not leave-one-out over all
+    assert artifacts.calibration.report["in_scope_queries"] == len(dev_rows(artifacts.row_entry))
+    # raw vectors are kept for the embedding cache; the index lives in the adapted space
+    assert np.array_equal(artifacts.qvecs, vecs)
+    assert np.allclose(artifacts.index.faiss_index.reconstruct(0), artifacts.adapter.apply(vecs[0]),
+                       atol=1e-6)
+
+    again, _, rebuilt = load_or_build(tmp_path / "index", entries, encoder,  # type: ignore[arg-type]
+                                      "fake-model", oos)
+    assert not rebuilt and again.adapter.matrix is not None
+    assert np.array_equal(again.adapter.matrix, artifacts.adapter.matrix)
+
+    snap = Snapshot(1, entries, again, encoder, directory)  # type: ignore[arg-type]
+    vector, raw = snap.encode_query("条目7问法3")
+    assert np.array_equal(raw, vecs[7 * per_entry + 3])
+    assert np.allclose(vector, again.adapter.apply(raw), atol=1e-6)
+    hit = snap.scorer.score_entries(vector, range(n_entries), raw)[0]
+    assert hit.entry_index == 7 and hit.raw_max == pytest.approx(1.0, abs=1e-5)
