@@ -177,7 +177,9 @@
     f.categories.forEach(function (c) { const o = el("option"); o.value = c; dl.appendChild(o); });
   }
 
+  let entriesSeq = 0;
   async function loadEntries() {
+    const seq = ++entriesSeq;
     const params = new URLSearchParams();
     const q = $("q").value.trim();
     if (q) params.set("query", q);
@@ -188,6 +190,7 @@
     params.set("page", state.page);
     params.set("page_size", state.pageSize);
     const data = await api("/entries?" + params.toString());
+    if (seq !== entriesSeq) return;  // a newer search owns the list
     state.total = data.total;
     const body = clear($("entry-rows"));
     data.items.forEach(function (item) {
@@ -587,12 +590,15 @@
 
   // ---------------------------------------------------------------- inbox
 
+  let inboxSeq = 0;
   async function loadInbox() {
-    const list = clear($("inbox-list"));
+    const seq = ++inboxSeq;
     $("inbox-error").textContent = "";
     $("inbox-meta").textContent = "正在分析…";
     try {
       const data = await api("/inbox?days=" + $("inbox-days").value);
+      if (seq !== inboxSeq) return;
+      const list = clear($("inbox-list"));
       $("inbox-meta").textContent = "共 " + data.total_questions + " 种问法，归为 " + data.items.length + " 组";
       if (!data.items.length) list.appendChild(el("li", "muted", "太好了，没有待处理的问题。"));
       data.items.forEach(function (g) {
@@ -662,11 +668,14 @@
 
   // ---------------------------------------------------------------- releases
 
+  let releasesSeq = 0;
   async function loadReleases() {
-    const body = clear($("release-rows"));
+    const seq = ++releasesSeq;
     $("release-error").textContent = "";
     try {
       const data = await api("/releases");
+      if (seq !== releasesSeq) return;
+      const body = clear($("release-rows"));
       data.items.forEach(function (r) {
         const tr = el("tr", r.live ? "live" : "");
         tr.appendChild(el("td", "mono", "#" + r.number + (r.live ? " 线上" : "")));
@@ -723,10 +732,17 @@
 
   // ---------------------------------------------------------------- stats & audit
 
+  // Only the newest request of a table renders: a slow earlier answer (e.g. the unfiltered list
+  // loaded when the tab opened) must not append to the rows of a later, filtered one.
+  let statsSeq = 0;
+  let auditSeq = 0;
+
   async function loadStats() {
-    const body = clear($("stats-rows"));
+    const seq = ++statsSeq;
     try {
       const data = await api("/stats?days=" + $("stats-days").value);
+      if (seq !== statsSeq) return;
+      const body = clear($("stats-rows"));
       if (!data.items.length) { const tr = el("tr"); tr.appendChild(el("td", "muted", "该时间段内没有命中记录")); body.appendChild(tr); }
       data.items.forEach(function (s) {
         const tr = el("tr");
@@ -741,12 +757,14 @@
   $("stats-days").addEventListener("change", loadStats);
 
   async function loadAudit() {
-    const body = clear($("audit-rows"));
+    const seq = ++auditSeq;
     const params = new URLSearchParams();
     if ($("audit-entry").value.trim()) params.set("entry_id", $("audit-entry").value.trim());
     if ($("audit-actor").value.trim()) params.set("actor", $("audit-actor").value.trim());
     try {
       const data = await api("/audit?" + params.toString());
+      if (seq !== auditSeq) return;
+      const body = clear($("audit-rows"));
       data.items.forEach(function (a) {
         const tr = el("tr");
         [when(a.at), a.actor, ACTION[a.action] || a.action, a.entry_id || "", a.release ? "#" + a.release : "", a.summary]
