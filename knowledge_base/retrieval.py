@@ -360,12 +360,12 @@ def calibrate(queries: Sequence[str], query_vecs: np.ndarray, gold: np.ndarray,
         "hit@1": float(correct1.mean()) if n_in else 0.0,
         "hit@3": float(correct3.mean()) if n_in else 0.0,
         "in_scope": {
-            "answer_rate": float(answer[ins].mean()),
+            "answer_rate": float(answer[ins].mean()) if n_in else None,
             "answer_precision": float(correct1[answer[ins]].mean()) if answer[ins].any() else None,
-            "clarify_rate": float(clarify[ins].mean()),
+            "clarify_rate": float(clarify[ins].mean()) if n_in else None,
             "clarify_contains_gold": (float(correct3[clarify[ins]].mean())
                                       if clarify[ins].any() else None),
-            "fallback_rate": float((~answer[ins] & ~clarify[ins]).mean()),
+            "fallback_rate": float((~answer[ins] & ~clarify[ins]).mean()) if n_in else None,
         },
         "out_of_scope": {
             "answer_rate": float(answer[outs].mean()) if n_out else None,
