@@ -20,8 +20,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from bench.common import REPO_ROOT, Skip
 
 logger = logging.getLogger(__name__)
@@ -125,19 +123,13 @@ def _artifacts_without_calibration(entries: list[Any], encoder: Any) -> Any:
     from knowledge_base.adapter import train_adapter
     from knowledge_base.index import VectorIndex
     from knowledge_base.retrieval import FEATURES, Calibration, Logistic
-    from knowledge_base.snapshot import Artifacts, passage_text
+    from knowledge_base.snapshot import Artifacts, passage_text, question_rows
 
-    questions: list[str] = []
-    rows: list[int] = []
-    for i, entry in enumerate(entries):
-        for q in entry.questions:
-            questions.append(q)
-            rows.append(i)
+    questions, row_entry = question_rows(entries)
     qvecs = encoder.encode(questions)
     pvecs = encoder.encode_passages([passage_text(e) for e in entries])
     flat = Logistic([0.0] * len(FEATURES), [1.0] * len(FEATURES), [0.0] * len(FEATURES), 0.0)
     calibration = Calibration(flat, flat, 1.01, 1.01, {"note": "neutral (benchmark)"})
-    row_entry = np.asarray(rows, np.int64)
     adapter = train_adapter(qvecs, row_entry)
     return Artifacts(questions, row_entry, qvecs, pvecs, VectorIndex.build(adapter.apply(qvecs)),
                      calibration, [[] for _ in entries], adapter)

@@ -139,17 +139,20 @@ def compute_related(entries: Sequence[Entry], qvecs: np.ndarray,
     return related
 
 
+def question_rows(entries: Sequence[Entry]) -> tuple[list[str], np.ndarray]:
+    """Every entry's questions (standard first) and the entry index of each row; rows are
+    grouped by entry, as EntryScorer needs."""
+    questions = [q for entry in entries for q in entry.questions]
+    rows = np.repeat(np.arange(len(entries), dtype=np.int64),
+                     [len(entry.questions) for entry in entries])
+    return questions, rows
+
+
 def build_artifacts(entries: Sequence[Entry], encoder: Encoder, oos: Sequence[str],
                     progress: ProgressFactory | None = None,
                     cancel: Callable[[], None] | None = None) -> Artifacts:
     """Encode, index, calibrate and relate the given (published) entries."""
-    questions: list[str] = []
-    row_entry: list[int] = []
-    for i, entry in enumerate(entries):
-        for q in entry.questions:
-            questions.append(q)
-            row_entry.append(i)
-    rows = np.asarray(row_entry, np.int64)
+    questions, rows = question_rows(entries)
     texts = questions + list(oos)
     vecs = _encode_chunked(encoder.encode, texts, progress, cancel)
     qvecs, oos_vecs = vecs[: len(questions)], vecs[len(questions):]
@@ -170,13 +173,7 @@ def derived_artifacts(entries: Sequence[Entry], encoder: Encoder, base: Artifact
 
     For the ops console's draft hit test and for serving a small publish at once: only new
     texts are encoded (with a caching encoder), nothing is trained."""
-    questions: list[str] = []
-    row_entry: list[int] = []
-    for i, entry in enumerate(entries):
-        for q in entry.questions:
-            questions.append(q)
-            row_entry.append(i)
-    rows = np.asarray(row_entry, np.int64)
+    questions, rows = question_rows(entries)
     qvecs = encoder.encode(questions)
     pvecs = encoder.encode_passages([passage_text(e) for e in entries])
     aq = base.adapter.apply(qvecs)

@@ -36,7 +36,12 @@ from knowledge_base.editing import console_sessions
 from knowledge_base.embedcache import EmbeddingCache, embedding_cache
 from knowledge_base.encoder import Encoder, load_encoder
 from knowledge_base.service import Cancelled, KBNotReady, KnowledgeService
-from knowledge_base.snapshot import Snapshot, derived_artifacts, model_fingerprint
+from knowledge_base.snapshot import (
+    Snapshot,
+    derived_artifacts,
+    model_fingerprint,
+    question_rows,
+)
 from knowledge_base.store import Entry, content_hash, current_release
 
 logger = logging.getLogger(__name__)
@@ -184,13 +189,8 @@ _DRAFTS_LOCK = threading.Lock()
 def entry_vectors(cache: EmbeddingCache, entries: Sequence[Entry]
                   ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(questions, row -> entry index, question vectors), rows grouped by entry."""
-    questions: list[str] = []
-    rows: list[int] = []
-    for i, entry in enumerate(entries):
-        for q in entry.questions:
-            questions.append(q)
-            rows.append(i)
-    return questions, np.asarray(rows, np.int64), cache.encode(questions)
+    questions, rows = question_rows(entries)
+    return questions, rows, cache.encode(questions)
 
 
 def draft_snapshot(kb: KnowledgeService, entries: Sequence[Entry],
