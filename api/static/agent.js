@@ -2,9 +2,9 @@
 // KB suggestions, canned replies, live messages (WebSocket), transfer, resolve, tickets.
 (function () {
   "use strict";
-  const TOKEN_KEY = "cardbot_agent_token";
   const REFRESH_MS = 5000;
-  const $ = function (id) { return document.getElementById(id); };
+  const $ = Staff.$;
+  const el = Staff.el;
   const desk = { me: null, current: null, detail: null, tab: "queue", ws: null, retries: 0,
                  seen: new Set(), timer: null };
   const SENDER = { user: "客户", bot: "小卡（智能客服）", system: "系统" };
@@ -16,35 +16,6 @@
   const PAYLOAD = { "/request_human": "转人工", "/none_of_these": "都不是",
                     "/cancel_queue": "取消排队", "/survey_skip": "不用了" };
 
-  function token() { return sessionStorage.getItem(TOKEN_KEY); }
-
-  function el(tag, cls, text) {
-    const e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text !== undefined && text !== null) e.textContent = text;
-    return e;
-  }
-
-  function errorText(body, fallback) {
-    const d = body && body.detail;
-    return (d && typeof d === "object" && d.message) ? d.message : fallback;
-  }
-
-  async function api(path, opts) {
-    opts = opts || {};
-    const headers = Object.assign({ Authorization: "Bearer " + token() }, opts.headers || {});
-    if (opts.json !== undefined) {
-      headers["content-type"] = "application/json";
-      opts.body = JSON.stringify(opts.json);
-    }
-    const resp = await fetch(path, { method: opts.method || "GET", headers: headers,
-                                     body: opts.body });
-    const body = await resp.json().catch(function () { return null; });
-    if (resp.status === 401) { logout(); throw new Error(errorText(body, "请重新登录")); }
-    if (!resp.ok) throw new Error(errorText(body, "操作失败，请稍后重试"));
-    return body;
-  }
-
   function waited(seconds) {
     seconds = Math.max(0, seconds | 0);
     const m = Math.floor(seconds / 60);
@@ -55,37 +26,19 @@
 
   // ---------------------------------------------------------------- login / logout
 
-  function showLogin() {
-    $("desk-view").hidden = true;
-    $("login-view").hidden = false;
-    $("login-user").focus();
-  }
-
-  function logout() {
-    sessionStorage.removeItem(TOKEN_KEY);
-    if (desk.ws) { desk.ws.onclose = null; desk.ws.close(); desk.ws = null; }
-    if (desk.timer) { clearInterval(desk.timer); desk.timer = null; }
-    showLogin();
-  }
-
-  $("login-form").addEventListener("submit", async function (ev) {
-    ev.preventDefault();
-    $("login-error").textContent = "";
-    const form = new URLSearchParams();
-    form.set("username", $("login-user").value.trim());
-    form.set("password", $("login-pass").value);
-    try {
-      const resp = await fetch("/api/v1/auth/token", { method: "POST", body: form });
-      const body = await resp.json().catch(function () { return null; });
-      if (!resp.ok) { $("login-error").textContent = errorText(body, "登录失败"); return; }
-      sessionStorage.setItem(TOKEN_KEY, body.access_token);
-      $("login-pass").value = "";
-      start();
-    } catch (e) {
-      $("login-error").textContent = "网络异常，请稍后重试";
-    }
+  const session = Staff.session({
+    tokenKey: "cardbot_agent_token",
+    view: "desk-view",
+    start: start,
+    onLogout: function () {
+      if (desk.ws) { desk.ws.onclose = null; desk.ws.close(); desk.ws = null; }
+      if (desk.timer) { clearInterval(desk.timer); desk.timer = null; }
+    },
   });
-  $("logout").addEventListener("click", logout);
+  const token = session.token;
+  const api = session.api;
+  const logout = session.logout;
+  const showLogin = session.showLogin;
 
   // ---------------------------------------------------------------- desk
 
@@ -96,8 +49,7 @@
       $("login-error").textContent = e.message;
       return showLogin();
     }
-    $("login-view").hidden = true;
-    $("desk-view").hidden = false;
+    session.showApp();
     renderMe();
     loadCanned();
     refreshLists();
@@ -475,5 +427,5 @@
     };
   }
 
-  if (token()) start(); else showLogin();
+  session.boot();
 })();

@@ -3,9 +3,9 @@
 // per-entry stats, audit log, Excel/CSV import and export. Talks to /api/v1/kb/*.
 (function () {
   "use strict";
-  const TOKEN_KEY = "cardbot_ops_token";
   const API = "/api/v1/kb";
-  const $ = function (id) { return document.getElementById(id); };
+  const $ = Staff.$;
+  const el = Staff.el;
   const state = { me: null, page: 1, pageSize: 50, total: 0, current: null, inboxPrefill: null,
                   addGroup: null, previewTimer: null, statusTimer: null };
   const STATUS = { draft: "草稿", published: "已上线", archived: "已下线" };
@@ -23,15 +23,7 @@
                   status: "状态", "answer.text": "答案正文", "answer.buttons": "按钮",
                   "answer.links": "链接", "answer.image": "图片" };
 
-  function token() { return sessionStorage.getItem(TOKEN_KEY); }
   function canPublish() { return state.me && (state.me.role === "supervisor" || state.me.role === "admin"); }
-
-  function el(tag, cls, text) {
-    const e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text !== undefined && text !== null) e.textContent = text;
-    return e;
-  }
 
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); return node; }
 
@@ -43,30 +35,7 @@
       p(d.getHours()) + ":" + p(d.getMinutes());
   }
 
-  function errorText(body, fallback) {
-    const d = body && body.detail;
-    return (d && typeof d === "object" && d.message) ? d.message : fallback;
-  }
-
-  class ApiFailure extends Error {
-    constructor(message, status, body) { super(message); this.status = status; this.body = body; }
-  }
-
-  async function api(path, opts) {
-    opts = opts || {};
-    const headers = Object.assign({ Authorization: "Bearer " + token() }, opts.headers || {});
-    let body = opts.body;
-    if (opts.json !== undefined) {
-      headers["content-type"] = "application/json";
-      body = JSON.stringify(opts.json);
-    }
-    const resp = await fetch(API + path, { method: opts.method || "GET", headers: headers, body: body });
-    if (resp.status === 204) return null;
-    const data = await resp.json().catch(function () { return null; });
-    if (resp.status === 401) { logout(); throw new ApiFailure(errorText(data, "请重新登录"), 401, data); }
-    if (!resp.ok) throw new ApiFailure(errorText(data, "操作失败，请稍后重试"), resp.status, data);
-    return data;
-  }
+  function api(path, opts) { return session.api(API + path, opts); }
 
   function flash(text, bad) {
     const f = $("flash");
@@ -79,41 +48,20 @@
 
   // ---------------------------------------------------------------- login
 
-  function showLogin() {
-    $("app-view").hidden = true;
-    $("login-view").hidden = false;
-    $("login-user").focus();
-  }
-
-  function logout() {
-    sessionStorage.removeItem(TOKEN_KEY);
-    if (state.statusTimer) { clearInterval(state.statusTimer); state.statusTimer = null; }
-    showLogin();
-  }
-
-  $("login-form").addEventListener("submit", async function (ev) {
-    ev.preventDefault();
-    $("login-error").textContent = "";
-    const form = new URLSearchParams();
-    form.set("username", $("login-user").value.trim());
-    form.set("password", $("login-pass").value);
-    try {
-      const resp = await fetch("/api/v1/auth/token", { method: "POST", body: form });
-      const body = await resp.json().catch(function () { return null; });
-      if (!resp.ok) { $("login-error").textContent = errorText(body, "登录失败"); return; }
-      if (["ops", "supervisor", "admin"].indexOf(body.user.role) < 0) {
-        $("login-error").textContent = "该账号没有知识库运营权限。";
-        return;
-      }
-      sessionStorage.setItem(TOKEN_KEY, body.access_token);
-      $("login-pass").value = "";
-      start();
-    } catch (e) {
-      $("login-error").textContent = "网络异常，请稍后重试";
-    }
+  const session = Staff.session({
+    tokenKey: "cardbot_ops_token",
+    view: "app-view",
+    start: start,
+    loginRefused: function (body) {
+      return ["ops", "supervisor", "admin"].indexOf(body.user.role) < 0 ? "该账号没有知识库运营权限。" : null;
+    },
+    onLogout: function () {
+      if (state.statusTimer) { clearInterval(state.statusTimer); state.statusTimer = null; }
+    },
   });
-
-  $("logout").addEventListener("click", logout);
+  const token = session.token;
+  const logout = session.logout;
+  const showLogin = session.showLogin;
 
   async function start() {
     try {
@@ -121,8 +69,7 @@
       if (!resp.ok) { logout(); return; }
       state.me = await resp.json();
     } catch (e) { showLogin(); return; }
-    $("login-view").hidden = true;
-    $("app-view").hidden = false;
+    session.showApp();
     $("me").textContent = (state.me.display_name || state.me.username) + " · " +
       ({ ops: "运营", supervisor: "主管", admin: "管理员" }[state.me.role] || state.me.role);
     $("publish-open").hidden = !canPublish();
@@ -824,5 +771,5 @@
   $("import-check").addEventListener("click", function () { runImport(true); });
   $("import-run").addEventListener("click", function () { runImport(false); });
 
-  if (token()) start(); else showLogin();
+  session.boot();
 })();
