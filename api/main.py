@@ -20,7 +20,7 @@ from api.errors import install_error_handlers
 from api.gateway import Gateway
 from api.handoff.hub import Hub
 from api.handoff.service import HandoffService
-from api.kbops.retrieval import start_release_watch
+from api.kbops.retrieval import start_release_watch, stop_reloads
 from api.logging_setup import configure_logging
 from api.rasa_client import RasaClient
 from api.routers import agent, auth, health, internal_kb, kb
@@ -53,7 +53,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if kb_watch is not None:
             kb_watch.cancel()
         await app.state.rasa.aclose()
-        app.state.kb.close()
+        # Cancel and wait for background builds: killed inside torch at exit, a daemon thread
+        # aborts the whole process.
+        await asyncio.to_thread(app.state.kb.close)
+        await asyncio.to_thread(stop_reloads, app.state.kb)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -12,6 +12,7 @@ Vectors are mapped as ``normalize(x @ W)``; an adapter without a matrix is the i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,13 +77,14 @@ def pair_entries(row_entry: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 def train_adapter(vectors: np.ndarray, row_entry: np.ndarray, *, steps: int = STEPS,
                   batch: int = BATCH, learning_rate: float = LEARNING_RATE,
-                  scale: float = SCALE, seed: int = SEED,
-                  min_entries: int = MIN_ENTRIES) -> Adapter:
+                  scale: float = SCALE, seed: int = SEED, min_entries: int = MIN_ENTRIES,
+                  cancel: Callable[[], None] | None = None) -> Adapter:
     """Fit ``W`` on the question vectors (rows grouped by entry); identity if too few entries.
 
     Every step draws up to ``batch`` entries, and from each two different questions (anchor,
     positive); the loss is the symmetric cross-entropy of the scaled cosine matrix against the
-    diagonal. Seeded, so the same KB gives the same adapter.
+    diagonal. Seeded, so the same KB gives the same adapter. ``cancel`` is called every few
+    steps and may raise to abandon the training (the service is shutting down).
     """
     _, starts, counts = pair_entries(np.asarray(row_entry))
     if len(starts) < min_entries:
@@ -97,7 +99,9 @@ def train_adapter(vectors: np.ndarray, row_entry: np.ndarray, *, steps: int = ST
     optimizer = torch.optim.Adam([weight], lr=learning_rate)
     size = min(batch, len(starts))
     labels = torch.arange(size)
-    for _ in range(steps):
+    for step in range(steps):
+        if cancel is not None and step % 20 == 0:
+            cancel()
         pick = rng.choice(len(starts), size=size, replace=False)
         first, count = starts[pick], counts[pick]
         i = rng.integers(0, count)

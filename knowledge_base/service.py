@@ -196,12 +196,16 @@ class KnowledgeService:
             self._thread.join(timeout)
         return self._state == "up"
 
-    def close(self) -> None:
-        """Stop using the snapshot; a load still running is abandoned (daemon thread)."""
+    def close(self, wait: float = 30.0) -> None:
+        """Stop using the snapshot; a load still running is cancelled and waited for up to
+        ``wait`` seconds (a daemon thread killed inside torch at exit aborts the process)."""
         self._closed.set()
         self._snapshot = None
         self._state = "down"
         self._error = "closed"
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(wait)
 
     def status(self) -> dict[str, Any]:
         snap = self._snapshot

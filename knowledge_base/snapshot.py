@@ -158,12 +158,12 @@ def build_artifacts(entries: Sequence[Entry], encoder: Encoder, oos: Sequence[st
     qvecs, oos_vecs = vecs[: len(questions)], vecs[len(questions):]
     pvecs = _encode_chunked(encoder.encode_passages, [passage_text(e) for e in entries],
                             progress, cancel)
-    adapter = train_adapter(qvecs, rows)
+    adapter = train_adapter(qvecs, rows, cancel=cancel)
     aq = adapter.apply(qvecs)
     index = VectorIndex.build(aq)
     if cancel is not None:
         cancel()
-    calibration = _calibrate(questions, rows, qvecs, pvecs, list(oos), oos_vecs, adapter)
+    calibration = _calibrate(questions, rows, qvecs, pvecs, list(oos), oos_vecs, adapter, cancel)
     return Artifacts(questions, rows, qvecs, pvecs, index, calibration,
                      compute_related(entries, aq, rows), adapter)
 
@@ -203,7 +203,8 @@ def dev_rows(row_entry: np.ndarray, seed: int = CALIBRATION_SEED) -> np.ndarray:
 
 
 def _calibrate(questions: list[str], rows: np.ndarray, qvecs: np.ndarray, pvecs: np.ndarray,
-               oos: list[str], oos_vecs: np.ndarray, adapter: Adapter) -> Calibration:
+               oos: list[str], oos_vecs: np.ndarray, adapter: Adapter,
+               cancel: Callable[[], None] | None = None) -> Calibration:
     """Calibrate on queries the adapter never saw.
 
     With a trained adapter, a second adapter is fitted without the held-back similar
@@ -215,7 +216,7 @@ def _calibrate(questions: list[str], rows: np.ndarray, qvecs: np.ndarray, pvecs:
     if len(dev) >= MIN_DEV_QUERIES:
         keep = np.ones(len(rows), bool)
         keep[dev] = False
-        held = train_adapter(qvecs[keep], rows[keep])
+        held = train_adapter(qvecs[keep], rows[keep], cancel=cancel)
         scorer = EntryScorer(held.apply(qvecs[keep]), rows[keep], held.apply(pvecs), qvecs[keep])
         kept_questions = [q for q, k in zip(questions, keep, strict=True) if k]
         return calibrate([questions[r] for r in dev], held.apply(qvecs[dev]), rows[dev], None,

@@ -132,6 +132,14 @@ def reloading(kb: KnowledgeService) -> bool:
     return reloader is not None and reloader.thread is not None
 
 
+def stop_reloads(kb: KnowledgeService, wait: float = 30.0) -> None:
+    """After ``kb.close()``: wait for a publish-triggered reload to notice and stop."""
+    reloader = _RELOADERS.get(kb)
+    thread = reloader.thread if reloader is not None else None
+    if thread is not None:
+        thread.join(wait)
+
+
 def request_reload(kb: KnowledgeService) -> None:
     with _RELOADERS_LOCK:
         reloader = _RELOADERS.get(kb)
