@@ -147,3 +147,17 @@ def test_snapshot_trains_an_adapter_and_calibrates_on_questions_it_never_saw(
     assert np.allclose(vector, again.adapter.apply(raw), atol=1e-6)
     hit = snap.scorer.score_entries(vector, range(n_entries), raw)[0]
     assert hit.entry_index == 7 and hit.raw_max == pytest.approx(1.0, abs=1e-5)
+
+
+def test_training_stops_when_cancelled() -> None:
+    _, rows, vecs = styled_kb(30, 5)
+    calls = []
+
+    def cancel() -> None:
+        calls.append(1)
+        if len(calls) > 2:
+            raise RuntimeError("closed")
+
+    with pytest.raises(RuntimeError, match="closed"):
+        train_adapter(vecs, rows, cancel=cancel)
+    assert len(calls) == 3  # checked every 20 steps, not only at the end
