@@ -167,7 +167,7 @@ def run(threads: int = 1, log: Callable[[str], None] = print) -> dict[str, Any]:
             "per_category": per_category,
             "oos": oos_summary,
             "unknown_entry_ids": unknown,
-            "rows": rows,
+            "time_limited": [r for r in rows if r["asked_on"]],
             "misses": [r for r in rows if r["ranked"][:1] != [r["expected"]]],
             "oos_answered": [r for r in oos_rows if r["decision"] == "answer"],
         }
@@ -194,7 +194,7 @@ def render(payload: dict[str, Any]) -> str:
         f"- retrieval: {payload['retrieval']}\n"
         f"- {payload['query_ms_mean']:.1f} ms per query (encode + search + policy, in process, "
         f"threads: {', '.join(f'{k} {v}' for k, v in payload['threads'].items())})\n"
-        f"- {sum(1 for r in payload['rows'] if r.get('asked_on'))} paraphrases ask about "
+        f"- {len(payload['time_limited'])} paraphrases ask about "
         "time-limited entries (promotions) that are not live today; they are asked on the "
         "entry's first valid day (`asked_on` in the JSON)\n\n"
         "## In-scope held-out paraphrases (`knowledge_base/eval/heldout.yml`)\n\n"

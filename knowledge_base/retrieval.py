@@ -20,6 +20,7 @@ KB's similar questions, and the NLU ``out_of_scope`` / ``chitchat`` examples).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Sequence
@@ -128,7 +129,8 @@ class EntryScorer:
 
     def score_entries(self, query: np.ndarray, entry_indices: Sequence[int],
                       raw_query: np.ndarray | None = None) -> list[ScoredEntry]:
-        """Scores of the given entries for one query vector, best first."""
+        """Scores of the given entries for one query vector, best first; the best one also
+        carries its raw cosine when ``raw_query`` is given (only the decision needs it)."""
         out = []
         pv = self.pvecs @ query
         for e in entry_indices:
@@ -136,9 +138,11 @@ class EntryScorer:
             sims = self.qvecs[s : s + c] @ query
             best = int(np.argmax(sims))
             score = (sims[best] + ALPHA * sims.mean() + BETA * pv[e]) / (1 + ALPHA + BETA)
-            raw = self.raw_max(raw_query, int(e)) if raw_query is not None else None
-            out.append(ScoredEntry(int(e), float(score), float(sims[best]), s + best, raw))
+            out.append(ScoredEntry(int(e), float(score), float(sims[best]), s + best))
         out.sort(key=lambda h: -h.score)
+        if out and raw_query is not None:
+            top = out[0]
+            out[0] = dataclasses.replace(top, raw_max=self.raw_max(raw_query, top.entry_index))
         return out
 
 
@@ -394,11 +398,9 @@ def _features_batch(texts: Sequence[str], vecs: np.ndarray, scorer: EntryScorer,
             hits = [ScoredEntry(int(e), float(score[i, e]), float(max_sim[i, e]),
                                 int(argmax[i, e])) for e in order[i]]
             if raw_vecs is not None and hits:
-                top = hits[0]
                 excluded = int(ex[i]) if ex is not None else -1
-                hits[0] = ScoredEntry(top.entry_index, top.score, top.max_sim, top.matched_row,
-                                      scorer.raw_max(raw_vecs[start + i], top.entry_index,
-                                                     excluded))
+                hits[0] = dataclasses.replace(hits[0], raw_max=scorer.raw_max(
+                    raw_vecs[start + i], hits[0].entry_index, excluded))
             feats[start + i] = features(texts[start + i], hits, questions)
             if gold is not None:
                 c1[start + i] = order[i, 0] == gold[start + i]

@@ -72,14 +72,16 @@ class Cancelled(RuntimeError):
 
 
 def load_snapshot(settings: Settings, progress: Any = None, nlu_dir: Path = NLU_DIR,
-                  cancel: threading.Event | None = None) -> tuple[Snapshot, bool]:
-    """Import the seed if needed, then load (or build) the current release's snapshot."""
+                  cancel: threading.Event | None = None,
+                  release: tuple[int, list[Entry]] | None = None) -> tuple[Snapshot, bool]:
+    """Import the seed if needed, then load (or build) the current release's snapshot
+    (``release``: its number and entries, when the caller has read them already)."""
 
     def check() -> None:
         if cancel is not None and cancel.is_set():
             raise Cancelled("knowledge service closed while loading")
 
-    number, entries = release_entries(settings)
+    number, entries = release or release_entries(settings)
     model_dir = resolve_model_dir(settings)
     oos = load_out_of_scope(nlu_dir)
     with _BUILD_LOCK:
@@ -105,14 +107,14 @@ def release_entries(settings: Settings) -> tuple[int, list[Entry]]:
                                 if e.status == "published"]
 
 
-def quick_snapshot(settings: Settings, live: Snapshot, nlu_dir: Path = NLU_DIR
-                   ) -> Snapshot | None:
+def quick_snapshot(settings: Settings, live: Snapshot, nlu_dir: Path = NLU_DIR,
+                   release: tuple[int, list[Entry]] | None = None) -> Snapshot | None:
     """The current release with the live adapter and calibration, when that is worth it.
 
     None when the release is already live, its full artifacts are cached (loading them is as
     fast), there is no trained adapter to reuse, or the change is too large for the old adapter
     and thresholds to stand in (a bulk import)."""
-    number, entries = release_entries(settings)
+    number, entries = release or release_entries(settings)
     if number == live.release or not live.artifacts.adapter.trained or not entries:
         return None
     model_dir = resolve_model_dir(settings)
@@ -170,10 +172,12 @@ class KnowledgeService:
     def reload(self) -> Snapshot:
         """Build the current release's snapshot aside, then swap it in atomically."""
         with self._reload_lock:
+            # One read of the release, so the quick and the full snapshot serve the same one.
+            release = release_entries(self._settings)
             live = self._snapshot
             if live is not None:
                 try:
-                    quick = quick_snapshot(self._settings, live, self._nlu_dir)
+                    quick = quick_snapshot(self._settings, live, self._nlu_dir, release)
                 except Exception:  # the full build below still runs and reports errors
                     logger.exception("quick swap failed; waiting for the full build")
                     quick = None
@@ -182,7 +186,7 @@ class KnowledgeService:
                     logger.info("release %s served with the previous adapter; rebuilding",
                                 quick.release)
             snapshot, _ = load_snapshot(self._settings, nlu_dir=self._nlu_dir,
-                                        cancel=self._closed)
+                                        cancel=self._closed, release=release)
             if self._closed.is_set():
                 return snapshot
             self._snapshot = snapshot
