@@ -75,10 +75,10 @@ def raw_encoder() -> Any:
     if not (RAW_MODEL_DIR / "modules.json").is_file():
         raise Skip(f"no converted e5 model at {RAW_MODEL_DIR} (run `make model`)")
     try:
-        from knowledge_base.encoder import load_encoder
+        from knowledge_base.encoder import load_e5
     except ImportError as exc:
         raise Skip(f"knowledge_base.encoder not importable: {exc}") from exc
-    return load_encoder(RAW_MODEL_DIR)
+    return load_e5(RAW_MODEL_DIR)
 
 
 def entry_scores(doc_scores: np.ndarray, rs: ccb_data.RetrievalSet) -> np.ndarray:
@@ -129,16 +129,6 @@ def score_method(method: str, rs: ccb_data.RetrievalSet) -> dict[str, Any]:
         "query_ms_mean": round(1000 * (total - fit_s) / len(rs.queries), 2),
         **extra,
     }
-
-
-def _shipped_is_raw() -> bool:
-    """True when the service is configured with the raw converted model."""
-    from bench import shipped
-
-    try:
-        return shipped.model_dir().resolve() == RAW_MODEL_DIR.resolve()
-    except Skip:
-        return False
 
 
 def pair_auc(method: str, ps: ccb_data.PairSet) -> float:
@@ -306,9 +296,6 @@ def run(
             pairs[ps.name] = {}
             for method in PAIR_METHODS:
                 if method not in chosen:
-                    continue
-                if method == "shipped" and _shipped_is_raw():
-                    skipped_pairs[f"{ps.name}/shipped"] = "shipped encoder is the raw e5 model"
                     continue
                 try:
                     pairs[ps.name][method] = pair_auc(method, ps)

@@ -130,9 +130,10 @@ def _artifacts_without_calibration(entries: list[Any], encoder: Any) -> Any:
     pvecs = encoder.encode_passages([passage_text(e) for e in entries])
     flat = Logistic([0.0] * len(FEATURES), [1.0] * len(FEATURES), [0.0] * len(FEATURES), 0.0)
     calibration = Calibration(flat, flat, 1.01, 1.01, {"note": "neutral (benchmark)"})
-    adapter = train_adapter(qvecs, row_entry)
-    return Artifacts(questions, row_entry, qvecs, pvecs, VectorIndex.build(adapter.apply(qvecs)),
-                     calibration, [[] for _ in entries], adapter)
+    adapter = train_adapter(qvecs, row_entry, blocks=encoder.blocks)
+    index = VectorIndex.build(adapter.searchable(adapter.apply(qvecs)))
+    return Artifacts(questions, row_entry, qvecs, pvecs, index, calibration,
+                     [[] for _ in entries], adapter)
 
 
 def seed_retrieval() -> ShippedRetrieval:

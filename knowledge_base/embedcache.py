@@ -45,6 +45,7 @@ class EmbeddingCache:
         self.encoder = encoder
         self.model_dir = encoder.model_dir
         self.dim = encoder.dim
+        self.blocks = encoder.blocks
         self.path = path
         self.max_items = max_items
         self.hits = 0

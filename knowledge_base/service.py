@@ -294,24 +294,24 @@ class KnowledgeService:
                     wanted: int, raw: np.ndarray | None = None) -> list[ScoredEntry]:
         """Live entries near the query, rescored exactly; widens the FAISS search until enough
         live entries are found (filters can hide many of the nearest rows)."""
-        index = snap.artifacts.index
+        n_rows = len(snap.artifacts.index)
         row_entry = snap.artifacts.row_entry
         total_live = int(live.sum())
-        k = min(len(index), max(64, wanted * 12))
+        k = min(n_rows, max(64, wanted * 12))
         while True:
-            _, ids = index.search(vector, k)
+            ids = snap.search_rows(vector, k)
             found: list[int] = []
             seen: set[int] = set()
-            for row in ids[0]:
+            for row in ids:
                 if row < 0:
                     continue
                 e = int(row_entry[row])
                 if e not in seen and live[e]:
                     seen.add(e)
                     found.append(e)
-            if len(found) >= min(wanted, total_live) or k >= len(index):
+            if len(found) >= min(wanted, total_live) or k >= n_rows:
                 break
-            k = min(len(index), k * 4)
+            k = min(n_rows, k * 4)
         return snap.scorer.score_entries(vector, found, raw)
 
     @staticmethod

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from knowledge_base.adapter import Adapter, train_adapter
-from knowledge_base.encoder import ENCODING_SIGNATURE, Encoder
+from knowledge_base.encoder import Encoder, encoding_signature
 from knowledge_base.index import VectorIndex
 from knowledge_base.retrieval import (
     CALIBRATION_SEED,
@@ -37,7 +37,7 @@ from knowledge_base.store import Entry, content_hash
 logger = logging.getLogger(__name__)
 
 # Bump when the artifact layout or the scoring changes: old cache directories are then ignored.
-ARTIFACT_VERSION = 3
+ARTIFACT_VERSION = 4
 RELATED_MAX = 3
 DEV_SHARE = 4  # one in this many similar questions of an entry is held back for calibration
 MIN_DEV_QUERIES = 30
@@ -49,7 +49,7 @@ ProgressFactory = Callable[..., Any]
 def model_fingerprint(model_dir: Path) -> str:
     """Identity of a model and of how we encode with it: the encoding settings plus the model's
     build marker when present, else all of its bytes."""
-    digest = hashlib.sha256(ENCODING_SIGNATURE.encode())
+    digest = hashlib.sha256(encoding_signature().encode())
     markers = sorted(model_dir.glob("*_source.json"))
     if markers:
         for marker in markers:
@@ -158,9 +158,9 @@ def build_artifacts(entries: Sequence[Entry], encoder: Encoder, oos: Sequence[st
     qvecs, oos_vecs = vecs[: len(questions)], vecs[len(questions):]
     pvecs = _encode_chunked(encoder.encode_passages, [passage_text(e) for e in entries],
                             progress, cancel)
-    adapter = train_adapter(qvecs, rows, cancel=cancel)
+    adapter = train_adapter(qvecs, rows, cancel=cancel, blocks=encoder.blocks)
     aq = adapter.apply(qvecs)
-    index = VectorIndex.build(aq)
+    index = VectorIndex.build(adapter.searchable(aq))
     if cancel is not None:
         cancel()
     calibration = _calibrate(questions, rows, qvecs, pvecs, list(oos), oos_vecs, adapter, cancel)
@@ -177,7 +177,8 @@ def derived_artifacts(entries: Sequence[Entry], encoder: Encoder, base: Artifact
     qvecs = encoder.encode(questions)
     pvecs = encoder.encode_passages([passage_text(e) for e in entries])
     aq = base.adapter.apply(qvecs)
-    return Artifacts(questions, rows, qvecs, pvecs, VectorIndex.build(aq), base.calibration,
+    return Artifacts(questions, rows, qvecs, pvecs, VectorIndex.build(base.adapter.searchable(aq)),
+                     base.calibration,
                      compute_related(entries, aq, rows), base.adapter)
 
 
@@ -216,13 +217,14 @@ def _calibrate(questions: list[str], rows: np.ndarray, qvecs: np.ndarray, pvecs:
     if len(dev) >= MIN_DEV_QUERIES:
         keep = np.ones(len(rows), bool)
         keep[dev] = False
-        held = train_adapter(qvecs[keep], rows[keep], cancel=cancel)
-        scorer = EntryScorer(held.apply(qvecs[keep]), rows[keep], held.apply(pvecs), qvecs[keep])
+        held = train_adapter(qvecs[keep], rows[keep], cancel=cancel, blocks=adapter.blocks)
+        scorer = EntryScorer(held.apply(qvecs[keep]), rows[keep], held.apply(pvecs),
+                             held.primary(qvecs[keep]))
         kept_questions = [q for q, k in zip(questions, keep, strict=True) if k]
         return calibrate([questions[r] for r in dev], held.apply(qvecs[dev]), rows[dev], None,
                          oos, held.apply(oos_vecs), scorer, kept_questions,
-                         qvecs[dev], oos_vecs)
-    scorer = EntryScorer(adapter.apply(qvecs), rows, adapter.apply(pvecs), qvecs)
+                         held.primary(qvecs[dev]), held.primary(oos_vecs))
+    scorer = EntryScorer(adapter.apply(qvecs), rows, adapter.apply(pvecs), adapter.primary(qvecs))
     # Leave-one-out: every similar question (not the standard one) queries the KB without itself.
     loo = np.array([r for r in range(len(questions))
                     if r > 0 and rows[r] == rows[r - 1]], np.int64)
@@ -230,7 +232,8 @@ def _calibrate(questions: list[str], rows: np.ndarray, qvecs: np.ndarray, pvecs:
         rng = np.random.default_rng(CALIBRATION_SEED)
         loo = np.sort(rng.choice(loo, MAX_CALIBRATION_QUERIES, replace=False))
     return calibrate([questions[r] for r in loo], adapter.apply(qvecs[loo]), rows[loo], loo,
-                     oos, adapter.apply(oos_vecs), scorer, questions, qvecs[loo], oos_vecs)
+                     oos, adapter.apply(oos_vecs), scorer, questions,
+                     adapter.primary(qvecs[loo]), adapter.primary(oos_vecs))
 
 
 class _NoBar:
@@ -319,16 +322,21 @@ class Snapshot:
         self.by_id = {e.id: i for i, e in enumerate(self.entries)}
         a = self.artifacts
         self.scorer = EntryScorer(a.adapter.apply(a.qvecs), a.row_entry,
-                                  a.adapter.apply(a.pvecs), a.qvecs)
+                                  a.adapter.apply(a.pvecs), a.adapter.primary(a.qvecs))
 
     def query_vectors(self, raw: np.ndarray) -> np.ndarray:
         """Encoder vectors mapped into this snapshot's (adapted) space."""
         return self.artifacts.adapter.apply(raw)
 
+    def search_rows(self, vector: np.ndarray, k: int) -> np.ndarray:
+        """Row ids of the ``k`` nearest questions to an adapted query vector (-1 pads)."""
+        _, ids = self.artifacts.index.search(self.artifacts.adapter.searchable(vector), k)
+        return np.asarray(ids[0])
+
     def encode_query(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """(search vector, raw encoder vector) of one query."""
+        """(search vector, raw e5 vector) of one query (see ``Adapter.primary``)."""
         raw = self.encoder.encode([text])
-        return self.query_vectors(raw)[0], raw[0]
+        return self.query_vectors(raw)[0], self.artifacts.adapter.primary(raw)[0]
 
     def live(self, channel: str, today: date) -> np.ndarray:
         """Mask of entries offered on ``channel`` today (cached per channel and day)."""

@@ -445,7 +445,8 @@ def inbox(db: KBSessionDep, app_db: SessionDep, settings: SettingsDep, user: KBE
     items = insights.collect_items(app_db, since=insights.since_days(days),
                                    low_confidence=settings.kb_inbox_low_confidence)
     groups, total = insights.group_items(
-        items, insights.resolved_keys(db), lambda texts: retrieval.encode(kb, texts, settings),
+        items, insights.resolved_keys(db),
+        lambda texts: retrieval.cluster_vectors(kb, texts, settings),
         settings.kb_inbox_cluster_distance, settings.kb_inbox_max_questions)
     out = []
     for group in groups[:limit]:

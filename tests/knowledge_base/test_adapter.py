@@ -10,14 +10,21 @@ import numpy as np
 import pytest
 
 from knowledge_base import adapter as adapter_mod
-from knowledge_base.adapter import ADAPTER_FILE, Adapter, train_adapter
+from knowledge_base.adapter import (
+    ADAPTER_FILE,
+    BLOCKS_FILE,
+    Adapter,
+    block_spans,
+    train_adapter,
+)
+from knowledge_base.encoder import Block
 from knowledge_base.snapshot import (
     Snapshot,
     dev_rows,
     load_or_build,
     passage_text,
 )
-from knowledge_base.store import Entry
+from knowledge_base.store import Answer, Entry
 
 
 def unit(x: np.ndarray) -> np.ndarray:
@@ -97,6 +104,7 @@ class TableEncoder:
 
     def __init__(self, table: dict[str, np.ndarray], dim: int, model_dir: Path) -> None:
         self.table, self.dim, self.model_dir = table, dim, model_dir
+        self.blocks = None
 
     def _vec(self, text: str) -> np.ndarray:
         if text in self.table:
@@ -118,7 +126,7 @@ def test_snapshot_trains_an_adapter_and_calibrates_on_questions_it_never_saw(
     for e in range(n_entries):
         texts = [f"条目{e}问法{j}" for j in range(per_entry)]
         entry = Entry(id=f"syn-{e:03d}", category="合成", question=texts[0], similar=texts[1:],
-                      answer={"text": f"条目{e}的答案"})
+                      answer=Answer(text=f"条目{e}的答案"))
         entries.append(entry)
         for j, text in enumerate(texts):
             table[text] = vecs[e * per_entry + j]
@@ -139,6 +147,7 @@ def test_snapshot_trains_an_adapter_and_calibrates_on_questions_it_never_saw(
     again, _, rebuilt = load_or_build(tmp_path / "index", entries, encoder,  # type: ignore[arg-type]
                                       "fake-model", oos)
     assert not rebuilt and again.adapter.matrix is not None
+    assert artifacts.adapter.matrix is not None
     assert np.array_equal(again.adapter.matrix, artifacts.adapter.matrix)
 
     snap = Snapshot(1, entries, again, encoder, directory)  # type: ignore[arg-type]
@@ -161,3 +170,130 @@ def test_training_stops_when_cancelled() -> None:
     with pytest.raises(RuntimeError, match="closed"):
         train_adapter(vecs, rows, cancel=cancel)
     assert len(calls) == 3  # checked every 20 steps, not only at the end
+
+
+# Two encoder blocks as the product's fused encoder has them, with unequal weights so a block
+# scaled by the wrong weight shows up.
+FIRST, SECOND = 12, 20
+WEIGHTS = (0.25, 0.75)
+BLOCKS = (Block(0, FIRST, WEIGHTS[0]), Block(FIRST, FIRST + SECOND, WEIGHTS[1]))
+SPANS = ((0, FIRST, WEIGHTS[0]), (FIRST, FIRST + SECOND, WEIGHTS[1]))
+
+
+def fused_kb(n_entries: int, per_entry: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two independent "models" of the same questions, each unit length times sqrt(weight)."""
+    _, rows, first = styled_kb(n_entries, per_entry, dim=FIRST, seed=1)
+    _, _, second = styled_kb(n_entries, per_entry, dim=SECOND, seed=2)
+    vecs = np.hstack([first * np.sqrt(WEIGHTS[0]), second * np.sqrt(WEIGHTS[1])])
+    return rows, vecs.astype(np.float32)
+
+
+def test_block_training_gives_a_block_diagonal_matrix() -> None:
+    rows, vecs = fused_kb(30, 5)
+    fitted = train_adapter(vecs, rows, blocks=BLOCKS, steps=60)
+    assert fitted.trained and fitted.matrix is not None
+    assert fitted.blocks == SPANS
+    m = fitted.matrix
+    assert m.shape == (FIRST + SECOND, FIRST + SECOND)
+    assert not m[:FIRST, FIRST:].any() and not m[FIRST:, :FIRST].any()  # exactly zero
+    for start, stop, _ in SPANS:  # each diagonal block was actually trained
+        assert not np.allclose(m[start:stop, start:stop], np.eye(stop - start), atol=1e-3)
+    # each block is fitted on its own slice, as a single-block adapter would be
+    alone = train_adapter(vecs[:, FIRST:], rows, steps=60)
+    assert alone.matrix is not None and alone.blocks is None
+    assert np.allclose(m[FIRST:, FIRST:], alone.matrix, atol=1e-6)
+
+
+def test_block_adapter_weights_each_block() -> None:
+    rows, vecs = fused_kb(30, 5)
+    fitted = train_adapter(vecs, rows, blocks=BLOCKS, steps=60)
+    mapped = fitted.apply(vecs)
+    assert mapped.shape == vecs.shape and mapped.dtype == np.float32
+    for (start, stop, weight) in SPANS:
+        assert np.allclose(np.linalg.norm(mapped[:, start:stop], axis=1), np.sqrt(weight),
+                           atol=1e-5)
+    assert np.allclose(np.linalg.norm(mapped, axis=1), 1.0, atol=1e-5)
+    # the fused similarity keeps its meaning: weighted mean of the per-block cosines
+    a, b = mapped[0], mapped[7]
+    per_block = [float(a[s:e] @ b[s:e]) / w for s, e, w in SPANS]
+    assert float(a @ b) == pytest.approx(sum(w * c for (_, _, w), c in zip(SPANS, per_block,
+                                                                            strict=True)),
+                                         abs=1e-6)
+    assert np.allclose(fitted.apply(vecs[3]), mapped[3], atol=1e-6)  # one vector in, one out
+    # primary() is the raw first block, not the adapted one
+    raw_first = unit(vecs[:, :FIRST])
+    assert np.allclose(fitted.primary(vecs), raw_first, atol=1e-6)
+    assert not np.allclose(fitted.primary(vecs), unit(mapped[:, :FIRST]), atol=1e-3)
+
+
+def test_block_adapter_save_load_roundtrip(tmp_path: Path) -> None:
+    rows, vecs = fused_kb(30, 5)
+    fitted = train_adapter(vecs, rows, blocks=BLOCKS, steps=60)
+    assert fitted.matrix is not None
+    fitted.save(tmp_path)
+    assert (tmp_path / ADAPTER_FILE).is_file() and (tmp_path / BLOCKS_FILE).is_file()
+    loaded = Adapter.load(tmp_path)
+    assert loaded.matrix is not None and np.array_equal(loaded.matrix, fitted.matrix)
+    assert loaded.blocks == SPANS
+    assert np.array_equal(loaded.apply(vecs), fitted.apply(vecs))
+    assert np.array_equal(loaded.primary(vecs), fitted.primary(vecs))
+
+    # an untrained adapter keeps its blocks and leaves no stale matrix behind
+    untrained = Adapter(None, SPANS)
+    untrained.save(tmp_path)
+    assert not (tmp_path / ADAPTER_FILE).exists()
+    reloaded = Adapter.load(tmp_path)
+    assert not reloaded.trained and reloaded.blocks == SPANS
+    assert reloaded.apply(vecs).shape == (len(vecs), FIRST)
+
+    # and a block-less adapter removes the blocks file
+    Adapter(None).save(tmp_path)
+    assert not (tmp_path / BLOCKS_FILE).exists()
+    assert Adapter.load(tmp_path).blocks is None
+
+
+def test_untrained_block_adapter_keeps_the_first_block_only() -> None:
+    rows, vecs = fused_kb(adapter_mod.MIN_ENTRIES - 1, 4)
+    untrained = train_adapter(vecs, rows, blocks=BLOCKS)
+    assert not untrained.trained and untrained.blocks == SPANS
+    mapped = untrained.apply(vecs)
+    assert mapped.shape == (len(vecs), FIRST) and mapped.dtype == np.float32
+    assert np.allclose(np.linalg.norm(mapped, axis=1), 1.0, atol=1e-5)
+    assert np.allclose(mapped, vecs[:, :FIRST] / np.sqrt(WEIGHTS[0]), atol=1e-5)
+    assert np.array_equal(mapped, untrained.primary(vecs))
+    assert untrained.apply(vecs[2]).shape == (FIRST,)
+    assert np.allclose(untrained.apply(vecs[2]), mapped[2], atol=1e-6)
+    assert untrained.apply(np.zeros((0, FIRST + SECOND), np.float32)).shape == (0, FIRST)
+
+
+def test_primary_of_a_single_block_adapter_is_the_identity() -> None:
+    _, rows, vecs = styled_kb(30, 5)
+    fitted = train_adapter(vecs, rows, steps=20)
+    assert fitted.trained and fitted.blocks is None
+    assert np.array_equal(fitted.primary(vecs), vecs)
+    assert np.array_equal(Adapter(None).primary(vecs), vecs)
+    assert np.array_equal(Adapter(None).apply(vecs), vecs)
+    # one block covering the whole vector is also a single-block adapter
+    assert train_adapter(vecs, rows, steps=20, blocks=[Block(0, 32, 1.0)]).blocks is None
+
+
+@pytest.mark.parametrize("blocks", [
+    [(0, 10, 0.5), (12, 32, 0.5)],  # gap
+    [(0, 14, 0.5), (12, 32, 0.5)],  # overlap
+    [(2, 12, 0.5), (12, 32, 0.5)],  # does not start at 0
+    [(0, 12, 0.5), (12, 30, 0.5)],  # stops short of the vector
+    [(0, 12, 0.5), (12, 40, 0.5)],  # runs past it
+])
+def test_block_spans_rejects_blocks_that_do_not_tile(blocks: list[tuple[int, int, float]]
+                                                     ) -> None:
+    with pytest.raises(ValueError, match="do not tile"):
+        block_spans(blocks, 32)
+    _, rows, vecs = styled_kb(30, 5)
+    with pytest.raises(ValueError, match="do not tile"):
+        train_adapter(vecs, rows, blocks=blocks)
+
+
+def test_block_spans_accepts_blocks_and_tuples() -> None:
+    assert block_spans(BLOCKS, FIRST + SECOND) == SPANS
+    assert block_spans([list(s) for s in SPANS], FIRST + SECOND) == SPANS
+    assert block_spans(None, 7) == ((0, 7, 1.0),)

