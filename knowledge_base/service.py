@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -71,15 +71,25 @@ class Cancelled(RuntimeError):
     """The service was closed while its snapshot was loading."""
 
 
+class _Stop:
+    """Stop signal of one build: the service closed, or a newer release superseded it."""
+
+    def __init__(self, closed: threading.Event, stale: Callable[[], bool] | None) -> None:
+        self.closed, self.stale = closed, stale
+
+    def is_set(self) -> bool:
+        return self.closed.is_set() or (self.stale is not None and self.stale())
+
+
 def load_snapshot(settings: Settings, progress: Any = None, nlu_dir: Path = NLU_DIR,
-                  cancel: threading.Event | None = None,
+                  cancel: threading.Event | _Stop | None = None,
                   release: tuple[int, list[Entry]] | None = None) -> tuple[Snapshot, bool]:
     """Import the seed if needed, then load (or build) the current release's snapshot
     (``release``: its number and entries, when the caller has read them already)."""
 
     def check() -> None:
         if cancel is not None and cancel.is_set():
-            raise Cancelled("knowledge service closed while loading")
+            raise Cancelled("knowledge service closed, or a newer release is waiting")
 
     number, entries = release or release_entries(settings)
     model_dir = resolve_model_dir(settings)
@@ -169,8 +179,16 @@ class KnowledgeService:
         logger.info("knowledge base up in %.1f s (release %s)", time.monotonic() - started,
                     self._snapshot.release if self._snapshot else None)
 
-    def reload(self) -> Snapshot:
-        """Build the current release's snapshot aside, then swap it in atomically."""
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def reload(self, stale: Callable[[], bool] | None = None) -> Snapshot:
+        """Build the current release's snapshot aside, then swap it in atomically.
+
+        ``stale()`` true means a newer release is waiting: the full build is abandoned
+        (Cancelled) so that release is not held up behind it (e.g. a rollback right after a
+        publish); the quick snapshot, if any, keeps serving meanwhile."""
         with self._reload_lock:
             # One read of the release, so the quick and the full snapshot serve the same one.
             release = release_entries(self._settings)
@@ -186,7 +204,7 @@ class KnowledgeService:
                     logger.info("release %s served with the previous adapter; rebuilding",
                                 quick.release)
             snapshot, _ = load_snapshot(self._settings, nlu_dir=self._nlu_dir,
-                                        cancel=self._closed, release=release)
+                                        cancel=_Stop(self._closed, stale), release=release)
             if self._closed.is_set():
                 return snapshot
             self._snapshot = snapshot

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 import time
@@ -104,6 +105,9 @@ class _Reloader:
                                                daemon=True)
                 self.thread.start()
 
+    def _newer_than(self, target: int) -> bool:
+        return self.requested > target
+
     def _run(self) -> None:
         while True:
             with self.lock:
@@ -112,10 +116,15 @@ class _Reloader:
                     return
                 target = self.requested
             try:
-                snap = self.kb.reload()
+                snap = self.kb.reload(stale=functools.partial(self._newer_than, target))
                 logger.info("retrieval now serves KB release %d", snap.release)
-            except Cancelled:  # the app is shutting down
-                return
+            except Cancelled:
+                if self.kb.closed:  # the app is shutting down
+                    with self.lock:
+                        self.thread = None
+                    return
+                logger.info("KB rebuild abandoned: a newer release is waiting")
+                continue
             except Exception:  # keep serving the old snapshot; the next publish retries
                 logger.exception("KB reload after publish failed")
             with self.lock:

@@ -257,3 +257,20 @@ def test_a_small_publish_is_served_at_once_then_rebuilt_in_full(
     monkeypatch.setattr(service_mod, "QUICK_MAX_NEW_SHARE", 0.0)
     assert service_mod.quick_snapshot(settings, full, FIXTURE_NLU) is None
     service.close()
+
+
+def test_a_superseded_reload_is_abandoned_and_the_live_snapshot_kept(
+        kb_service: KnowledgeService) -> None:
+    """A rollback right after a publish must not wait behind the publish's full rebuild: the
+    reload whose release is already stale stops, the serving snapshot stays, and the next
+    reload (not stale) loads normally."""
+    from knowledge_base.service import Cancelled
+
+    live = kb_service.snapshot
+    assert live is not None
+    with pytest.raises(Cancelled):
+        kb_service.reload(stale=lambda: True)
+    assert kb_service.snapshot is live and kb_service.status()["state"] == "up"
+    assert not kb_service.closed
+    again = kb_service.reload(stale=lambda: False)
+    assert again.release == live.release and kb_service.snapshot is again
