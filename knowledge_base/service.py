@@ -68,7 +68,7 @@ _BUILD_LOCK = threading.Lock()
 
 
 class Cancelled(RuntimeError):
-    """The service was closed while its snapshot was loading."""
+    """A snapshot load was stopped: the service closed, or a newer release superseded it."""
 
 
 class _Stop:

@@ -33,7 +33,7 @@ from fastapi import FastAPI
 
 from api.errors import ApiError
 from api.settings import Settings
-from knowledge_base.adapter import block_spans
+from knowledge_base.adapter import first_block
 from knowledge_base.editing import console_sessions
 from knowledge_base.embedcache import EmbeddingCache, embedding_cache
 from knowledge_base.encoder import Encoder, load_encoder
@@ -321,9 +321,7 @@ def cluster_vectors(kb: KnowledgeService, texts: Sequence[str], settings: Settin
     (KB_INBOX_CLUSTER_DISTANCE) is a cosine distance in e5's narrow band, where paraphrases sit
     at 0.93-0.99; the fused vector's second model spreads far wider."""
     cache = _cache(kb, settings)
-    start, stop, _ = block_spans(cache.blocks, cache.dim)[0]
-    vectors = cache.encode_adhoc(texts)[:, start:stop]
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return first_block(cache.encode_adhoc(texts), cache.blocks)
 
 
 def suggest(kb: KnowledgeService, text: str, settings: Settings) -> dict[str, Any] | None:
