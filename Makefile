@@ -62,9 +62,17 @@ train: $(RASA_STAMP)
 index: $(SVC_STAMP) $(MODEL_STAMP)
 	set -a; source $(ENV_FILE); set +a; $(SVC_PY) -m knowledge_base build-index
 
+# Loopback URLs between the processes follow the ports (PORT=9000 make run): a URL set to
+# another host is kept as it is.
 run: venvs model train index
 	@saved="$$(export -p)"; set -a; source $(ENV_FILE); set +a; eval "$$saved"; \
 	 export CARDBOT_API_PORT="$${PORT:-8000}"; \
+	 case "$${KB_SEARCH_URL:-}" in ""|http://127.0.0.1:*/internal/v1/kb/search) \
+	   export KB_SEARCH_URL="http://127.0.0.1:$$CARDBOT_API_PORT/internal/v1/kb/search";; esac; \
+	 case "$${ACTIONS_URL:-}" in ""|http://127.0.0.1:*/webhook) \
+	   export ACTIONS_URL="http://127.0.0.1:$${ACTIONS_PORT:-5055}/webhook";; esac; \
+	 case "$${RASA_URL:-}" in ""|http://127.0.0.1:*) \
+	   export RASA_URL="http://127.0.0.1:$${RASA_PORT:-5005}";; esac; \
 	 echo "聊天页面 / chat:   http://$${HOST:-127.0.0.1}:$$CARDBOT_API_PORT/"; \
 	 echo "API 文档 / docs:   http://$${HOST:-127.0.0.1}:$$CARDBOT_API_PORT/docs"; \
 	 echo "健康检查 / health: http://$${HOST:-127.0.0.1}:$$CARDBOT_API_PORT/health"; \

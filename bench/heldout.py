@@ -125,6 +125,7 @@ def run(threads: int = 1, log: Callable[[str], None] = print) -> dict[str, Any]:
                 "ranked": res.entry_ids,
                 "decision": res.decision,
                 "score": res.score,
+                "corrected_query": res.corrected_query,
                 "asked_on": str(dated[item["entry_id"]]) if item["entry_id"] in dated else None,
             }
         )
@@ -133,7 +134,8 @@ def run(threads: int = 1, log: Callable[[str], None] = print) -> dict[str, Any]:
         text = line if isinstance(line, str) else str(line.get("query", ""))
         res = retrieval.search(text, TOP_K)
         oos_rows.append(
-            {"query": text, "decision": res.decision, "top": res.entry_ids[:1], "score": res.score}
+            {"query": text, "decision": res.decision, "top": res.entry_ids[:1], "score": res.score,
+             "corrected_query": res.corrected_query}
         )
     per_query_ms = 1000 * (time.perf_counter() - t0) / (len(rows) + len(oos_rows))
 
@@ -170,6 +172,8 @@ def run(threads: int = 1, log: Callable[[str], None] = print) -> dict[str, Any]:
             "time_limited": [r for r in rows if r["asked_on"]],
             "misses": [r for r in rows if r["ranked"][:1] != [r["expected"]]],
             "oos_answered": [r for r in oos_rows if r["decision"] == "answer"],
+            "typo_corrected": {"in_scope": [r for r in rows if r["corrected_query"]],
+                               "out_of_scope": [r for r in oos_rows if r["corrected_query"]]},
         }
     )
     write_result("heldout", payload, render(payload))
@@ -196,7 +200,11 @@ def render(payload: dict[str, Any]) -> str:
         f"threads: {', '.join(f'{k} {v}' for k, v in payload['threads'].items())})\n"
         f"- {len(payload['time_limited'])} paraphrases ask about "
         "time-limited entries (promotions) that are not live today; they are asked on the "
-        "entry's first valid day (`asked_on` in the JSON)\n\n"
+        "entry's first valid day (`asked_on` in the JSON)\n"
+        f"- homophone typos corrected before search (knowledge_base/spelling.py) in "
+        f"{len(payload['typo_corrected']['in_scope'])} in-scope and "
+        f"{len(payload['typo_corrected']['out_of_scope'])} out-of-scope queries "
+        "(`typo_corrected` in the JSON)\n\n"
         "## In-scope held-out paraphrases (`knowledge_base/eval/heldout.yml`)\n\n"
         "Rates are shares of all queries of the row. `fallback` is the false-handoff rate "
         "(the bot gives up and offers a human). `clarify, right one offered`: the clarify turn "

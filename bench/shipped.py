@@ -34,6 +34,7 @@ class SearchResult:
     decision: str
     entry_ids: list[str]
     score: float
+    corrected_query: str | None = None  # the text searched after typo correction, if changed
 
 
 def _settings() -> Any:
@@ -101,6 +102,7 @@ class ShippedRetrieval:
             decision=str(res.get("decision")),
             entry_ids=[h["entry_id"] for h in hits],
             score=float(hits[0]["score"]) if hits else 0.0,
+            corrected_query=res.get("corrected_query"),
         )
 
     def describe(self) -> str:

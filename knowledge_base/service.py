@@ -286,21 +286,26 @@ class KnowledgeService:
 
     def _by_query(self, snap: Snapshot, query: str, channel: str, top_k: int,
                   today: date) -> dict[str, Any]:
-        vector, raw = snap.encode_query(query)
+        # Typos are fixed before encoding; the text as typed still counts as a KB question.
+        text = snap.corrector.correct(query)
+        vector, raw = snap.encode_query(text)
         live = snap.live(channel, today)
         scored = self._candidates(snap, vector, live, max(top_k, CLARIFY_K) + 1, raw)
         cal = snap.artifacts.calibration
         thresholds = {"answer": cal.t_answer, "clarify": cal.t_clarify}
         if not scored:
-            return {"decision": "fallback", "release": snap.release, "thresholds": thresholds,
+            return {"decision": "fallback", "corrected_query": text if text != query else None,
+                    "release": snap.release, "thresholds": thresholds,
                     "confidence": {"answer": 0.0, "scope": 0.0}, "hits": []}
-        feats = features(query, scored[:CLARIFY_K], snap.artifacts.questions)
+        feats = features(text, scored[:CLARIFY_K], snap.artifacts.questions)
         decision, p_answer, p_scope = cal.decide(feats)
-        if decision != "answer" and asks_a_kb_question(
-                query, snap.entries[scored[0].entry_index].questions):
+        top_questions = snap.entries[scored[0].entry_index].questions
+        if decision != "answer" and any(asks_a_kb_question(q, top_questions)
+                                        for q in {query, text}):
             decision = "answer"
         return {
             "decision": decision,
+            "corrected_query": text if text != query else None,
             "release": snap.release,
             "thresholds": thresholds,
             "confidence": {"answer": round(p_answer, 4), "scope": round(p_scope, 4)},

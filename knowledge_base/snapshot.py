@@ -32,6 +32,7 @@ from knowledge_base.retrieval import (
     EntryScorer,
     calibrate,
 )
+from knowledge_base.spelling import TermCorrector, build_corrector
 from knowledge_base.store import Entry, content_hash
 
 logger = logging.getLogger(__name__)
@@ -316,6 +317,7 @@ class Snapshot:
     directory: Path
     by_id: dict[str, int] = field(init=False)
     scorer: EntryScorer = field(init=False)
+    corrector: TermCorrector = field(init=False)
     _live_cache: dict[tuple[str, date], np.ndarray] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -323,6 +325,7 @@ class Snapshot:
         a = self.artifacts
         self.scorer = EntryScorer(a.adapter.apply(a.qvecs), a.row_entry,
                                   a.adapter.apply(a.pvecs), a.adapter.primary(a.qvecs))
+        self.corrector = build_corrector(e.question for e in self.entries)
 
     def query_vectors(self, raw: np.ndarray) -> np.ndarray:
         """Encoder vectors mapped into this snapshot's (adapted) space."""

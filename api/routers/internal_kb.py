@@ -96,6 +96,9 @@ class KBSearchResponse(BaseModel):
                     "`clarify` on P(right entry in the top 3)")
     confidence: dict[str, float] | None = Field(
         default=None, description="This query's P(top hit right) and P(right entry in top 3)")
+    corrected_query: str | None = Field(
+        default=None, description="The query as searched when homophone typos of card terms "
+                                  "were corrected (注消 -> 注销); null when unchanged")
     hits: list[KBHit]
 
 

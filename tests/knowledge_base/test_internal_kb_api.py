@@ -84,6 +84,7 @@ def test_search_contract(client: TestClient) -> None:
     body = resp.json()
     assert body["decision"] == "answer" and body["release"] == 1
     assert set(body["thresholds"]) == {"answer", "clarify"}
+    assert body["corrected_query"] is None
     assert len(body["hits"]) == 3
     hit = body["hits"][0]
     assert set(hit) == {"entry_id", "question", "category", "score", "matched_question",
@@ -115,3 +116,9 @@ def test_not_ready_is_503(client: TestClient) -> None:
 def test_documented_as_internal(client: TestClient) -> None:
     op = client.get("/openapi.json").json()["paths"][URL]["post"]
     assert "internal" in op["tags"] and "Internal" in op["description"]
+
+
+def test_a_corrected_query_is_reported(client: TestClient) -> None:
+    body = client.post(URL, json={"query": "信用卡丢了怎么挂矢"}, headers=AUTH).json()
+    assert body["corrected_query"] == "信用卡丢了怎么挂失"
+    assert body["hits"][0]["entry_id"] == "lost-001"

@@ -274,3 +274,11 @@ def test_a_superseded_reload_is_abandoned_and_the_live_snapshot_kept(
     assert not kb_service.closed
     again = kb_service.reload(stale=lambda: False)
     assert again.release == live.release and kb_service.snapshot is again
+
+
+def test_a_misspelt_card_term_is_corrected_before_search(kb_service: KnowledgeService) -> None:
+    typed = kb_service.search("怎么修改帐单日", today=TODAY)
+    assert typed["corrected_query"] == "怎么修改账单日"
+    assert ids(typed)[0] == "bill-001"
+    assert typed["decision"] == "answer"  # the corrected text is the standard question
+    assert kb_service.search("怎么修改账单日", today=TODAY)["corrected_query"] is None
