@@ -12,7 +12,7 @@ the words of the KB's standard questions. Very common words (frequency above GEN
 jieba's dictionary, such as 使用 or 出现) are not targets: they are where false corrections came
 from. On the dev split of the KB's own similar questions, typo-free queries kept their ranking
 (hit@3 0.977 -> 0.978); the same questions with one homophone typo in a card term went from
-hit@3 0.897 to 0.973 (knowledge_base/README.md, "Typo correction").
+hit@3 0.907 to 0.966 (knowledge_base/README.md, "Typo correction").
 """
 
 from __future__ import annotations
@@ -38,6 +38,10 @@ GENERIC_FREQ = 5000
 FUNCTION_FREQ = 100_000
 # Sentence-final particles: 30号吗 asks "the 30th?", it is not a misspelt 号码.
 PARTICLES = frozenset("吗呢吧啊呀么嘛")
+# pypinyin's phrase table misreads these card words (还款 as hai kuan), so the typo 环款 would
+# never match; pypinyin's own API overrides them.
+READING_FIXES = {"还款": [["huán"], ["kuǎn"]], "最长": [["zuì"], ["cháng"]],
+                 "重置": [["chóng"], ["zhì"]]}
 MAX_TERM = 6
 MAX_TOKENS = 4
 _HAN = re.compile(r"[\u4e00-\u9fff]+")
@@ -90,13 +94,14 @@ class TermCorrector:
     """Replace homophone misspellings of ``terms`` in a query (see the module docstring)."""
 
     def __init__(self, terms: Iterable[str], tok: jieba.Tokenizer) -> None:
-        from pypinyin import lazy_pinyin
+        from pypinyin import lazy_pinyin, load_phrases_dict
 
+        load_phrases_dict(READING_FIXES)  # idempotent; corrects pypinyin's phrase table
         self._tok = tok
         self.terms = frozenset(t for t in terms if 2 <= len(t) <= MAX_TERM and _is_han(t))
         index: dict[tuple[str, ...], set[str]] = defaultdict(set)
         for term in self.terms:
-            # Terms take their reading in context (还款 huan kuan, not hai kuan).
+            # Terms take their reading in context (还款日 = 还款 + 日, so huan kuan ri).
             index[tuple(lazy_pinyin(term))].add(term)
         self._index = dict(index)
 

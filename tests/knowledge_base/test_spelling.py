@@ -27,6 +27,7 @@ def corrector() -> TermCorrector:
     ("忘记交易密吗怎么重置", "忘记交易密码怎么重置"),               # 吗 inside, not final
     ("竟外刷的消费一般几天能入帐", "境外刷的消费一般几天能入账"),   # two in one query
     ("逾其了会不会影响征信", "逾期了会不会影响征信"),
+    ("环款日是哪天", "还款日是哪天"),                               # pypinyin reads 还款 hai kuan
 ])
 def test_misspelt_card_terms_are_corrected(corrector: TermCorrector, typed: str,
                                            meant: str) -> None:
