@@ -288,13 +288,14 @@ class KnowledgeService:
                   today: date) -> dict[str, Any]:
         # Typos are fixed before encoding; the text as typed still counts as a KB question.
         text = snap.corrector.correct(query)
+        corrected = text if text != query else None
         vector, raw = snap.encode_query(text)
         live = snap.live(channel, today)
         scored = self._candidates(snap, vector, live, max(top_k, CLARIFY_K) + 1, raw)
         cal = snap.artifacts.calibration
         thresholds = {"answer": cal.t_answer, "clarify": cal.t_clarify}
         if not scored:
-            return {"decision": "fallback", "corrected_query": text if text != query else None,
+            return {"decision": "fallback", "corrected_query": corrected,
                     "release": snap.release, "thresholds": thresholds,
                     "confidence": {"answer": 0.0, "scope": 0.0}, "hits": []}
         feats = features(text, scored[:CLARIFY_K], snap.artifacts.questions)
@@ -305,7 +306,7 @@ class KnowledgeService:
             decision = "answer"
         return {
             "decision": decision,
-            "corrected_query": text if text != query else None,
+            "corrected_query": corrected,
             "release": snap.release,
             "thresholds": thresholds,
             "confidence": {"answer": round(p_answer, 4), "scope": round(p_scope, 4)},
