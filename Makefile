@@ -86,7 +86,7 @@ test-rasa: $(RASA_STAMP)
 	set -a; source .env.example; set +a; $(RASA_PY) -m pytest -q tests/bot tests/actions
 
 test-service: $(SVC_STAMP) $(MODEL_STAMP)
-	set -a; source .env.example; set +a; $(SVC_PY) -m pytest -q tests/api tests/knowledge_base tests/pii tests/e2e
+	set -a; source .env.example; set +a; $(SVC_PY) -m pytest -q tests/api tests/knowledge_base tests/pii bench/tests tests/e2e
 
 lint: venvs
 	$(SVC_VENV)/bin/ruff check .

@@ -14,7 +14,7 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import identity
+from actions import identity, retrieval
 from actions.accounts import rules, views
 from actions.accounts.client import get_client
 from actions.accounts.views import CardServiceError, ProfileView
@@ -78,6 +78,13 @@ class CardServiceAction(Action, ABC):
             return reset_events()
         profile = identity.profile_of(tracker)
         if profile is None:
+            # A visitor who is not logged in ("这个月账单在哪看") still gets the how-to from the KB,
+            # then a pointer to where the personal lookup works.
+            answered = await retrieval.answer_if_known(dispatcher, tracker,
+                                                       reason="no_card_account")
+            if answered is not None:
+                dispatcher.utter_message(text=identity.LOGIN_HINT_TEXT)
+                return [*reset_events(), *answered]
             human_offer(dispatcher, identity.NO_PROFILE_TEXT)
             send_meta(dispatcher, FALLBACK, reason="no_card_account", offer_human=True)
             return reset_events()

@@ -8,7 +8,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.meta import HANDOFF, send_meta
+from actions import retrieval
+from actions.meta import CLARIFY, HANDOFF, send_meta
 
 # Intent that triggered the handoff -> (reason, skill group). Fraud and disputes jump the queue.
 REASONS: dict[str, tuple[str, str]] = {
@@ -17,6 +18,23 @@ REASONS: dict[str, tuple[str, str]] = {
     "fraud_dispute": ("fraud_dispute", "disputes"),
     "none_of_these": ("clarify_rejected", "general"),
 }
+
+
+def follows_a_clarify(tracker: Tracker) -> bool:
+    """Whether the bot's last action before this message was a KB clarify turn."""
+    if tracker.get_slot("kb_last_outcome") != CLARIFY:
+        return False
+    seen_user = False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            if seen_user:
+                return False
+            seen_user = True
+        elif seen_user and kind == "action" and event.get("name") not in (
+                "action_listen", "action_extract_slots"):
+            return bool(event.get("name") == "action_answer_from_kb")
+    return False
 
 
 class ActionHandoff(Action):
@@ -29,6 +47,12 @@ class ActionHandoff(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
+        if intent == "none_of_these" and not follows_a_clarify(tracker):
+            # "都不是" only rejects suggestions; with none on screen the message is read as a
+            # question (NLU takes 不想要/不是 phrasing for it) and answered if the KB can.
+            answered = await retrieval.answer_if_known(dispatcher, tracker)
+            if answered is not None:
+                return answered
         reason, group = REASONS.get(intent, ("fallback", "general"))
         if reason == "fraud_dispute":
             dispatcher.utter_message(

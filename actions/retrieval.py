@@ -46,6 +46,82 @@ def utter_answer(dispatcher: CollectingDispatcher, hit: dict[str, Any]) -> None:
         dispatcher.utter_message(text="猜你想问：", buttons=related[:MAX_RELATED])
 
 
+def respond(dispatcher: CollectingDispatcher, result: dict[str, Any], *, picked: bool,
+            fallbacks: int, **meta: Any) -> list[EventType]:
+    """Apply the calibrated policy to a search result: answer, clarify, or fall back (the second
+    fallback in a row offers a human). `meta` adds details to the turn's outcome."""
+    hits = result.get("hits") or []
+    decision = result.get("decision", "fallback") if not picked else "answer"
+    release = result.get("release")
+    if picked and not hits:
+        decision = "fallback"
+
+    if decision == "answer":
+        top = hits[0]
+        utter_answer(dispatcher, top)
+        send_meta(
+            dispatcher,
+            ANSWERED,
+            kb={"entry_id": top["entry_id"], "score": top.get("score"), "release": release,
+                "picked": picked},
+            **meta,
+        )
+        return [SlotSet("kb_entry_id", None), SlotSet("kb_fallbacks", 0),
+                SlotSet("kb_last_outcome", ANSWERED)]
+
+    if decision == "clarify":
+        buttons = [entry_button(h["entry_id"], h["question"]) for h in hits[:3]]
+        dispatcher.utter_message(text="您是不是想问：", buttons=buttons + [NONE_OF_THESE])
+        send_meta(
+            dispatcher,
+            CLARIFY,
+            kb={"candidates": [{"entry_id": h["entry_id"], "score": h.get("score")}
+                               for h in hits[:3]], "release": release},
+            **meta,
+        )
+        return [SlotSet("kb_entry_id", None), SlotSet("kb_last_outcome", CLARIFY)]
+
+    fallbacks += 1
+    top_score = hits[0].get("score") if hits else None
+    if fallbacks >= 2:
+        dispatcher.utter_message(
+            text="抱歉，我还是没能理解您的问题。要不要为您转接人工客服？",
+            buttons=[{"title": "转人工客服", "payload": "/request_human"},
+                     {"title": "我再换个说法", "payload": "/deny"}],
+        )
+        send_meta(dispatcher, FALLBACK, offer_human=True,
+                  kb={"score": top_score, "release": release}, **meta)
+    else:
+        dispatcher.utter_message(
+            text="抱歉，我没太明白您的意思，能换个说法再问一次吗？比如“怎么修改账单日”。"
+        )
+        send_meta(dispatcher, FALLBACK, offer_human=False,
+                  kb={"score": top_score, "release": release}, **meta)
+    return [SlotSet("kb_entry_id", None), SlotSet("kb_fallbacks", fallbacks),
+            SlotSet("kb_last_outcome", FALLBACK)]
+
+
+async def answer_if_known(dispatcher: CollectingDispatcher, tracker: Tracker,
+                          **meta: Any) -> list[EventType] | None:
+    """Answer (or clarify) the latest message from the KB when the KB has something for it;
+    None, with nothing sent, when it has not or cannot be reached.
+
+    Used where another path would end the turn with nothing useful: a self-service request from
+    a visitor with no card account, a "都不是" with no suggestions before it.
+    """
+    query = tracker.latest_message.get("text") or ""
+    if not query.strip() or query.startswith("/"):
+        return None
+    try:
+        result = await kb_client.search(query, channel=channel_of(tracker))
+    except kb_client.KBUnavailable:
+        return None
+    if result.get("decision") not in ("answer", "clarify") or not result.get("hits"):
+        return None
+    fallbacks = int(tracker.get_slot("kb_fallbacks") or 0)
+    return respond(dispatcher, result, picked=False, fallbacks=fallbacks, **meta)
+
+
 class ActionAnswerFromKb(Action):
     """Answer from the knowledge base under the calibrated answer/clarify/fallback policy."""
 
@@ -69,51 +145,4 @@ class ActionAnswerFromKb(Action):
             )
             send_meta(dispatcher, FALLBACK, reason="kb_unavailable")
             return [SlotSet("kb_entry_id", None)]
-
-        hits = result.get("hits") or []
-        decision = result.get("decision", "fallback") if not entry_id else "answer"
-        release = result.get("release")
-        if entry_id and not hits:
-            decision = "fallback"
-
-        if decision == "answer":
-            top = hits[0]
-            utter_answer(dispatcher, top)
-            send_meta(
-                dispatcher,
-                ANSWERED,
-                kb={"entry_id": top["entry_id"], "score": top.get("score"), "release": release,
-                    "picked": bool(entry_id)},
-            )
-            return [SlotSet("kb_entry_id", None), SlotSet("kb_fallbacks", 0),
-                    SlotSet("kb_last_outcome", ANSWERED)]
-
-        if decision == "clarify":
-            buttons = [entry_button(h["entry_id"], h["question"]) for h in hits[:3]]
-            dispatcher.utter_message(text="您是不是想问：", buttons=buttons + [NONE_OF_THESE])
-            send_meta(
-                dispatcher,
-                CLARIFY,
-                kb={"candidates": [{"entry_id": h["entry_id"], "score": h.get("score")}
-                                   for h in hits[:3]], "release": release},
-            )
-            return [SlotSet("kb_entry_id", None), SlotSet("kb_last_outcome", CLARIFY)]
-
-        fallbacks += 1
-        top_score = hits[0].get("score") if hits else None
-        if fallbacks >= 2:
-            dispatcher.utter_message(
-                text="抱歉，我还是没能理解您的问题。要不要为您转接人工客服？",
-                buttons=[{"title": "转人工客服", "payload": "/request_human"},
-                         {"title": "我再换个说法", "payload": "/deny"}],
-            )
-            send_meta(dispatcher, FALLBACK, offer_human=True, kb={"score": top_score,
-                                                                   "release": release})
-        else:
-            dispatcher.utter_message(
-                text="抱歉，我没太明白您的意思，能换个说法再问一次吗？比如“怎么修改账单日”。"
-            )
-            send_meta(dispatcher, FALLBACK, offer_human=False, kb={"score": top_score,
-                                                                    "release": release})
-        return [SlotSet("kb_entry_id", None), SlotSet("kb_fallbacks", fallbacks),
-                SlotSet("kb_last_outcome", FALLBACK)]
+        return respond(dispatcher, result, picked=bool(entry_id), fallbacks=fallbacks)

@@ -1,4 +1,4 @@
-"""`python -m bench [ccb|heldout|scale|e2e|all]`: run benchmarks, write bench/results/.
+"""`python -m bench [ccb|heldout|scale|e2e|heldout_chat|all]`: run benchmarks, write bench/results/.
 
 Each benchmark writes `<name>.json` and `<name>.md`. A benchmark whose inputs are missing (the
 shared evaluation data, the built model, a running stack) is skipped with a message; `all`
@@ -17,7 +17,7 @@ from typing import Any
 
 from bench.common import RESULTS_DIR, Skip
 
-NAMES = ("ccb", "heldout", "scale", "e2e")
+NAMES = ("ccb", "heldout", "scale", "e2e", "heldout_chat")
 
 
 def log(message: str) -> None:
@@ -49,6 +49,10 @@ def runner(name: str, args: argparse.Namespace) -> Callable[[], Any]:
         from bench import e2e
 
         return lambda: e2e.run(requests=args.requests, log=log)
+    if name == "heldout_chat":
+        from bench import heldout_chat
+
+        return lambda: heldout_chat.run(log=log)
     raise ValueError(name)
 
 

@@ -1,0 +1,258 @@
+"""action_answer_from_kb: answer with related questions, clarify with "都不是", a picked suggestion
+answers that entry, the second fallback in a row offers a human, and the KB being down.
+
+The retrieval service runs in the other runtime; here a local HTTP server stands in for
+`POST /internal/v1/kb/search`, built from the real seed entries, and records what it was sent.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from actions import kb_client
+from actions.settings import Settings
+from tests.actions.conftest import Driver, Turn, ents, user_event
+
+SEED = Path(__file__).resolve().parents[2] / "knowledge_base" / "seed"
+TOKEN = "test-internal-token"
+
+
+def seed_entries() -> dict[str, dict[str, Any]]:
+    entries: dict[str, dict[str, Any]] = {}
+    for path in sorted(SEED.glob("*.yml")):
+        for entry in yaml.safe_load(path.read_text(encoding="utf-8"))["entries"]:
+            entries[entry["id"]] = entry
+    return entries
+
+
+ENTRIES = seed_entries()
+
+
+def hit(entry_id: str, score: float, related: tuple[str, ...] = ()) -> dict[str, Any]:
+    """One hit shaped like the service's (knowledge_base/service.py `_hit`)."""
+    entry = ENTRIES[entry_id]
+    return {"entry_id": entry_id, "question": entry["question"], "category": entry["category"],
+            "score": score, "matched_question": entry["question"], "answer": entry["answer"],
+            "related": [{"entry_id": r, "question": ENTRIES[r]["question"]} for r in related]}
+
+
+class FakeKB:
+    """Scripted search results by query text or entry id; records every request."""
+
+    def __init__(self) -> None:
+        self.by_query: dict[str, dict[str, Any]] = {}
+        self.requests: list[tuple[dict[str, Any], str | None]] = []
+        self.status = 200
+
+
+@pytest.fixture()
+def kb(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeKB]:
+    fake = FakeKB()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            fake.requests.append((body, self.headers.get("Authorization")))
+            if self.path != "/internal/v1/kb/search" or fake.status != 200:
+                self.send_response(fake.status if fake.status != 200 else 404)
+                self.end_headers()
+                return
+            if "entry_id" in body:
+                eid = body["entry_id"]
+                result = {"decision": "answer", "release": 7,
+                          "hits": [hit(eid, 1.0)] if eid in ENTRIES else []}
+            else:
+                result = fake.by_query[body["query"]]
+            data = json.dumps(result, ensure_ascii=False).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/internal/v1/kb/search"
+    settings = Settings(kb_search_url=url, internal_api_token=TOKEN, kb_timeout=5.0)
+    monkeypatch.setattr(kb_client, "get_settings", lambda: settings)
+    yield fake
+    server.shutdown()
+    server.server_close()
+
+
+def ask(d: Driver, text: str, intent: str = "faq",
+        entities: list[dict[str, Any]] | None = None) -> Turn:
+    """One user message that Rasa's rules send to action_answer_from_kb."""
+    event = user_event(text, intent, entities, d.user_id)
+    d.latest_message = event["parse_data"]
+    d.events.append(event)
+    for e in entities or []:  # the kb_entry_id slot's from_entity mapping
+        d.slots[e["entity"]] = e["value"]
+    turn = Turn()
+    d.run("action_answer_from_kb", turn)
+    return turn
+
+
+def meta(turn: Turn) -> dict[str, Any]:
+    return next(m["custom"]["meta"] for m in turn.messages
+                if (m.get("custom") or {}).get("meta"))
+
+
+def test_answer_sends_the_entry_and_up_to_three_related_questions(driver, kb: FakeKB) -> None:
+    kb.by_query["卡丢了咋办"] = {"decision": "answer", "release": 7, "hits": [
+        hit("lost-001", 0.97, related=("lost-002", "lost-003", "lost-004", "lost-005")),
+        hit("lost-002", 0.90)]}
+    d = driver()
+    turn = ask(d, "卡丢了咋办")
+    assert turn.messages[0]["text"] == ENTRIES["lost-001"]["answer"]["text"]
+    related = next(m for m in turn.messages if m.get("text") == "猜你想问：")
+    assert [b["title"] for b in related["buttons"]] == [
+        ENTRIES[i]["question"] for i in ("lost-002", "lost-003", "lost-004")]
+    assert related["buttons"][0]["payload"] == '/faq{"kb_entry_id":"lost-002"}'
+    assert turn.outcome == "answered"
+    assert meta(turn)["kb"] == {"entry_id": "lost-001", "score": 0.97, "release": 7,
+                                "picked": False}
+    body, auth = kb.requests[0]
+    assert body == {"top_k": 5, "channel": "web", "query": "卡丢了咋办"}
+    assert auth == f"Bearer {TOKEN}"
+    assert d.slots["kb_fallbacks"] == 0 and d.slots["kb_last_outcome"] == "answered"
+
+
+def test_clarify_offers_top_three_and_none_of_these_and_a_pick_answers_it(driver,
+                                                                         kb: FakeKB) -> None:
+    kb.by_query["额度的事"] = {"decision": "clarify", "release": 7, "hits": [
+        hit("limit-001", 0.62), hit("limit-002", 0.60), hit("limit-006", 0.58),
+        hit("limit-010", 0.50)]}
+    d = driver()
+    turn = ask(d, "额度的事")
+    assert turn.messages[0]["text"] == "您是不是想问："
+    buttons = turn.messages[0]["buttons"]
+    assert [b["title"] for b in buttons] == [
+        *(ENTRIES[i]["question"] for i in ("limit-001", "limit-002", "limit-006")), "都不是"]
+    assert buttons[-1]["payload"] == "/none_of_these"
+    assert turn.outcome == "clarify"
+    assert [c["entry_id"] for c in meta(turn)["kb"]["candidates"]] == [
+        "limit-001", "limit-002", "limit-006"]
+
+    # Clicking the second suggestion sends its payload; NLU sets kb_entry_id from it.
+    picked = ask(d, buttons[1]["payload"], entities=ents(kb_entry_id="limit-002"))
+    assert kb.requests[-1][0] == {"top_k": 5, "channel": "web", "entry_id": "limit-002"}
+    assert picked.messages[0]["text"] == ENTRIES["limit-002"]["answer"]["text"]
+    assert picked.outcome == "answered"
+    assert meta(picked)["kb"]["entry_id"] == "limit-002" and meta(picked)["kb"]["picked"]
+    assert d.slots["kb_entry_id"] is None  # the next free-text question searches again
+
+
+def test_second_fallback_in_a_row_offers_a_human_and_an_answer_resets_the_count(
+        driver, kb: FakeKB) -> None:
+    kb.by_query["嗯嗯那个"] = {"decision": "fallback", "release": 7, "hits": [hit("bill-001", 0.2)]}
+    kb.by_query["账单日是哪天"] = {"decision": "answer", "release": 7,
+                              "hits": [hit("bill-001", 0.95)]}
+    d = driver()
+    first = ask(d, "嗯嗯那个")
+    assert "换个说法" in first.texts and not first.buttons
+    assert first.outcome == "fallback" and meta(first)["offer_human"] is False
+    second = ask(d, "嗯嗯那个")
+    assert "转接人工客服" in second.texts
+    assert {"title": "转人工客服", "payload": "/request_human"} in second.buttons
+    assert second.outcome == "fallback" and meta(second)["offer_human"] is True
+
+    ask(d, "账单日是哪天")
+    assert d.slots["kb_fallbacks"] == 0
+    again = ask(d, "嗯嗯那个")
+    assert meta(again)["offer_human"] is False  # one fallback after an answer is a first one
+
+
+def test_a_clarify_between_fallbacks_does_not_reset_the_count(driver, kb: FakeKB) -> None:
+    kb.by_query["嗯"] = {"decision": "fallback", "release": 7, "hits": []}
+    kb.by_query["额度"] = {"decision": "clarify", "release": 7,
+                         "hits": [hit("limit-001", 0.6), hit("limit-002", 0.55)]}
+    d = driver()
+    ask(d, "嗯")
+    ask(d, "额度")
+    assert meta(ask(d, "嗯"))["offer_human"] is True
+
+
+def test_unknown_picked_entry_is_a_fallback(driver, kb: FakeKB) -> None:
+    d = driver()
+    turn = ask(d, '/faq{"kb_entry_id":"gone-001"}', entities=ents(kb_entry_id="gone-001"))
+    assert turn.outcome == "fallback" and "换个说法" in turn.texts
+
+
+def test_kb_down_apologises_with_the_hotline_and_keeps_the_count(driver, kb: FakeKB) -> None:
+    kb.status = 503
+    d = driver()
+    turn = ask(d, "卡丢了咋办")
+    assert "知识库暂时无法访问" in turn.texts and "400-123-4567" in turn.texts
+    assert turn.outcome == "fallback" and meta(turn)["reason"] == "kb_unavailable"
+    assert d.slots["kb_fallbacks"] == 0  # not the cardholder's fault: no human offer builds up
+
+
+def test_visitor_without_a_card_gets_the_kb_how_to_and_a_login_hint(driver, kb: FakeKB,
+                                                                    store) -> None:
+    kb.by_query["这个月账单在哪看"] = {"decision": "answer", "release": 7,
+                                "hits": [hit("bill-001", 0.93)]}
+    d = driver("web-visitor-42")  # no cards with us
+    turn = d.say("这个月账单在哪看", "check_bill")
+    assert "utter_ask_card_last4" not in turn.actions  # nothing personal is asked or shown
+    assert turn.messages[0]["text"] == ENTRIES["bill-001"]["answer"]["text"]
+    assert "请登录本行信用卡App" in turn.texts
+    assert "没有查询到" not in turn.texts
+    assert turn.outcome == "answered"
+    assert meta(turn)["reason"] == "no_card_account"
+    assert meta(turn)["kb"]["entry_id"] == "bill-001"
+
+
+def test_visitor_without_a_card_and_no_kb_answer_is_offered_a_human(driver, kb: FakeKB,
+                                                                    store) -> None:
+    kb.by_query["帮我查下账"] = {"decision": "fallback", "release": 7, "hits": []}
+    d = driver("web-visitor-42")
+    turn = d.say("帮我查下账", "check_bill")
+    assert "没有查询到与您当前登录账号关联的信用卡" in turn.texts
+    assert {"title": "转人工客服", "payload": "/request_human"} in turn.buttons
+    assert turn.outcome == "fallback"
+
+
+def handoff_turn(d: Driver, text: str, intent: str) -> Turn:
+    event = user_event(text, intent, None, d.user_id)
+    d.latest_message = event["parse_data"]
+    d.events.append(event)
+    turn = Turn()
+    d.run("action_handoff", turn)
+    return turn
+
+
+def test_none_of_these_after_a_clarify_hands_over(driver, kb: FakeKB) -> None:
+    kb.by_query["额度的事"] = {"decision": "clarify", "release": 7,
+                           "hits": [hit("limit-001", 0.62), hit("limit-002", 0.60)]}
+    d = driver()
+    ask(d, "额度的事")
+    d.events.append({"event": "action", "name": "action_listen"})
+    turn = handoff_turn(d, "都不是", "none_of_these")
+    assert turn.outcome == "handoff"
+    assert meta(turn)["handoff"]["reason"] == "clarify_rejected"
+
+
+def test_none_of_these_with_no_suggestions_before_is_read_as_a_question(driver,
+                                                                       kb: FakeKB) -> None:
+    kb.by_query["寄来的新卡不想要了咋整"] = {"decision": "answer", "release": 7,
+                                    "hits": [hit("activate-009", 0.9)]}
+    d = driver()
+    turn = handoff_turn(d, "寄来的新卡不想要了咋整", "none_of_these")
+    assert turn.outcome == "answered"
+    assert turn.messages[0]["text"] == ENTRIES["activate-009"]["answer"]["text"]
+    # nothing the KB can answer: the cardholder still reaches a person
+    kb.by_query["不是这个"] = {"decision": "fallback", "release": 7, "hits": []}
+    assert handoff_turn(d, "不是这个", "none_of_these").outcome == "handoff"

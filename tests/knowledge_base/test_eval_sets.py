@@ -1,0 +1,77 @@
+"""The evaluation sets under knowledge_base/eval: sizes, existing labels, independence, audit."""
+
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+
+import pytest
+import yaml
+
+from knowledge_base.store import load_seed
+
+ROOT = Path(__file__).resolve().parents[2]
+EVAL = ROOT / "knowledge_base" / "eval"
+
+
+def norm(text: str) -> str:
+    """Compare texts without width, case, spaces or punctuation differences."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    return "".join(ch for ch in text if ch.isalnum())
+
+
+@pytest.fixture(scope="module")
+def seed():
+    return load_seed(ROOT / "knowledge_base" / "seed")
+
+
+@pytest.fixture(scope="module")
+def heldout() -> list[dict]:
+    return yaml.safe_load((EVAL / "heldout.yml").read_text(encoding="utf-8"))["items"]
+
+
+@pytest.fixture(scope="module")
+def oos() -> list[str]:
+    return yaml.safe_load((EVAL / "oos.yml").read_text(encoding="utf-8"))["items"]
+
+
+def test_sizes_meet_the_issue(heldout, oos):
+    assert len(heldout) >= 300
+    assert len(oos) >= 60
+    assert len({item["query"] for item in heldout}) == len(heldout), "duplicate held-out query"
+
+
+def test_every_label_is_a_seed_entry(seed, heldout):
+    ids = {entry.id for entry in seed}
+    assert {item["entry_id"] for item in heldout} <= ids
+
+
+def test_audited_labels_record_a_different_former_label(seed, heldout):
+    ids = {entry.id for entry in seed}
+    audited = [item for item in heldout if "label_before_audit" in item]
+    assert audited, "the audit's corrections are recorded"
+    for item in audited:
+        assert item["label_before_audit"] in ids
+        assert item["label_before_audit"] != item["entry_id"], item["query"]
+
+
+def test_no_eval_line_is_a_kb_question(seed, heldout, oos):
+    # The sets measure paraphrase matching: a query copied from the KB would test recall only.
+    kb = {norm(q) for entry in seed for q in (entry.question, *entry.similar)}
+    copied = [item["query"] for item in heldout if norm(item["query"]) in kb]
+    copied += [line for line in oos if norm(line) in kb]
+    assert not copied, copied
+
+
+def test_labels_follow_the_blind_audit_rule(heldout):
+    # A label differs from its pre-audit value exactly when both annotators named the same other
+    # entry (as best or alternative), and then it is the first annotator's pick.
+    rows = [line.split("\t") for line in
+            (EVAL / "label_audit_2026-11-23.tsv").read_text(encoding="utf-8").splitlines()
+            if line and not line.startswith(("#", "qid\t"))]
+    label = {item["query"]: item["entry_id"] for item in heldout}
+    assert len(rows) == len(heldout) and {r[1] for r in rows} == set(label)
+    for _qid, query, before, a_best, a_alt, _ac, b_best, b_alt, _bc in rows:
+        a, b = {a_best, a_alt} - {""}, {b_best, b_alt} - {""}
+        both_elsewhere = before not in a and before not in b and a_best in b
+        assert label[query] == (a_best if both_elsewhere else before), query
