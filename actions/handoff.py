@@ -21,9 +21,8 @@ REASONS: dict[str, tuple[str, str]] = {
 
 
 def follows_a_clarify(tracker: Tracker) -> bool:
-    """Whether the bot's last action before this message was a KB clarify turn."""
-    if tracker.get_slot("kb_last_outcome") != CLARIFY:
-        return False
+    """Whether the bot's reply to the previous message offered suggestions (a KB clarify turn,
+    from the KB action or from a self-service request answered from the KB)."""
     seen_user = False
     for event in reversed(tracker.events):
         kind = event.get("event")
@@ -31,9 +30,8 @@ def follows_a_clarify(tracker: Tracker) -> bool:
             if seen_user:
                 return False
             seen_user = True
-        elif seen_user and kind == "action" and event.get("name") not in (
-                "action_listen", "action_extract_slots"):
-            return bool(event.get("name") == "action_answer_from_kb")
+        elif seen_user and kind == "slot" and event.get("name") == "kb_last_outcome":
+            return bool(event.get("value") == CLARIFY)
     return False
 
 

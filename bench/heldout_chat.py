@@ -27,7 +27,7 @@ from typing import Any
 
 from bench.common import RESULTS_DIR, base_payload, header_md, md_table, write_result
 from bench.e2e import TIMEOUT_S, check_up, endpoints
-from bench.heldout import EVAL_DIR, categories, load_items
+from bench.heldout import EVAL_DIR, load_items
 
 KINDS = ("answered right", "answered wrong", "clarify, right one offered", "clarify, not offered",
          "self-service flow", "handoff", "fallback", "other reply")
@@ -72,7 +72,7 @@ def in_process() -> dict[str, Any] | None:
     if not path.is_file():
         return None
     data = json.loads(path.read_text(encoding="utf-8"))
-    return {"overall": data.get("overall"), "oos": data.get("oos"), "date": data.get("date")}
+    return {"overall": data.get("overall"), "date": data.get("date")}
 
 
 def run(log: Callable[[str], None] = print) -> dict[str, Any]:
@@ -84,12 +84,11 @@ def run(log: Callable[[str], None] = print) -> dict[str, Any]:
     heldout = load_items(EVAL_DIR / "heldout.yml")
     oos = [line if isinstance(line, str) else str(line.get("query", ""))
            for line in load_items(EVAL_DIR / "oos.yml")]
-    cats = categories()
     urls = endpoints()
     run_id = uuid.uuid4().hex[:8]
     rows: list[dict[str, Any]] = []
     oos_rows: list[dict[str, Any]] = []
-    to_cancel: list[str] = []
+    queued: list[str] = []
     errors: Counter[str] = Counter()
     with httpx.Client(timeout=TIMEOUT_S) as client:
         info = check_up(client, urls)
@@ -103,8 +102,8 @@ def run(log: Callable[[str], None] = print) -> dict[str, Any]:
                 errors[type(exc).__name__] += 1
                 return None
             reply: dict[str, Any] = resp.json()
-            if reply.get("outcome") in HUMAN_OUTCOMES | {"form"}:
-                to_cancel.append(str(reply["conversation_id"]))
+            if (reply.get("details") or {}).get("state") == "queued":
+                queued.append(str(reply["conversation_id"]))
             return reply
 
         log(f"heldout-chat: {len(heldout)} in-scope and {len(oos)} out-of-scope lines "
@@ -115,7 +114,6 @@ def run(log: Callable[[str], None] = print) -> dict[str, Any]:
                 continue
             kind, got = classify(reply, str(item["entry_id"]))
             rows.append({"query": item["query"], "expected": item["entry_id"],
-                         "category": cats.get(str(item["entry_id"]), "?"),
                          "outcome": reply.get("outcome"), "kind": kind, "entry": got,
                          "reason": reason(reply)})
         for j, text in enumerate(oos):
@@ -125,11 +123,13 @@ def run(log: Callable[[str], None] = print) -> dict[str, Any]:
             kind, got = classify(reply, None)
             oos_rows.append({"query": text, "outcome": reply.get("outcome"), "kind": kind,
                              "entry": got, "reason": reason(reply)})
-        for cid in to_cancel:  # leave no bench conversation waiting in the human queue
+        cancelled = 0
+        for cid in queued:  # leave no bench conversation waiting in the human queue
             try:
-                client.post(f"{urls['api']}/api/v1/chat/{cid}/cancel")
-            except httpx.HTTPError:
-                errors["cancel"] += 1
+                client.post(f"{urls['api']}/api/v1/chat/{cid}/cancel").raise_for_status()
+                cancelled += 1
+            except httpx.HTTPError as exc:
+                errors[f"cancel: {type(exc).__name__}"] += 1
 
     kinds = Counter(r["kind"] for r in rows)
     n = len(rows)
@@ -154,7 +154,7 @@ def run(log: Callable[[str], None] = print) -> dict[str, Any]:
                     "outcomes": dict(Counter(r["outcome"] for r in oos_rows))},
             "in_process": in_process(),
             "errors": dict(errors),
-            "cancelled_after_run": len(to_cancel),
+            "cancelled_after_run": cancelled,
             "flows": [r for r in rows if r["kind"] == "self-service flow"],
             "misses": [r for r in rows if r["kind"] not in ("answered right",
                                                             "clarify, right one offered")],
@@ -175,8 +175,8 @@ def render(payload: dict[str, Any]) -> str:
     text += (
         f"- {payload['n']} held-out paraphrases and {payload['oos']['n']} out-of-scope lines, "
         "each the first turn of a new conversation\n"
-        f"- requests that failed: {payload['errors'] or 'none'}; conversations cancelled after "
-        f"the run (queued for a human or in a flow): {payload['cancelled_after_run']}\n\n"
+        f"- requests that failed: {payload['errors'] or 'none'}; queued conversations cancelled "
+        f"after the run: {payload['cancelled_after_run']}\n\n"
         + md_table(["reply", "share of held-out queries"], [[k, r[k]] for k in KINDS])
         + f"\n\nWhy: {payload['reasons']}.\n\n"
         "Resolved by the KB (answered right + clarify with the right one offered): "

@@ -93,15 +93,16 @@ def kb(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeKB]:
 
 
 def ask(d: Driver, text: str, intent: str = "faq",
-        entities: list[dict[str, Any]] | None = None) -> Turn:
-    """One user message that Rasa's rules send to action_answer_from_kb."""
+        entities: list[dict[str, Any]] | None = None,
+        action: str = "action_answer_from_kb") -> Turn:
+    """One user message and the action Rasa's rules run for it (the KB answer by default)."""
     event = user_event(text, intent, entities, d.user_id)
     d.latest_message = event["parse_data"]
     d.events.append(event)
     for e in entities or []:  # the kb_entry_id slot's from_entity mapping
         d.slots[e["entity"]] = e["value"]
     turn = Turn()
-    d.run("action_answer_from_kb", turn)
+    d.run(action, turn)
     return turn
 
 
@@ -225,22 +226,13 @@ def test_visitor_without_a_card_and_no_kb_answer_is_offered_a_human(driver, kb: 
     assert turn.outcome == "fallback"
 
 
-def handoff_turn(d: Driver, text: str, intent: str) -> Turn:
-    event = user_event(text, intent, None, d.user_id)
-    d.latest_message = event["parse_data"]
-    d.events.append(event)
-    turn = Turn()
-    d.run("action_handoff", turn)
-    return turn
-
-
 def test_none_of_these_after_a_clarify_hands_over(driver, kb: FakeKB) -> None:
     kb.by_query["额度的事"] = {"decision": "clarify", "release": 7,
                            "hits": [hit("limit-001", 0.62), hit("limit-002", 0.60)]}
     d = driver()
     ask(d, "额度的事")
     d.events.append({"event": "action", "name": "action_listen"})
-    turn = handoff_turn(d, "都不是", "none_of_these")
+    turn = ask(d, "都不是", "none_of_these", action="action_handoff")
     assert turn.outcome == "handoff"
     assert meta(turn)["handoff"]["reason"] == "clarify_rejected"
 
@@ -250,9 +242,21 @@ def test_none_of_these_with_no_suggestions_before_is_read_as_a_question(driver,
     kb.by_query["寄来的新卡不想要了咋整"] = {"decision": "answer", "release": 7,
                                     "hits": [hit("activate-009", 0.9)]}
     d = driver()
-    turn = handoff_turn(d, "寄来的新卡不想要了咋整", "none_of_these")
+    turn = ask(d, "寄来的新卡不想要了咋整", "none_of_these", action="action_handoff")
     assert turn.outcome == "answered"
     assert turn.messages[0]["text"] == ENTRIES["activate-009"]["answer"]["text"]
     # nothing the KB can answer: the cardholder still reaches a person
     kb.by_query["不是这个"] = {"decision": "fallback", "release": 7, "hits": []}
-    assert handoff_turn(d, "不是这个", "none_of_these").outcome == "handoff"
+    assert ask(d, "不是这个", "none_of_these", action="action_handoff").outcome == "handoff"
+
+
+def test_none_of_these_after_suggestions_shown_for_a_visitor_hands_over(driver, kb: FakeKB,
+                                                                         store) -> None:
+    kb.by_query["额度那个事"] = {"decision": "clarify", "release": 7,
+                            "hits": [hit("limit-015", 0.58), hit("limit-001", 0.57)]}
+    kb.by_query["都不是"] = {"decision": "answer", "release": 7, "hits": [hit("limit-001", 0.9)]}
+    d = driver("web-visitor-42")
+    assert d.say("额度那个事", "check_credit_limit").outcome == "clarify"
+    d.events.append({"event": "action", "name": "action_listen"})
+    turn = ask(d, "都不是", "none_of_these", action="action_handoff")
+    assert turn.outcome == "handoff"  # the suggestions were rejected, not a new question
