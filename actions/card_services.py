@@ -15,9 +15,6 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import identity, retrieval
-from actions.accounts import rules, views
-from actions.accounts.client import get_client
-from actions.accounts.views import CardServiceError, ProfileView
 from actions.forms import (
     AMOUNT,
     CONFIRM,
@@ -35,6 +32,9 @@ from actions.forms import (
 )
 from actions.meta import ANSWERED, FALLBACK, send_meta
 from actions.parsing import fen_to_yuan as yuan
+from cards import rules, views
+from cards.client import get_client
+from cards.views import CardServiceError, ProfileView
 
 REPAYMENT_WAYS = (
     "还款方式：\n"

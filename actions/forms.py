@@ -24,10 +24,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import identity, parsing
-from actions.accounts import rules, views
-from actions.accounts.client import get_client
-from actions.accounts.views import ProfileView
 from actions.meta import FORM, send_meta
+from cards import rules, views
+from cards.client import get_client
+from cards.views import ProfileView
 
 REQUESTED_SLOT = "requested_slot"
 CONFIRM = "confirm"

@@ -13,8 +13,8 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.accounts.client import get_client
-from actions.accounts.views import ProfileView
+from cards.client import get_client
+from cards.views import ProfileView
 
 CARD_LAST4 = "card_last4"
 ID_LAST6 = "id_last6"

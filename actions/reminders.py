@@ -17,12 +17,12 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import identity
-from actions.accounts import rules
-from actions.accounts.client import get_client
-from actions.accounts.models import ACTIVE, INACTIVE
-from actions.accounts.views import ProfileView
 from actions.meta import ANSWERED, send_meta
 from actions.parsing import fen_to_yuan
+from cards import rules
+from cards.client import get_client
+from cards.models import ACTIVE, INACTIVE
+from cards.views import ProfileView
 
 GOODBYE = "感谢您的咨询，祝您生活愉快，再见！"
 

@@ -2,7 +2,7 @@
 
 import uvicorn
 
-from api.settings import get_settings
+from api.core.config import get_settings
 
 
 def main() -> None:

@@ -5,18 +5,18 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-from knowledge_base.service import KnowledgeService
 from sqlalchemy.orm import Session
 
-from api.auth import DESK_ROLES, current_user, require_role
-from api.db import session_scope
-from api.gateway import Gateway
+from api.conversation.gateway import Gateway
+from api.conversation.rasa_client import RasaClient
+from api.core.config import Settings, get_settings
+from api.core.db import session_scope
+from api.core.security import DESK_ROLES, current_user, require_role
 from api.handoff.hub import Hub
 from api.handoff.service import HandoffService
 from api.kbops import KB_EDIT_ROLES, KB_PUBLISH_ROLES, kb_session
 from api.models import StaffUser
-from api.rasa_client import RasaClient
-from api.settings import Settings, get_settings
+from knowledge_base.search.service import KnowledgeService
 
 
 def _gateway(request: Request) -> Gateway:

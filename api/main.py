@@ -11,21 +11,19 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.auth import seed_demo_users
-from api.channels import web
-from api.channels.wechat import router as wechat
 from api.channels.wechat.setup import start_wechat, stop_wechat
-from api.db import get_sessionmaker, init_db
-from api.errors import install_error_handlers
-from api.gateway import Gateway
+from api.conversation.gateway import Gateway
+from api.conversation.rasa_client import RasaClient
+from api.core.config import Settings, get_settings
+from api.core.db import get_sessionmaker, init_db
+from api.core.errors import install_error_handlers
+from api.core.logging_setup import configure_logging
+from api.core.security import seed_demo_users
 from api.handoff.hub import Hub
 from api.handoff.service import HandoffService
 from api.kbops.retrieval import start_release_watch, stop_reloads
-from api.logging_setup import configure_logging
-from api.rasa_client import RasaClient
-from api.routers import agent, auth, health, internal_kb, kb
-from api.settings import Settings, get_settings
-from knowledge_base.service import KnowledgeService
+from api.routes import agent, auth, chat, health, internal_kb, kb, wechat
+from knowledge_base.search.service import KnowledgeService
 
 STATIC = Path(__file__).parent / "static"
 
@@ -69,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings or get_settings()
     install_error_handlers(app)
-    app.include_router(web.router)
+    app.include_router(chat.router)
     app.include_router(wechat.router)
     app.include_router(health.router)
     app.include_router(internal_kb.router)

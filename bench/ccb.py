@@ -1,7 +1,8 @@
 """CCB retrieval benchmarks (CCB-full and CCB-287) and BQ / AFQMC dev pair AUC.
 
 Methods: BM25 on jieba words (rank_bm25), TF-IDF on characters 1-3-grams and on jieba words,
-dense e5 (the raw converted model at var/models/e5-small, through `knowledge_base.encoder`), and
+dense e5 (the raw converted model at var/models/e5-small, through
+`knowledge_base.search.encoder`), and
 the shipped retrieval (through the public functions of `knowledge_base`, see bench/shipped.py).
 
 Ranking is per entry, as a KB ranks its entries: an entry (a paraphrase group, or a distractor)
@@ -75,9 +76,9 @@ def raw_encoder() -> Any:
     if not (RAW_MODEL_DIR / "modules.json").is_file():
         raise Skip(f"no converted e5 model at {RAW_MODEL_DIR} (run `make model`)")
     try:
-        from knowledge_base.encoder import load_e5
+        from knowledge_base.search.encoder import load_e5
     except ImportError as exc:
-        raise Skip(f"knowledge_base.encoder not importable: {exc}") from exc
+        raise Skip(f"knowledge_base.search.encoder not importable: {exc}") from exc
     return load_e5(RAW_MODEL_DIR)
 
 

@@ -12,7 +12,7 @@ The 1,000 queries are fresh draws from the same mixture (not in the database). R
 measured against exact inner-product search. Every query is searched alone (`nq = 1`), as the
 service does, with `faiss.omp_set_num_threads(2)` and again with 1 thread. Smaller databases are
 prefixes of the 1M one. Besides raw faiss Flat / IVF-Flat / HNSW-Flat sweeps, the product's own
-`knowledge_base.index.VectorIndex` (its size rule and HNSW parameters) is built and searched
+`knowledge_base.search.index.VectorIndex` (its size rule and HNSW parameters) is built and searched
 through its `search` method up to 100k vectors.
 """
 
@@ -267,9 +267,9 @@ def run_size(
     del built
     gc.collect()
 
-    # The shipped VectorIndex (knowledge_base.index), searched through its own method.
+    # The shipped VectorIndex (knowledge_base.search.index), searched through its own method.
     try:
-        from knowledge_base import index as kb_index
+        from knowledge_base.search import index as kb_index
     except ImportError as exc:
         log(f"  shipped VectorIndex not importable ({exc}); skipped")
         return rows, data_stats

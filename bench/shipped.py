@@ -39,9 +39,9 @@ class SearchResult:
 
 def _settings() -> Any:
     try:
-        from api.settings import get_settings
+        from api.core.config import get_settings
     except ImportError as exc:
-        raise Skip(f"api.settings not importable: {exc}") from exc
+        raise Skip(f"api.core.config not importable: {exc}") from exc
     return get_settings()
 
 
@@ -52,7 +52,7 @@ def _abs(path: Path) -> Path:
 def model_dir() -> Path:
     """The embedding model the service is configured with (EMBEDDING_MODEL_DIR)."""
     try:
-        from knowledge_base.service import resolve_model_dir
+        from knowledge_base.search.service import resolve_model_dir
     except ImportError as exc:
         raise Skip(f"shipped retrieval not importable: {exc}") from exc
     path = _abs(Path(resolve_model_dir(_settings())))
@@ -63,19 +63,20 @@ def model_dir() -> Path:
 
 def pair_encoder() -> Any:
     """The encoder of the shipped retrieval."""
-    from knowledge_base.encoder import load_encoder
+    from knowledge_base.search.encoder import load_encoder
 
     return load_encoder(model_dir())
 
 
 class ShippedRetrieval:
-    """A snapshot built by `knowledge_base.snapshot.build_artifacts`, searched by the service."""
+    """A snapshot built by `knowledge_base.search.snapshot.build_artifacts`, searched by the
+    service."""
 
     def __init__(self, entries: list[Any], oos: list[str], *, neutral_ok: bool = False) -> None:
         try:
-            from knowledge_base.encoder import load_encoder
-            from knowledge_base.service import KnowledgeService
-            from knowledge_base.snapshot import Snapshot, build_artifacts
+            from knowledge_base.search.encoder import load_encoder
+            from knowledge_base.search.service import KnowledgeService
+            from knowledge_base.search.snapshot import Snapshot, build_artifacts
         except ImportError as exc:
             raise Skip(f"shipped retrieval not importable: {exc}") from exc
         self.model_dir = model_dir()
@@ -122,10 +123,10 @@ class ShippedRetrieval:
 
 def _artifacts_without_calibration(entries: list[Any], encoder: Any) -> Any:
     """Artifacts as build_artifacts makes them, with a neutral (never-answer) calibration."""
-    from knowledge_base.adapter import train_adapter
-    from knowledge_base.index import VectorIndex
-    from knowledge_base.retrieval import FEATURES, Calibration, Logistic
-    from knowledge_base.snapshot import Artifacts, passage_text, question_rows
+    from knowledge_base.search.adapter import train_adapter
+    from knowledge_base.search.index import VectorIndex
+    from knowledge_base.search.retrieval import FEATURES, Calibration, Logistic
+    from knowledge_base.search.snapshot import Artifacts, passage_text, question_rows
 
     questions, row_entry = question_rows(entries)
     qvecs = encoder.encode(questions)
@@ -141,9 +142,9 @@ def _artifacts_without_calibration(entries: list[Any], encoder: Any) -> Any:
 def seed_retrieval() -> ShippedRetrieval:
     """The shipped retrieval over the published seed KB."""
     try:
-        from knowledge_base.retrieval import load_out_of_scope
-        from knowledge_base.service import NLU_DIR
-        from knowledge_base.store import load_seed
+        from knowledge_base.content.store import load_seed
+        from knowledge_base.search.retrieval import load_out_of_scope
+        from knowledge_base.search.service import NLU_DIR
     except ImportError as exc:
         raise Skip(f"shipped retrieval not importable: {exc}") from exc
     settings = _settings()
@@ -153,7 +154,7 @@ def seed_retrieval() -> ShippedRetrieval:
 
 def ccb_entries(rs: Any) -> list[Any]:
     """KB entries for a CCB set (unvalidated: CCB groups have few similar questions)."""
-    from knowledge_base.store import CHANNELS, Answer, Entry
+    from knowledge_base.content.store import CHANNELS, Answer, Entry
 
     questions: list[list[str]] = [[] for _ in range(rs.n_entries)]
     for doc, e in zip(rs.docs, rs.doc_entry, strict=True):
@@ -173,8 +174,8 @@ def rank_entries(rs: Any, top_k: int) -> tuple[list[list[int]], dict[str, Any]]:
     """Ranked entry numbers per query of a CCB set, from the shipped search."""
     import time
 
-    from knowledge_base.retrieval import load_out_of_scope
-    from knowledge_base.service import NLU_DIR
+    from knowledge_base.search.retrieval import load_out_of_scope
+    from knowledge_base.search.service import NLU_DIR
 
     t0 = time.perf_counter()
     retrieval = ShippedRetrieval(ccb_entries(rs), load_out_of_scope(NLU_DIR), neutral_ok=True)

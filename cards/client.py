@@ -21,8 +21,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from actions.accounts import rules, views
-from actions.accounts.models import (
+from actions.parsing import fen_to_yuan
+from cards import rules, views
+from cards.models import (
     ACTIVE,
     FROZEN,
     INACTIVE,
@@ -37,9 +38,8 @@ from actions.accounts.models import (
     Statement,
     Transaction,
 )
-from actions.accounts.seed import seed_demo_data
-from actions.accounts.views import CardServiceError, ProfileView
-from actions.parsing import fen_to_yuan
+from cards.seed import seed_demo_data
+from cards.views import CardServiceError, ProfileView
 
 logger = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from sqlalchemy.orm import declarative_base, relationship
 # Typed as Any: SQLAlchemy 1.4 has no type information for declarative classes.
 Base: Any = declarative_base()
 
-# Card tiers as stored; their Chinese names live in actions.accounts.rules.
+# Card tiers as stored; their Chinese names live in cards.rules.
 STANDARD = "standard"
 GOLD = "gold"
 PLATINUM = "platinum"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from actions.accounts.models import GOLD, PLATINUM, STANDARD
+from cards.models import GOLD, PLATINUM, STANDARD
 
 TIER_NAMES: dict[str, str] = {STANDARD: "普卡", GOLD: "金卡", PLATINUM: "白金卡"}
 

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from actions.accounts.models import (
+from cards.models import (
     ACTIVE,
     GOLD,
     INACTIVE,
@@ -27,7 +27,7 @@ from actions.accounts.models import (
     StoreMeta,
     Transaction,
 )
-from actions.accounts.rules import DUE_AFTER_STATEMENT_DAYS, add_months, due_date_for
+from cards.rules import DUE_AFTER_STATEMENT_DAYS, add_months, due_date_for
 
 SEEDED_ON_KEY = "demo_seeded_on"
 

@@ -16,9 +16,9 @@ import time
 def _build_index(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from api.settings import get_settings
-    from knowledge_base.service import load_snapshot
-    from knowledge_base.store import SeedError
+    from api.core.config import get_settings
+    from knowledge_base.content.store import SeedError
+    from knowledge_base.search.service import load_snapshot
 
     settings = get_settings()
     start = time.monotonic()

@@ -10,12 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.conversation.rasa_client import RasaClient, RasaUnavailable
+from api.core.config import get_settings
 from api.handoff.hub import Hub
 from api.handoff.service import HandoffReply, HandoffService
 from api.models import Conversation, KBEvent, Message
-from api.rasa_client import RasaClient, RasaUnavailable
-from api.schemas import IncomingMessage
-from api.settings import get_settings
+from api.schemas.chat import IncomingMessage
 from pii import mask
 
 logger = logging.getLogger(__name__)

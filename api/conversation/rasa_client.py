@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from api.settings import Settings
+from api.core.config import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from functools import lru_cache
 from sqlalchemy import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from api.settings import get_settings
+from api.core.config import get_settings
 
 
 class Base(DeclarativeBase):
@@ -18,7 +18,7 @@ class Base(DeclarativeBase):
 @lru_cache
 def get_engine() -> Engine:
     """The process-wide engine for DATABASE_URL, shared with the KB store (one pool per URL)."""
-    from knowledge_base.store import get_engine as engine_for
+    from knowledge_base.content.store import get_engine as engine_for
 
     return engine_for(get_settings().database_url)
 
@@ -31,8 +31,7 @@ def get_sessionmaker() -> sessionmaker[Session]:
 
 def init_db() -> None:
     """Create every table (import the model modules first so they register)."""
-    import api.handoff.models  # noqa: F401
-    import api.models  # noqa: F401
+    import api.models  # noqa: F401  # noqa: F401
 
     Base.metadata.create_all(get_engine())
 

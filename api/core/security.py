@@ -22,10 +22,10 @@ from pwdlib.hashers.bcrypt import BcryptHasher
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.db import session_scope
-from api.errors import ApiError
+from api.core.config import Settings, get_settings
+from api.core.db import session_scope
+from api.core.errors import ApiError
 from api.models import StaffUser
-from api.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Cardholder profile for the agent desk and the queue: tier and masked cards.
 
-Read through the card-account store's client (`actions.accounts.client`, CARD_DB_URL), which
+Read through the card-account store's client (`cards.client`, CARD_DB_URL), which
 works with SQLAlchemy 2. Unknown users, and a store that cannot be read, give the `standard`
 tier: the queue never fails because a profile is missing.
 """
@@ -47,7 +47,7 @@ def mask_name(name: str) -> str:
 
 @lru_cache
 def _client(card_db_url: str) -> Any:
-    from actions.accounts.client import SqlCardAccountClient, make_engine
+    from cards.client import SqlCardAccountClient, make_engine
 
     return SqlCardAccountClient(make_engine(card_db_url))
 

@@ -12,9 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from api.handoff.models import Handoff
 from api.handoff.profiles import TIER_RANK
-from api.models import StaffUser
+from api.models import Handoff, StaffUser
 
 GROUP_LABELS = {"general": "综合服务组", "vip": "贵宾专席", "disputes": "争议与盗刷专席"}
 

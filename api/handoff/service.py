@@ -24,17 +24,26 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.errors import ApiError
+from api.conversation.rasa_client import RasaClient, RasaUnavailable
+from api.core.config import Settings
+from api.core.errors import ApiError
 from api.handoff import queue as hq
 from api.handoff.hours import WorkingHours
 from api.handoff.hub import STAFF, Hub, conversation_topic
-from api.handoff.models import Handoff, Survey, Ticket, Transition
 from api.handoff.profiles import TIER_LABELS, ProfileLookup
 from api.handoff.queue import aware
 from api.handoff.state import InvalidTransition, State, StateConflict, apply, current_state
-from api.models import Conversation, KBEvent, Message, StaffUser, utcnow
-from api.rasa_client import RasaClient, RasaUnavailable
-from api.settings import Settings
+from api.models import (
+    Conversation,
+    Handoff,
+    KBEvent,
+    Message,
+    StaffUser,
+    Survey,
+    Ticket,
+    Transition,
+    utcnow,
+)
 from pii import mask
 
 logger = logging.getLogger(__name__)

@@ -21,8 +21,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from api.handoff.models import Transition
-from api.models import Conversation, utcnow
+from api.models import Conversation, Transition, utcnow
 
 
 class State(StrEnum):

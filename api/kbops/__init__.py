@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from fastapi import Depends
 from sqlalchemy.orm import Session
 
-from api.settings import Settings, get_settings
-from knowledge_base.editing import console_sessions
+from api.core.config import Settings, get_settings
+from knowledge_base.content.editor import console_sessions
 
 # Who may edit drafts (and use every read-only view), and who may publish or roll back.
 KB_EDIT_ROLES = ("ops", "supervisor", "admin")

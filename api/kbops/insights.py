@@ -15,7 +15,7 @@ Inbox (active learning)
     * ``thumbs_down``: the cardholder marked the answer not helpful.
 
     Distinct utterances are embedded with the KB encoder and grouped by meaning
-    (:mod:`knowledge_base.clustering`), groups ranked by how often they were asked. Questions
+    (:mod:`knowledge_base.search.clustering`), groups ranked by how often they were asked. Questions
     ops already handled (added to an entry, used for a new entry, dismissed) are left out.
 
 Statistics
@@ -38,11 +38,10 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.handoff.models import Handoff
-from api.models import KBEvent, Message
-from knowledge_base.clustering import cluster_labels, medoid
-from knowledge_base.drafts import KBInboxResolved
-from knowledge_base.store import normalize_question
+from api.models import Handoff, KBEvent, Message
+from knowledge_base.content.drafts import KBInboxResolved
+from knowledge_base.content.store import normalize_question
+from knowledge_base.search.clustering import cluster_labels, medoid
 
 NONE_OF_THESE_TEXTS = {"/none_of_these", normalize_question("都不是")}
 KINDS = ("fallback", "clarify_rejected", "low_confidence", "thumbs_down")

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from api.channels.wechat.render import render_messages
-from api.settings import Settings
-from knowledge_base.store import CHANNELS, Answer
+from api.core.config import Settings
+from knowledge_base.content.store import CHANNELS, Answer
 
 
 def web_messages(answer: Answer) -> list[dict[str, Any]]:

@@ -1,8 +1,8 @@
-"""The ops console's use of the running retrieval service (knowledge_base.service).
+"""The ops console's use of the running retrieval service (knowledge_base.search.service).
 
 * **Publish → bot.** After a publish or rollback is committed, :func:`activate` asks the
   service to reload: the new release's index is built aside (incrementally: vectors of
-  unchanged texts come from ``knowledge_base.embedcache``) and swapped in atomically, so
+  unchanged texts come from ``knowledge_base.search.embedcache``) and swapped in atomically, so
   queries in flight finish on the old snapshot and none is dropped. Reloads run on one
   background thread and coalesce; the request waits up to ``KB_PUBLISH_WAIT_SECONDS`` for the
   swap. :func:`watch_releases` also picks up releases published by another process.
@@ -31,20 +31,20 @@ from typing import Any, cast
 import numpy as np
 from fastapi import FastAPI
 
-from api.errors import ApiError
-from api.settings import Settings
-from knowledge_base.adapter import first_block
-from knowledge_base.editing import console_sessions
-from knowledge_base.embedcache import EmbeddingCache, embedding_cache
-from knowledge_base.encoder import Encoder, load_encoder
-from knowledge_base.service import Cancelled, KBNotReady, KnowledgeService
-from knowledge_base.snapshot import (
+from api.core.config import Settings
+from api.core.errors import ApiError
+from knowledge_base.content.editor import console_sessions
+from knowledge_base.content.store import Entry, content_hash, current_release
+from knowledge_base.search.adapter import first_block
+from knowledge_base.search.embedcache import EmbeddingCache, embedding_cache
+from knowledge_base.search.encoder import Encoder, load_encoder
+from knowledge_base.search.service import Cancelled, KBNotReady, KnowledgeService
+from knowledge_base.search.snapshot import (
     Snapshot,
     derived_artifacts,
     model_fingerprint,
     question_rows,
 )
-from knowledge_base.store import Entry, content_hash, current_release
 
 logger = logging.getLogger(__name__)
 

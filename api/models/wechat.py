@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.db import Base
-from api.models import utcnow
+from api.core.db import Base
+from api.models.conversation import utcnow
 
 
 class WeChatInbound(Base):

@@ -16,13 +16,15 @@ from typing import Any
 from fastapi import APIRouter, Query, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
-from api.auth import DESK_ROLES, user_from_token
-from api.db import get_sessionmaker
+from api.core.db import get_sessionmaker
+from api.core.errors import ApiError
+from api.core.security import DESK_ROLES, user_from_token
 from api.deps import DeskAgent, HandoffDep, KBDep, RasaDep
-from api.errors import ApiError
 from api.handoff.canned import CANNED_REPLIES
 from api.handoff.hub import STAFF
-from api.handoff.schemas import (
+from api.routes.auth import StaffPublic
+from api.routes.ws import serve
+from api.schemas.handoff import (
     AgentMessageCreate,
     AgentStatusUpdate,
     ConversationDetailPublic,
@@ -34,8 +36,6 @@ from api.handoff.schemas import (
     TicketUpdate,
     TransferCreate,
 )
-from api.handoff.ws import serve
-from api.routers.auth import StaffPublic
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/agent", tags=["agent"])

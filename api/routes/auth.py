@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
-from api.auth import authenticate, create_access_token
+from api.core.errors import ApiError
+from api.core.security import authenticate, create_access_token
 from api.deps import CurrentStaff, SessionDep, SettingsDep
-from api.errors import ApiError
 from api.models import StaffUser
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, WebSocket
 
+from api.core.errors import ApiError
 from api.deps import GatewayDep, HandoffDep, RasaDep, SessionDep, SettingsDep
-from api.errors import ApiError
 from api.handoff.hub import conversation_topic
-from api.handoff.schemas import ConversationStatePublic, MessagesPublic, SurveyCreate
-from api.handoff.ws import serve
 from api.models import Conversation, KBEvent
-from api.schemas import ChatCreate, ChatPublic, FeedbackCreate, FeedbackPublic, IncomingMessage
+from api.routes.ws import serve
+from api.schemas.chat import ChatCreate, ChatPublic, FeedbackCreate, FeedbackPublic, IncomingMessage
+from api.schemas.handoff import ConversationStatePublic, MessagesPublic, SurveyCreate
 
 router = APIRouter(prefix="/api/v1", tags=["chat"])
 

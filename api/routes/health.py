@@ -9,7 +9,7 @@ import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from api.rasa_client import RasaUnavailable
+from api.conversation.rasa_client import RasaUnavailable
 
 router = APIRouter(tags=["health"])
 

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from api.core.errors import ApiError
 from api.deps import KBDep
-from api.errors import ApiError
-from knowledge_base.service import KBNotReady, UnknownEntry
+from knowledge_base.search.service import KBNotReady, UnknownEntry
 
 MAX_QUERY_CHARS = 500
 

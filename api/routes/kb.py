@@ -21,6 +21,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, Header, Query, Request, Response, UploadFile
 from fastapi.routing import APIRoute
 
+from api.core.config import Settings
+from api.core.errors import ApiError
 from api.deps import (
     KBDep,
     KBEditorStaff,
@@ -29,10 +31,10 @@ from api.deps import (
     SessionDep,
     SettingsDep,
 )
-from api.errors import ApiError
 from api.kbops import insights, retrieval
 from api.kbops.preview import preview
-from api.kbops.schemas import (
+from api.models import StaffUser
+from api.schemas.kb import (
     AuditListPublic,
     AuditPublic,
     ConflictCheckCreate,
@@ -65,11 +67,9 @@ from api.kbops.schemas import (
     StatsListPublic,
     StatusPublic,
 )
-from api.models import StaffUser
-from api.settings import Settings
-from knowledge_base import importexport
-from knowledge_base.editing import EditError, KBEditor, build_entry, matches
-from knowledge_base.store import CHANNELS, Entry
+from knowledge_base.content import importexport
+from knowledge_base.content.editor import EditError, KBEditor, build_entry, matches
+from knowledge_base.content.store import CHANNELS, Entry
 
 
 class KBRoute(APIRoute):

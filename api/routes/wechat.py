@@ -24,7 +24,7 @@ from api.channels.wechat.xmlmsg import (
     inbound_from_fields,
     parse_fields,
 )
-from api.errors import ApiError
+from api.core.errors import ApiError
 
 logger = logging.getLogger(__name__)
 

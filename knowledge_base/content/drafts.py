@@ -1,13 +1,13 @@
 """Tables of the ops console: per-entry drafts (with a revision for optimistic locking), the
 audit log of every KB change, and the inbox questions ops already dealt with.
 
-They live next to the release tables of :mod:`knowledge_base.store` (same declarative base,
+They live next to the release tables of :mod:`knowledge_base.content.store` (same declarative base,
 same database), so a publish can create the release and clear the drafts in one transaction.
 
 Drafts
     ``kb_drafts`` has one row per entry that was ever edited in the console. ``data`` is the
-    full pending entry (the store's :class:`~knowledge_base.store.Entry` as JSON) or ``NULL``
-    when nothing is pending. ``revision`` only ever grows: every save, discard, import or
+    full pending entry (the store's :class:`~knowledge_base.content.store.Entry` as JSON) or
+    ``NULL`` when nothing is pending. ``revision`` only ever grows: every save, discard, import or
     rollback that touches the entry bumps it, and a save must name the revision it was based
     on, so two editors never silently overwrite each other (entries never edited have
     revision 0).
@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Engine, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from knowledge_base.store import KBBase, create_tables
+from knowledge_base.content.store import KBBase, create_tables
 
 
 def _now() -> datetime:

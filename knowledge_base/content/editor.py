@@ -1,10 +1,10 @@
 """Editing the KB from the ops console: drafts, publish, rollback, history and the audit log.
 
 Model
-    The *live* KB is the newest release of :mod:`knowledge_base.store`. Ops edit *drafts*
-    (:class:`~knowledge_base.drafts.KBDraft`); the *working copy* of an entry is its draft if
-    one is pending, else its live version. ``publish`` turns every pending draft into one new
-    numbered release. Entries are never deleted: archiving is a draft with status
+    The *live* KB is the newest release of :mod:`knowledge_base.content.store`. Ops edit *drafts*
+    (:class:`~knowledge_base.content.drafts.KBDraft`); the *working copy* of an entry is its
+    draft if one is pending, else its live version. ``publish`` turns every pending draft into
+    one new numbered release. Entries are never deleted: archiving is a draft with status
     ``archived`` (the bot stops using it once published).
 
 Rollback
@@ -37,8 +37,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from knowledge_base.drafts import KBAudit, KBDraft, create_console_tables
-from knowledge_base.store import (
+from knowledge_base.content.drafts import KBAudit, KBDraft, create_console_tables
+from knowledge_base.content.store import (
     ENTRY_ID_RE,
     MAX_BUTTONS,
     MIN_SIMILAR,

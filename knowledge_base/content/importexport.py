@@ -40,8 +40,8 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils.exceptions import InvalidFileException
 from pydantic import ValidationError
 
-from knowledge_base.editing import EditError, Problem, entry_problems
-from knowledge_base.store import ENTRY_ID_RE, Entry, normalize_question
+from knowledge_base.content.editor import EditError, Problem, entry_problems
+from knowledge_base.content.store import ENTRY_ID_RE, Entry, normalize_question
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("id", "条目ID"),

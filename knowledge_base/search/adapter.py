@@ -10,7 +10,7 @@ Training works on cached vectors only, so it takes seconds and runs on every ind
 Vectors are mapped as ``normalize(x @ W)``; an adapter without a matrix is the identity (for a
 single-block encoder; with blocks it keeps the first block only, see ``Adapter.apply``).
 With the product's two-model encoder the vector has one block per model
-(:class:`~knowledge_base.encoder.Block`): each block gets its own matrix (``W`` is block
+(:class:`~knowledge_base.search.encoder.Block`): each block gets its own matrix (``W`` is block
 diagonal, trained block by block) and is normalised and weighted on its own, so the fused
 similarity keeps its meaning after the adapter.
 """
@@ -47,7 +47,7 @@ def _normalize(vectors: np.ndarray) -> np.ndarray:
 def block_spans(blocks: Sequence[Any] | None, dim: int) -> Blocks:
     """(start, stop, weight) of each block; one block of weight 1 when ``blocks`` is None.
 
-    Accepts :class:`~knowledge_base.encoder.Block` objects or tuples."""
+    Accepts :class:`~knowledge_base.search.encoder.Block` objects or tuples."""
     if not blocks:
         return ((0, dim, 1.0),)
     spans = tuple((int(b[0]), int(b[1]), float(b[2])) if isinstance(b, (tuple, list))

@@ -1,7 +1,7 @@
 """Vectors of texts the KB already encoded, so a publish only encodes what changed.
 
 A rebuild after an ops publish encodes every question, passage and calibration example of the
-new release. With this cache (a drop-in for :class:`~knowledge_base.encoder.Encoder`) only
+new release. With this cache (a drop-in for :class:`~knowledge_base.search.encoder.Encoder`) only
 texts never seen before reach the model: a one-entry edit encodes a handful of sentences and
 the new index is ready in seconds. Question and passage vectors are persisted next to the
 index (``INDEX_DIR/embeddings-<model>.npz``, keyed by a hash of prompt kind + text), so a
@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Literal, cast
 
 import numpy as np
 
-from knowledge_base.encoder import Encoder
+from knowledge_base.search.encoder import Encoder
 
 if TYPE_CHECKING:
-    from knowledge_base.snapshot import Artifacts
-    from knowledge_base.store import Entry
+    from knowledge_base.content.store import Entry
+    from knowledge_base.search.snapshot import Artifacts
 
 logger = logging.getLogger(__name__)
 
@@ -181,7 +181,7 @@ def remember_build(index_dir: Path, encoder: Encoder, model_fp: str, entries: Se
                    artifacts: Artifacts) -> None:
     """After a snapshot was loaded or built: keep its vectors for the next (incremental) build
     and persist the cache."""
-    from knowledge_base.snapshot import passage_text
+    from knowledge_base.search.snapshot import passage_text
 
     cache = embedding_cache(index_dir, encoder, model_fp)
     cache.absorb("query", artifacts.questions, artifacts.qvecs)

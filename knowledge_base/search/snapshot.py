@@ -22,18 +22,18 @@ from typing import Any
 
 import numpy as np
 
-from knowledge_base.adapter import Adapter, train_adapter
-from knowledge_base.encoder import Encoder, encoding_signature
-from knowledge_base.index import VectorIndex
-from knowledge_base.retrieval import (
+from knowledge_base.content.store import Entry, content_hash
+from knowledge_base.search.adapter import Adapter, train_adapter
+from knowledge_base.search.encoder import Encoder, encoding_signature
+from knowledge_base.search.index import VectorIndex
+from knowledge_base.search.retrieval import (
     CALIBRATION_SEED,
     MAX_CALIBRATION_QUERIES,
     Calibration,
     EntryScorer,
     calibrate,
 )
-from knowledge_base.spelling import TermCorrector, build_corrector
-from knowledge_base.store import Entry, content_hash
+from knowledge_base.search.spelling import TermCorrector, build_corrector
 
 logger = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import jieba
 
-USERDICT = Path(__file__).resolve().parents[1] / "nlu_data" / "jieba" / "userdict.txt"
+USERDICT = Path(__file__).resolve().parents[2] / "nlu_data" / "jieba" / "userdict.txt"
 # A token at least this frequent in jieba's dictionary is a word, not a typo.
 COMMON_FREQ = 20
 # Standard-question words above this frequency are generic Chinese, never correction targets.

@@ -25,7 +25,7 @@ import actions.card_services
 import actions.forms
 import actions.identity
 import actions.reminders
-from actions.accounts.client import SqlCardAccountClient, make_engine
+from cards.client import SqlCardAccountClient, make_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

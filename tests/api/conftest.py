@@ -14,10 +14,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from api import db
+from api.conversation.rasa_client import RasaClient
+from api.core import db
+from api.core.config import get_settings
 from api.main import create_app
-from api.rasa_client import RasaClient
-from api.settings import get_settings
 
 
 class FakeRasa:

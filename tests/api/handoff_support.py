@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api import db
-from api.auth import create_user
+from api.core import db
+from api.core.security import create_user
 from api.models import StaffUser
 
 # What the fake Rasa does with a message: (substring, handoff request) like actions/handoff.py.
@@ -34,7 +34,7 @@ def desk_env(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """
     monkeypatch.setenv("CARD_DB_URL", f"sqlite:///{tmp_path}/cards.db")
     monkeypatch.setenv("BCRYPT_ROUNDS", "4")
-    monkeypatch.setattr("knowledge_base.service.KnowledgeService.start_background",
+    monkeypatch.setattr("knowledge_base.search.service.KnowledgeService.start_background",
                         lambda self: None)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from openpyxl import Workbook
 
-from api.settings import get_settings
+from api.core.config import get_settings
 
 KB = "/api/v1/kb"
 HEADER = ["条目ID", "分类", "标准问", "相似问", "答案", "按钮", "链接", "图片", "标签", "渠道",

@@ -10,10 +10,10 @@ from handoff_support import PASSWORD, desk_env, login, make_staff
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from api import db
-from api.auth import create_access_token, require_role
+from api.core import db
+from api.core.config import DEV_SECRETS, Settings, get_settings
+from api.core.security import create_access_token, require_role
 from api.models import StaffUser
-from api.settings import DEV_SECRETS, Settings, get_settings
 
 AGENT_ENDPOINTS = [
     ("GET", "/api/v1/agent/queue"),

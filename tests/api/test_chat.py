@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from api import db
+from api.core import db
 from api.models import KBEvent, Message
 
 

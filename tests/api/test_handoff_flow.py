@@ -10,9 +10,8 @@ import pytest
 from handoff_support import desk_env, login, make_staff, rasa_events, say, scripted_rasa
 from sqlalchemy import select
 
-from api import db
-from api.handoff.models import Handoff, Survey, Transition
-from api.models import Conversation, Message
+from api.core import db
+from api.models import Conversation, Handoff, Message, Survey, Transition
 
 
 @pytest.fixture()

@@ -9,8 +9,8 @@ import pytest
 from handoff_support import desk_env, login, make_staff, say, scripted_rasa
 from sqlalchemy import select
 
-from api import db
-from api.handoff.models import Handoff
+from api.core import db
+from api.models import Handoff
 
 
 @pytest.fixture()

@@ -10,8 +10,7 @@ import pytest
 from sqlalchemy import create_engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.db import Base
-from api.handoff.models import Transition
+from api.core.db import Base
 from api.handoff.state import (
     TRANSITIONS,
     InvalidTransition,
@@ -20,7 +19,7 @@ from api.handoff.state import (
     apply,
     next_state,
 )
-from api.models import Conversation
+from api.models import Conversation, Transition
 
 VALID = [
     ("bot", "request", "queued"),
@@ -45,7 +44,7 @@ def sessions(tmp_path) -> sessionmaker[Session]:
     def _wal(dbapi_conn, _record):  # type: ignore[no-untyped-def]
         dbapi_conn.execute("PRAGMA journal_mode=WAL")
 
-    import api.handoff.models  # noqa: F401
+    import api.models  # noqa: F401
 
     Base.metadata.create_all(engine)
     return sessionmaker(bind=engine, expire_on_commit=False)

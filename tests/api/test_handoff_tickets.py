@@ -9,9 +9,8 @@ import pytest
 from handoff_support import desk_env, login, make_staff, rasa_events, say, scripted_rasa
 from sqlalchemy import select
 
-from api import db
-from api.handoff.models import Handoff, Ticket
-from api.models import Conversation, Message
+from api.core import db
+from api.models import Conversation, Handoff, Message, Ticket
 
 
 @pytest.fixture()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from kb_support import KB, create, entry_body, publish, staff
 
-from api.auth import create_access_token
+from api.core.security import create_access_token
 from api.models import StaffUser
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from kb_support import KB, create, publish, staff, wait_serving
 
-from api.settings import get_settings
-from knowledge_base.editing import KBEditor, console_sessions
+from api.core.config import get_settings
+from knowledge_base.content.editor import KBEditor, console_sessions
 
 
 @pytest.fixture(autouse=True)

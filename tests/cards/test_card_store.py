@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from actions.accounts import rules, views
-from actions.accounts.client import SqlCardAccountClient, make_engine
-from actions.accounts.models import Cardholder
-from actions.accounts.seed import statement_date_due_in
+from cards import rules, views
+from cards.client import SqlCardAccountClient, make_engine
+from cards.models import Cardholder
+from cards.seed import statement_date_due_in
 from tests.actions.conftest import TODAY
 
 

@@ -10,7 +10,7 @@ import pytest
 import xmltodict
 from wechatpy.utils import WeChatSigner
 
-from api.settings import Settings
+from api.core.config import Settings
 
 pytestmark = pytest.mark.e2e
 

@@ -19,7 +19,7 @@ def e5_model_dir() -> Path:
 @pytest.fixture(scope="session")
 def kb_service(e5_model_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     """A loaded KnowledgeService over the fixture KB, with the real e5 model."""
-    from knowledge_base.service import KnowledgeService
+    from knowledge_base.search.service import KnowledgeService
 
     service = KnowledgeService(make_settings(tmp_path_factory.mktemp("kb")), nlu_dir=FIXTURE_NLU)
     service.reload()

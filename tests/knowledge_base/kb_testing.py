@@ -14,7 +14,7 @@ FIXTURE_NLU = FIXTURES / "nlu"
 
 def make_settings(tmp: Path, seed_dir: Path = FIXTURE_SEED):
     """Service settings for a throwaway KB (own DB and index directory)."""
-    from api.settings import Settings
+    from api.core.config import Settings
 
     return Settings(app_env="test", database_url=f"sqlite:///{tmp}/kb.db", index_dir=tmp / "index",
                     kb_seed_dir=seed_dir, embedding_model_dir=MODEL_DIR, data_dir=tmp)

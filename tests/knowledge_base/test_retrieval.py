@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from knowledge_base import retrieval
-from knowledge_base.retrieval import Calibration, EntryScorer, Logistic
+from knowledge_base.search import retrieval
+from knowledge_base.search.retrieval import Calibration, EntryScorer, Logistic
 
 
 def unit(x: np.ndarray) -> np.ndarray:
@@ -130,7 +130,7 @@ def test_out_of_scope_examples_from_nlu_files(tmp_path: Path) -> None:
 
 
 def test_question_key_drops_openings_and_punctuation() -> None:
-    from knowledge_base.retrieval import asks_a_kb_question, question_key
+    from knowledge_base.search.retrieval import asks_a_kb_question, question_key
 
     assert question_key("请问，我的信用卡丢了怎么办？") == "信用卡丢了怎么办"
     assert question_key("我的卡") == "我的卡"  # too short to strip: the opening is the question

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from kb_testing import FIXTURE_NLU, FIXTURE_SEED, make_settings
 
-from knowledge_base.service import KBNotReady, KnowledgeService, UnknownEntry
+from knowledge_base.search.service import KBNotReady, KnowledgeService, UnknownEntry
 
 TODAY = date(2026, 6, 1)  # outside the fixture's 2026-01-15..2026-02-28 campaign
 
@@ -202,7 +202,7 @@ def test_a_small_publish_is_served_at_once_then_rebuilt_in_full(
     live adapter and calibration; the full build (retrained, recalibrated) follows."""
     import threading
 
-    from knowledge_base import service as service_mod
+    from knowledge_base.search import service as service_mod
 
     seed = tmp_path / "seed"
     seed.mkdir()
@@ -264,7 +264,7 @@ def test_a_superseded_reload_is_abandoned_and_the_live_snapshot_kept(
     """A rollback right after a publish must not wait behind the publish's full rebuild: the
     reload whose release is already stale stops, the serving snapshot stays, and the next
     reload (not stale) loads normally."""
-    from knowledge_base.service import Cancelled
+    from knowledge_base.search.service import Cancelled
 
     live = kb_service.snapshot
     assert live is not None

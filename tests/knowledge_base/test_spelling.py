@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from knowledge_base.spelling import TermCorrector, build_corrector, tokenizer, userdict_terms
+from knowledge_base.search.spelling import TermCorrector, build_corrector, tokenizer, userdict_terms
 
 STANDARD = ["信用卡怎么注销", "附属卡怎么申请", "我的额度是多少", "密码忘了怎么办",
             "境外消费多久入账", "如何使用信用卡", "逾期会上征信吗", "账单在哪看",

@@ -9,8 +9,8 @@ import pytest
 import yaml
 from sqlalchemy.orm import Session
 
-from knowledge_base import store
-from knowledge_base.store import SeedError
+from knowledge_base.content import store
+from knowledge_base.content.store import SeedError
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE_SEED = Path(__file__).parent / "fixtures" / "seed"

@@ -33,8 +33,6 @@ from api.channels.relay import HandoffRelay
 from api.channels.wechat import texts
 from api.channels.wechat.client import OutsideServiceWindow, WeChatApiClient, WeChatApiError
 from api.channels.wechat.crypto import MessageCrypto
-from api.channels.wechat.models import WeChatInbound as InboundRow
-from api.channels.wechat.models import WeChatOutbound, WeChatPendingOptions
 from api.channels.wechat.render import (
     OutMessage,
     Rendered,
@@ -43,10 +41,11 @@ from api.channels.wechat.render import (
     render_messages,
 )
 from api.channels.wechat.xmlmsg import OPENID_RE, WeChatInbound, news_reply, text_reply
-from api.gateway import APOLOGY, Gateway
-from api.models import Conversation, utcnow
-from api.schemas import IncomingMessage
-from api.settings import Settings
+from api.conversation.gateway import APOLOGY, Gateway
+from api.core.config import Settings
+from api.models import Conversation, WeChatOutbound, WeChatPendingOptions, utcnow
+from api.models import WeChatInbound as InboundRow
+from api.schemas.chat import IncomingMessage
 
 logger = logging.getLogger(__name__)
 

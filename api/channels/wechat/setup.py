@@ -12,9 +12,9 @@ from api.channels.relay import HandoffRelay
 from api.channels.wechat.client import WeChatApiClient
 from api.channels.wechat.menu import load_menu
 from api.channels.wechat.service import CHANNEL, WeChatService, openid_hash
-from api.db import get_sessionmaker
+from api.core.config import Settings
+from api.core.db import get_sessionmaker
 from api.handoff.hub import Hub
-from api.settings import Settings
 from pii.masking import get_pipeline
 
 _OPENID_QUERY = re.compile(r"(openid=)([A-Za-z0-9_-]+)")

@@ -19,8 +19,8 @@ from wechat_fakes import (
     Wx,
 )
 
-from api.rasa_client import RasaClient
-from api.settings import get_settings
+from api.conversation.rasa_client import RasaClient
+from api.core.config import get_settings
 
 
 @pytest.fixture()

@@ -34,12 +34,11 @@ from wechat_fakes import (
 )
 from wechatpy.crypto import WeChatCrypto
 
-from api import db
 from api.channels.wechat import texts
-from api.channels.wechat.models import WeChatInbound, WeChatOutbound
 from api.channels.wechat.service import openid_hash
 from api.channels.wechat.setup import OpenIdLogFilter
-from api.models import Conversation, Message
+from api.core import db
+from api.models import Conversation, Message, WeChatInbound, WeChatOutbound
 
 OPENID = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
 

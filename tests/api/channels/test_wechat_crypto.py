@@ -20,7 +20,7 @@ from api.channels.wechat.crypto import (
     sha1_signature,
     verify_signature,
 )
-from api.settings import Settings
+from api.core.config import Settings
 
 # The encryption sample of WeChat's message-encryption docs as used by wechatpy's own tests.
 SAMPLE_TOKEN = "123456"

@@ -10,11 +10,9 @@ from handoff_support import login, make_staff, say, scripted_rasa
 from sqlalchemy import select
 from wechat_fakes import FakeWeChat, Wx, text_xml, wait_for
 
-from api import db
 from api.channels.outbox import Outbound
-from api.channels.wechat.models import WeChatOutbound
-from api.handoff.models import Survey
-from api.models import Conversation
+from api.core import db
+from api.models import Conversation, Survey, WeChatOutbound
 
 OPENID = "oWx_handoff_user_0001"
 

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
-from api import db
+from api.core import db
 
 TOKEN = "test-wechat-token"
 APP_ID = "wx1234567890abcdef"

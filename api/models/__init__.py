@@ -1,0 +1,13 @@
+"""Every table of the service database, listed explicitly (Alembic reads this list).
+
+The gateway's records (`conversation`), the human desk's (`handoff`) and the WeChat channel's
+(`wechat`) share one declarative base with the knowledge base's release and console tables
+(`knowledge_base.content.store`, `knowledge_base.content.drafts`).
+"""
+
+from api.models.conversation import Conversation, KBEvent, Message, StaffUser, utcnow
+from api.models.handoff import Handoff, Survey, Ticket, Transition
+from api.models.wechat import WeChatInbound, WeChatOutbound, WeChatPendingOptions
+
+__all__ = ["Conversation", "Handoff", "KBEvent", "Message", "StaffUser", "Survey", "Ticket",
+           "Transition", "WeChatInbound", "WeChatOutbound", "WeChatPendingOptions", "utcnow"]

@@ -1,0 +1,1 @@
+"""Pydantic models of the HTTP API (request bodies `XCreate`/`XUpdate`, responses `XPublic`)."""

@@ -1,0 +1,1 @@
+"""Content: KB entries, releases, drafts, the console editor, import/export."""

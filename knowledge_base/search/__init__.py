@@ -1,0 +1,1 @@
+"""Search: encoder, adapter, vector index, snapshot, retrieval service and its reloader."""
