@@ -15,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import identity, retrieval
+from actions.card_store import get_client
 from actions.forms import (
     AMOUNT,
     CONFIRM,
@@ -33,7 +34,6 @@ from actions.forms import (
 from actions.meta import ANSWERED, FALLBACK, send_meta
 from actions.parsing import fen_to_yuan as yuan
 from cards import rules, views
-from cards.client import get_client
 from cards.views import CardServiceError, ProfileView
 
 REPAYMENT_WAYS = (

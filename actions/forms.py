@@ -24,9 +24,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import identity, parsing
+from actions.card_store import get_client
 from actions.meta import FORM, send_meta
 from cards import rules, views
-from cards.client import get_client
 from cards.views import ProfileView
 
 REQUESTED_SLOT = "requested_slot"

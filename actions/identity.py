@@ -13,7 +13,7 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from cards.client import get_client
+from actions.card_store import get_client
 from cards.views import ProfileView
 
 CARD_LAST4 = "card_last4"

@@ -14,6 +14,9 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import cn2an
 
+# Money formatting lives with the card store (both runtimes show amounts).
+from cards.money import fen_to_yuan as fen_to_yuan
+
 CN_DIGITS = "零〇一二两三四五六七八九"
 CN_NUMERAL = "零〇一二两三四五六七八九十百千万"
 # Full-width digits and separators that phone keyboards produce.
@@ -133,13 +136,6 @@ def parse_amount(text: str) -> Decimal | None:
 def amount_to_fen(amount: Decimal) -> int:
     """Yuan (Decimal) to integer fen."""
     return int((amount * 100).quantize(Decimal("1"), ROUND_HALF_UP))
-
-
-def fen_to_yuan(fen: int) -> str:
-    """Integer fen as a yuan string for people: 300000 -> "3,000.00"."""
-    sign = "-" if fen < 0 else ""
-    fen = abs(fen)
-    return f"{sign}{fen // 100:,}.{fen % 100:02d}"
 
 
 def parse_day(text: str) -> int | None:

@@ -17,10 +17,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import identity
+from actions.card_store import get_client
 from actions.meta import ANSWERED, send_meta
 from actions.parsing import fen_to_yuan
 from cards import rules
-from cards.client import get_client
 from cards.models import ACTIVE, INACTIVE
 from cards.views import ProfileView
 

@@ -1,11 +1,28 @@
-"""`python -m api`: serve the gateway with uvicorn on HOST:PORT (127.0.0.1:8000 by default)."""
+"""`python -m api`: serve the gateway with uvicorn on HOST:PORT (127.0.0.1:8000 by default).
+
+`python -m api migrate` brings the service database (DATABASE_URL) and the card-account store
+(CARD_DB_URL) to the newest schema; it is idempotent and runs before every start
+(`make run`, `make test`, the e2e stack).
+"""
+
+from __future__ import annotations
+
+import argparse
 
 import uvicorn
 
+import migrations
 from api.core.config import get_settings
 
 
-def main() -> None:
+def migrate() -> None:
+    """Upgrade both databases to the newest revision."""
+    settings = get_settings()
+    migrations.upgrade("service", settings.database_url)
+    migrations.upgrade("cards", settings.card_db_url)
+
+
+def serve() -> None:
     """Run uvicorn with the app factory."""
     settings = get_settings()
     uvicorn.run(
@@ -15,6 +32,13 @@ def main() -> None:
         port=settings.port,
         log_config=None,  # our logging config (with PII masking) stays in charge
     )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m api")
+    parser.add_argument("command", nargs="?", choices=("serve", "migrate"), default="serve")
+    args = parser.parse_args(argv)
+    migrate() if args.command == "migrate" else serve()
 
 
 if __name__ == "__main__":

@@ -1,22 +1,32 @@
-"""Annotated dependency aliases shared by the routers."""
+"""Annotated dependency aliases shared by the routes, and the staff guards.
+
+Routes take what they need as parameters (`db: SessionDep`, `agent: DeskAgent`, …); the
+objects built once per process live on `app.state` (see `api/main.py`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
 from api.conversation.gateway import Gateway
 from api.conversation.rasa_client import RasaClient
 from api.core.config import Settings, get_settings
 from api.core.db import session_scope
-from api.core.security import DESK_ROLES, current_user, require_role
+from api.core.errors import ApiError
 from api.handoff.hub import Hub
 from api.handoff.service import HandoffService
-from api.kbops import KB_EDIT_ROLES, KB_PUBLISH_ROLES, kb_session
 from api.models import StaffUser
+from api.staff import user_from_token
+from knowledge_base.search.reloader import Reloader
 from knowledge_base.search.service import KnowledgeService
+from vocab import DESK_ROLES, KB_EDIT_ROLES, KB_PUBLISH_ROLES, ROLES
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
 def _gateway(request: Request) -> Gateway:
@@ -25,6 +35,10 @@ def _gateway(request: Request) -> Gateway:
 
 def _kb(request: Request) -> KnowledgeService:
     return request.app.state.kb
+
+
+def _reloader(request: Request) -> Reloader:
+    return request.app.state.kb_reloader
 
 
 def _handoff(request: Request) -> HandoffService:
@@ -39,17 +53,39 @@ def _rasa(request: Request) -> RasaClient:
     return request.app.state.rasa
 
 
+def current_user(token: Annotated[str | None, Depends(oauth2_scheme)],
+                 db: Annotated[Session, Depends(session_scope)]) -> StaffUser:
+    """The signed-in staff user (401 without a valid token)."""
+    return user_from_token(db, token)
+
+
+def require_role(*roles: str) -> Callable[..., StaffUser]:
+    """Dependency factory: the signed-in user, if their role is one of `roles` (else 403)."""
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles: {sorted(unknown)}")
+
+    def _check(user: Annotated[StaffUser, Depends(current_user)]) -> StaffUser:
+        if user.role not in roles:
+            raise ApiError(403, "forbidden", "您没有权限进行此操作。",
+                           f"Role '{user.role}' may not do this; needs one of "
+                           f"{[str(r) for r in roles]}.")
+        return user
+
+    return _check
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(session_scope)]
 GatewayDep = Annotated[Gateway, Depends(_gateway)]
 KBDep = Annotated[KnowledgeService, Depends(_kb)]
+ReloaderDep = Annotated[Reloader, Depends(_reloader)]
 HandoffDep = Annotated[HandoffService, Depends(_handoff)]
 HubDep = Annotated[Hub, Depends(_hub)]
 RasaDep = Annotated[RasaClient, Depends(_rasa)]
 # Signed-in staff (any role), and staff allowed to work the handoff desk.
 CurrentStaff = Annotated[StaffUser, Depends(current_user)]
 DeskAgent = Annotated[StaffUser, Depends(require_role(*DESK_ROLES))]
-# KB ops console: its database session, staff who edit drafts, staff who publish / roll back.
-KBSessionDep = Annotated[Session, Depends(kb_session)]
+# KB ops console: staff who edit drafts, staff who publish / roll back.
 KBEditorStaff = Annotated[StaffUser, Depends(require_role(*KB_EDIT_ROLES))]
 KBPublisherStaff = Annotated[StaffUser, Depends(require_role(*KB_PUBLISH_ROLES))]

@@ -11,18 +11,19 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
+import migrations
 from api.channels.wechat.setup import start_wechat, stop_wechat
 from api.conversation.gateway import Gateway
 from api.conversation.rasa_client import RasaClient
 from api.core.config import Settings, get_settings
-from api.core.db import get_sessionmaker, init_db
+from api.core.db import get_engine, get_sessionmaker
 from api.core.errors import install_error_handlers
 from api.core.logging_setup import configure_logging
-from api.core.security import seed_demo_users
 from api.handoff.hub import Hub
 from api.handoff.service import HandoffService
-from api.kbops.retrieval import start_release_watch, stop_reloads
-from api.routes import agent, auth, chat, health, internal_kb, kb, wechat
+from api.routes import agent, auth, chat, handoff, health, internal_kb, kb, wechat
+from api.staff import seed_demo_users
+from knowledge_base.search.reloader import Reloader
 from knowledge_base.search.service import KnowledgeService
 
 STATIC = Path(__file__).parent / "static"
@@ -30,18 +31,23 @@ STATIC = Path(__file__).parent / "static"
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Build DB, Rasa client, gateway and retrieval once per process; close them on shutdown."""
+    """Build Rasa client, gateway and retrieval once per process; close them on shutdown."""
     settings: Settings = app.state.settings
     configure_logging(settings.log_level)
-    init_db()
+    # The schema is the migrations' job (`python -m api migrate`); refuse to run on an old one.
+    migrations.check_current("service", get_engine())
     seed_demo_users(get_sessionmaker(), settings)
     app.state.rasa = RasaClient(settings)
-    handoff = HandoffService(get_sessionmaker(), settings, Hub())
-    app.state.gateway = Gateway(get_sessionmaker(), app.state.rasa, handoff)
-    sweeper = asyncio.create_task(handoff.run_sweeper())  # queue timeouts -> leave a message
-    app.state.kb = KnowledgeService(settings)
+    desk = HandoffService(get_sessionmaker(), settings, Hub())
+    app.state.gateway = Gateway(get_sessionmaker(), app.state.rasa, desk)
+    sweeper = asyncio.create_task(desk.run_sweeper())  # queue timeouts -> leave a message
+    kb_config = settings.kb_config()
+    app.state.kb = KnowledgeService(kb_config)
+    app.state.kb_reloader = Reloader(app.state.kb)
     app.state.kb.start_background()
-    kb_watch = start_release_watch(app, settings)  # releases published by another process
+    kb_watch = (asyncio.create_task(app.state.kb_reloader.watch(
+        kb_config, settings.kb_release_poll_seconds))
+        if settings.kb_release_poll_seconds > 0 else None)  # releases of other processes
     start_wechat(app, settings)  # after the gateway: WeChat answers through it
     try:
         yield
@@ -54,7 +60,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Cancel and wait for background builds: killed inside torch at exit, a daemon thread
         # aborts the whole process.
         await asyncio.to_thread(app.state.kb.close)
-        await asyncio.to_thread(stop_reloads, app.state.kb)
+        await asyncio.to_thread(app.state.kb_reloader.stop)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -67,13 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings or get_settings()
     install_error_handlers(app)
-    app.include_router(chat.router)
-    app.include_router(wechat.router)
-    app.include_router(health.router)
-    app.include_router(internal_kb.router)
-    app.include_router(auth.router)
-    app.include_router(agent.router)
-    app.include_router(kb.router)
+    for module in (chat, handoff, wechat, health, internal_kb, auth, agent, kb):
+        app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -52,7 +52,7 @@ def load_items(path: Path) -> list[Any]:
 
 def categories() -> dict[str, str]:
     """entry id -> category, from the seed KB."""
-    from knowledge_base.content.store import load_seed
+    from knowledge_base.content.entries import load_seed
 
     return {entry.id: entry.category for entry in load_seed(SEED_DIR)}
 
@@ -63,7 +63,7 @@ def ask_dates() -> dict[str, date]:
     A cardholder asks about a promotion while it runs; asked after it ended, the entry is
     (rightly) hidden. Scoring such a paraphrase on today's date would measure the calendar, not
     the retrieval, so it is asked on the entry's first valid day."""
-    from knowledge_base.content.store import load_seed
+    from knowledge_base.content.entries import load_seed
 
     today = date.today()
     return {e.id: e.valid_from or today for e in load_seed(SEED_DIR)

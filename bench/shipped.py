@@ -142,7 +142,7 @@ def _artifacts_without_calibration(entries: list[Any], encoder: Any) -> Any:
 def seed_retrieval() -> ShippedRetrieval:
     """The shipped retrieval over the published seed KB."""
     try:
-        from knowledge_base.content.store import load_seed
+        from knowledge_base.content.entries import load_seed
         from knowledge_base.search.retrieval import load_out_of_scope
         from knowledge_base.search.service import NLU_DIR
     except ImportError as exc:
@@ -154,7 +154,7 @@ def seed_retrieval() -> ShippedRetrieval:
 
 def ccb_entries(rs: Any) -> list[Any]:
     """KB entries for a CCB set (unvalidated: CCB groups have few similar questions)."""
-    from knowledge_base.content.store import CHANNELS, Answer, Entry
+    from knowledge_base.content.entries import CHANNELS, Answer, Entry
 
     questions: list[list[str]] = [[] for _ in range(rs.n_entries)]
     for doc, e in zip(rs.docs, rs.doc_entry, strict=True):

@@ -16,12 +16,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import create_engine, event, select
+from sqlalchemy import create_engine, event, inspect, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from actions.parsing import fen_to_yuan
 from cards import rules, views
 from cards.models import (
     ACTIVE,
@@ -29,7 +28,6 @@ from cards.models import (
     INACTIVE,
     LOST,
     AccountEvent,
-    Base,
     Card,
     Cardholder,
     InstallmentPlan,
@@ -38,10 +36,15 @@ from cards.models import (
     Statement,
     Transaction,
 )
+from cards.money import fen_to_yuan
 from cards.seed import seed_demo_data
 from cards.views import CardServiceError, ProfileView
 
 logger = logging.getLogger(__name__)
+
+
+class CardStoreNotMigrated(RuntimeError):
+    """The store's database has no schema yet (its migrations were not run)."""
 
 
 @dataclass(frozen=True)
@@ -182,10 +185,14 @@ class SqlCardAccountClient:
         return self._today()
 
     def ensure_ready(self) -> None:
-        """Create the tables and seed the demo data once (safe if another process races us)."""
+        """Seed the demo data once (safe if another process races us). The tables come from the
+        migrations (`python -m cards migrate`, run by `make run` / deploys), never from here."""
         if self._ready:
             return
-        Base.metadata.create_all(self._engine)
+        if not inspect(self._engine).has_table(Cardholder.__tablename__):
+            raise CardStoreNotMigrated(
+                "the card-account store has no tables: run `python -m api migrate` (service "
+                "runtime) or `python -m cards migrate --url <CARD_DB_URL>` first")
         try:
             with Session(self._engine, future=True) as session, session.begin():
                 added = seed_demo_data(session, self.today())
@@ -491,9 +498,7 @@ def _new_last4(old: str, seed: int, taken: set[str]) -> str:
     return f"{value:04d}"
 
 
-@lru_cache
-def get_client() -> CardAccountClient:
-    """The process-wide client for CARD_DB_URL (the engine is created on first use)."""
-    from actions.settings import get_settings
-
-    return SqlCardAccountClient(make_engine(get_settings().card_db_url))
+@lru_cache(maxsize=8)
+def client_for(url: str) -> CardAccountClient:
+    """The process-wide client of the store at `url` (each runtime passes its CARD_DB_URL)."""
+    return SqlCardAccountClient(make_engine(url))

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from actions.parsing import fen_to_yuan
 from cards import rules
 from cards.models import ACTIVE, FROZEN, INACTIVE, LOST, PLATINUM
+from cards.money import fen_to_yuan
 
 
 class CardServiceError(Exception):

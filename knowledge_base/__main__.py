@@ -17,7 +17,7 @@ def _build_index(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from api.core.config import get_settings
-    from knowledge_base.content.store import SeedError
+    from knowledge_base.content.entries import SeedError
     from knowledge_base.search.service import load_snapshot
 
     settings = get_settings()

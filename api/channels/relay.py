@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.channels.outbox import Outbound, OutboxRegistry
 from api.handoff.hub import Hub, Subscription, conversation_topic
 from api.models import Conversation
+from vocab import State
 
 logger = logging.getLogger(__name__)
 
-BOT_STATE = "bot"
 QUEUE_NOTICE = ("排队进度：您当前排在第 {position} 位，预计等待约 {minutes} 分钟。"
                 "如需退出排队，请回复“取消排队”。")
 
@@ -72,7 +72,7 @@ class HandoffRelay:
         with self._sessions() as db:
             rows = db.execute(select(Conversation.id, Conversation.channel,
                                      Conversation.user_id)
-                              .where(Conversation.state != BOT_STATE)).all()
+                              .where(Conversation.state != State.BOT)).all()
         return sum(self.follow(cid, channel, user_id) for cid, channel, user_id in rows)
 
     async def _pump(self, sub: Subscription, conversation_id: str, channel: str, user_id: str,
@@ -81,7 +81,7 @@ class HandoffRelay:
             while True:
                 event = await sub.get()
                 kind = event.get("type")
-                if kind == "state" and event.get("state") == BOT_STATE:
+                if kind == "state" and event.get("state") == State.BOT:
                     return
                 try:
                     position = await self._relay(event, conversation_id, channel, user_id,
@@ -114,7 +114,7 @@ class HandoffRelay:
                 return new
         elif kind == "state":
             queue = event.get("queue") or {}
-            if event.get("state") != "queued":
+            if event.get("state") != State.QUEUED:
                 return None
             if isinstance(queue.get("position"), int):
                 return int(queue["position"])

@@ -11,17 +11,25 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.conversation.rasa_client import RasaClient, RasaUnavailable
-from api.core.config import get_settings
-from api.handoff.hub import Hub
 from api.handoff.service import HandoffReply, HandoffService
 from api.models import Conversation, KBEvent, Message
-from api.schemas.chat import IncomingMessage
 from pii import mask
+from vocab import MessageType, Outcome, Sender, State
 
 logger = logging.getLogger(__name__)
 
 APOLOGY = "抱歉，智能客服暂时开小差了，请稍后再试，或拨打信用卡客服热线 400-123-4567。"
-DEFAULT_OUTCOME = "answered"
+DEFAULT_OUTCOME = Outcome.ANSWERED
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    """The one typed message every channel adapter produces."""
+
+    channel: str
+    user_id: str
+    text: str
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -45,16 +53,18 @@ def convert_rasa_messages(raw: list[dict[str, Any]]) -> tuple[list[dict[str, Any
             continue
         if isinstance(custom, dict) and "link" in custom:
             link = custom["link"]
-            messages.append({"type": "link", "text": link.get("title", ""), "url": link.get("url")})
+            messages.append({"type": MessageType.LINK.value, "text": link.get("title", ""),
+                             "url": link.get("url")})
             continue
         if item.get("buttons"):
             buttons = [{"title": b.get("title", ""), "payload": b.get("payload", "")}
                        for b in item["buttons"]]
-            messages.append({"type": "buttons", "text": item.get("text", ""), "buttons": buttons})
+            messages.append({"type": MessageType.BUTTONS.value, "text": item.get("text", ""),
+                             "buttons": buttons})
         elif item.get("text"):
-            messages.append({"type": "text", "text": item["text"]})
+            messages.append({"type": MessageType.TEXT.value, "text": item["text"]})
         if item.get("image"):
-            messages.append({"type": "image", "text": "", "url": item["image"]})
+            messages.append({"type": MessageType.IMAGE.value, "text": "", "url": item["image"]})
     return messages, meta
 
 
@@ -62,10 +72,10 @@ class Gateway:
     """Routes a message to Rasa (or, while a human owns the conversation, to the agent)."""
 
     def __init__(self, sessions: sessionmaker[Session], rasa: RasaClient,
-                 handoff: HandoffService | None = None) -> None:
+                 handoff: HandoffService) -> None:
         self._sessions = sessions
         self._rasa = rasa
-        self.handoff = handoff or HandoffService(sessions, get_settings(), Hub())
+        self.handoff = handoff
 
     def conversation_for(self, db: Session, channel: str, user_id: str) -> Conversation:
         """Get or create the conversation of a user on a channel (race-safe)."""
@@ -87,7 +97,8 @@ class Gateway:
               outcome: str | None = None) -> Message:
         """Write one transcript line with PII masked."""
         payload = {k: v for k, v in msg.items() if k not in ("type", "text")} or None
-        row = Message(conversation_id=conversation_id, sender=sender, type=msg.get("type", "text"),
+        row = Message(conversation_id=conversation_id, sender=sender,
+                      type=msg.get("type", MessageType.TEXT.value),
                       text=mask(msg.get("text", "")), payload=payload, outcome=outcome)
         db.add(row)
         db.commit()
@@ -97,9 +108,10 @@ class Gateway:
         """Store the user's message, get the bot's answer, store that, return it."""
         with self._sessions() as db:
             conv = self.conversation_for(db, incoming.channel, incoming.user_id)
-            user_row = self.store(db, conv.id, "user", {"type": "text", "text": incoming.text})
+            user_row = self.store(db, conv.id, Sender.USER, {"type": MessageType.TEXT.value,
+                                                             "text": incoming.text})
             # human path: queued, with an agent, survey, leaving a message (or a stale button)
-            if conv.state != "bot" or self.handoff.is_handoff_payload(incoming.text):
+            if conv.state != State.BOT or self.handoff.is_handoff_payload(incoming.text):
                 human = await self.handoff.on_user_message(self._rasa, conv.id, incoming.text)
                 if human is not None:
                     return self._human_reply(conv.id, human)
@@ -110,15 +122,15 @@ class Gateway:
                 raw = await self._rasa.send(conv.id, incoming.text, metadata)
             except RasaUnavailable as exc:
                 logger.error("Rasa unavailable for conversation %s: %s", conv.id, exc)
-                msg = {"type": "text", "text": APOLOGY}
-                row = self.store(db, conv.id, "system", msg, outcome="unavailable")
-                return GatewayReply(conv.id, "unavailable", [{**msg, "id": row.id}])
+                msg = {"type": MessageType.TEXT.value, "text": APOLOGY}
+                row = self.store(db, conv.id, Sender.SYSTEM, msg, outcome=Outcome.UNAVAILABLE)
+                return GatewayReply(conv.id, Outcome.UNAVAILABLE, [{**msg, "id": row.id}])
 
             messages, meta = convert_rasa_messages(raw)
             outcome = str(meta.get("outcome") or DEFAULT_OUTCOME)
             stored = []
             for msg in messages:
-                row = self.store(db, conv.id, "bot", msg, outcome=outcome)
+                row = self.store(db, conv.id, Sender.BOT, msg, outcome=outcome)
                 stored.append({**msg, "id": row.id})
             details = {k: v for k, v in meta.items() if k != "outcome"}
             kb = meta.get("kb")
@@ -130,7 +142,7 @@ class Gateway:
                 db.add(event)
                 db.commit()
                 details["kb_event_id"] = event.id
-            if outcome == "handoff":  # the bot asked for a human: queue (or take a message)
+            if outcome == Outcome.HANDOFF:  # the bot asked for a human: queue (or take a message)
                 human = await self.handoff.request(
                     self._rasa, conv.id, meta.get("handoff") or {}, user_id=incoming.user_id,
                     channel=incoming.channel)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from knowledge_base.config import KBConfig
 
 # Development defaults are the values documented in .env.example. In production none of these
 # may stay: a default secret would let anyone call Rasa or the internal APIs.
@@ -19,6 +23,20 @@ DEV_SECRETS = {
     "wechat_app_secret": "dev-wechat-app-secret-change-me",
     "wechat_aes_key": "devWeChatAesKeyChangeMe0123456789abcdefghij",
 }
+
+
+def decode_aes_key(encoding_aes_key: str) -> bytes:
+    """The 32-byte AES key behind a 43-character WeChat EncodingAESKey; ValueError if malformed
+    (checked here so a bad key stops the start, and used by the WeChat channel's crypto)."""
+    if len(encoding_aes_key) != 43:
+        raise ValueError("EncodingAESKey must be exactly 43 characters (base64 of 32 bytes)")
+    try:
+        key = base64.b64decode(encoding_aes_key + "=", validate=True)
+    except binascii.Error as exc:
+        raise ValueError("EncodingAESKey is not valid base64") from exc
+    if len(key) != 32:
+        raise ValueError("EncodingAESKey must decode to 32 bytes")
+    return key
 
 
 class Settings(BaseSettings):
@@ -124,8 +142,6 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _wechat_aes_keys_are_well_formed(self) -> Settings:
-        from api.channels.wechat.crypto import decode_aes_key
-
         for name in ("wechat_aes_key", "wechat_aes_key_previous"):
             value = getattr(self, name)
             if value or name == "wechat_aes_key":
@@ -134,6 +150,11 @@ class Settings(BaseSettings):
                 except ValueError as exc:
                     raise ValueError(f"{name.upper()}: {exc}") from exc
         return self
+
+
+    def kb_config(self) -> KBConfig:
+        """The knowledge layer's own config (its fields are copied by name from these)."""
+        return KBConfig.from_object(self)
 
 
 @lru_cache

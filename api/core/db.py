@@ -1,4 +1,9 @@
-"""Database engine and sessions, created lazily (nothing connects at import)."""
+"""The service database as the API uses it: the engine and the one session factory of
+DATABASE_URL (shared with the knowledge base, `knowledge_base.db`), created lazily.
+
+The schema is managed by the migrations in `migrations/service` (`python -m api migrate`,
+run by `make run`, `make test` and the e2e stack); nothing here creates tables.
+"""
 
 from __future__ import annotations
 
@@ -6,34 +11,24 @@ from collections.abc import Iterator
 from functools import lru_cache
 
 from sqlalchemy import Engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from api.core.config import get_settings
+from knowledge_base import db as service_db
 
-
-class Base(DeclarativeBase):
-    """Declarative base of every table the service runtime owns."""
+Base = service_db.Base
 
 
 @lru_cache
 def get_engine() -> Engine:
-    """The process-wide engine for DATABASE_URL, shared with the KB store (one pool per URL)."""
-    from knowledge_base.content.store import get_engine as engine_for
-
-    return engine_for(get_settings().database_url)
+    """The process-wide engine for DATABASE_URL (one pool per URL)."""
+    return service_db.get_engine(get_settings().database_url)
 
 
 @lru_cache
 def get_sessionmaker() -> sessionmaker[Session]:
-    """Session factory bound to the engine."""
-    return sessionmaker(bind=get_engine(), expire_on_commit=False)
-
-
-def init_db() -> None:
-    """Create every table (import the model modules first so they register)."""
-    import api.models  # noqa: F401  # noqa: F401
-
-    Base.metadata.create_all(get_engine())
+    """The session factory of DATABASE_URL."""
+    return service_db.sessions(get_settings().database_url)
 
 
 def session_scope() -> Iterator[Session]:

@@ -1,4 +1,16 @@
-"""Clear 4xx errors: Chinese for the cardholder, English for the developer."""
+"""Clear 4xx errors: Chinese for the cardholder, English for the developer.
+
+Domain services (handoff, KB editing, retrieval) raise domain errors and know nothing about
+HTTP; this module is the one place that turns them into responses:
+
+* `vocab.DomainError` -> status by its `kind` (`STATUS`), body `{"detail": {code, message,
+  message_en, **extra}}`;
+* the retrieval service's `KBNotReady` -> 503 `kb_unavailable`, `UnknownEntry` -> 404;
+* request validation failures (including non-JSON bodies) -> bilingual 422.
+
+Routes raise `ApiError` themselves only for HTTP-level problems (a missing If-Match, an upload
+over the size limit, a bad bearer token).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +19,17 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+
+from knowledge_base.search.service import KBNotReady, UnknownEntry
+from vocab import DomainError, ErrorKind
+
+STATUS: dict[ErrorKind, int] = {
+    ErrorKind.INVALID: 422,
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.CONFLICT: 409,
+    ErrorKind.FORBIDDEN: 403,
+    ErrorKind.UNAVAILABLE: 503,
+}
 
 
 def error_body(code: str, message_zh: str, message_en: str, **extra: Any) -> dict[str, Any]:
@@ -22,8 +45,30 @@ class ApiError(HTTPException):
         super().__init__(status_code, error_body(code, message_zh, message_en, **extra)["detail"])
 
 
+def as_api_error(exc: Exception) -> ApiError:
+    """The HTTP form of a domain error (also used where no handler runs, e.g. WebSockets)."""
+    if isinstance(exc, DomainError):
+        return ApiError(STATUS[exc.kind], exc.code, exc.message, exc.message_en, **exc.extra)
+    if isinstance(exc, UnknownEntry):
+        entry_id = exc.args[0] if exc.args else ""
+        return ApiError(404, "kb_entry_not_found", "未找到该知识条目。",
+                        f"Unknown KB entry id: {entry_id}")
+    if isinstance(exc, KBNotReady):
+        return ApiError(503, "kb_unavailable", "知识库正在加载或暂不可用，请稍后再试。",
+                        f"Knowledge base not ready: {exc}")
+    raise TypeError(f"not a domain error: {type(exc).__name__}")
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Turn validation failures (incl. non-JSON bodies) into bilingual 422s."""
+    """Map domain errors and validation failures (incl. non-JSON bodies) to bilingual JSON."""
+
+    async def _domain(_request: Request, exc: Exception) -> JSONResponse:
+        err = as_api_error(exc)
+        return JSONResponse(status_code=err.status_code, content={"detail": err.detail},
+                            headers=err.headers)
+
+    for kind in (DomainError, UnknownEntry, KBNotReady):
+        app.add_exception_handler(kind, _domain)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

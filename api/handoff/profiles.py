@@ -1,7 +1,7 @@
 """Cardholder profile for the agent desk and the queue: tier and masked cards.
 
-Read through the card-account store's client (`cards.client`, CARD_DB_URL), which
-works with SQLAlchemy 2. Unknown users, and a store that cannot be read, give the `standard`
+Read through the card-account store shared with the Rasa runtime (`cards`, CARD_DB_URL; no
+framework of either runtime). Unknown users, and a store that cannot be read, give the `standard`
 tier: the queue never fails because a profile is missing.
 """
 
@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from typing import Any
+
+from cards.client import client_for
 
 logger = logging.getLogger(__name__)
 
@@ -45,13 +46,6 @@ def mask_name(name: str) -> str:
     return name[:1] + "*" * max(1, len(name) - 1) if name else ""
 
 
-@lru_cache
-def _client(card_db_url: str) -> Any:
-    from cards.client import SqlCardAccountClient, make_engine
-
-    return SqlCardAccountClient(make_engine(card_db_url))
-
-
 class ProfileLookup:
     """Looks up profiles in the card-account store at `card_db_url`."""
 
@@ -60,8 +54,8 @@ class ProfileLookup:
 
     def get(self, user_id: str) -> Profile:
         try:
-            view = _client(self.card_db_url).profile(user_id)
-        except Exception as exc:  # store down or not importable: queue as a standard cardholder
+            view = client_for(self.card_db_url).profile(user_id)
+        except Exception as exc:  # store down: queue as a standard cardholder
             logger.warning("card-account store unavailable (%s); tier defaults to standard",
                            type(exc).__name__)
             return Profile(user_id=user_id)

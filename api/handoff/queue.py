@@ -11,11 +11,14 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import TypedDict
 
 from api.handoff.profiles import TIER_RANK
 from api.models import Handoff, StaffUser
+from vocab import DESK_LEADS, DESK_ROLES, SkillGroup
 
-GROUP_LABELS = {"general": "综合服务组", "vip": "贵宾专席", "disputes": "争议与盗刷专席"}
+GROUP_LABELS: dict[str, str] = {SkillGroup.GENERAL: "综合服务组", SkillGroup.VIP: "贵宾专席",
+                                SkillGroup.DISPUTES: "争议与盗刷专席"}
 
 
 def aware(dt: datetime) -> datetime:
@@ -32,6 +35,16 @@ def ordered(handoffs: Iterable[Handoff]) -> list[Handoff]:
     return sorted(handoffs, key=sort_key)
 
 
+class QueueView(TypedDict):
+    """Queue position of a waiting conversation, as the widget and the consoles show it."""
+
+    position: int
+    estimated_wait_seconds: int
+    group: str
+    group_label: str
+    agents_online: int
+
+
 @dataclass(frozen=True)
 class QueueInfo:
     """Where one waiting conversation stands."""
@@ -41,7 +54,7 @@ class QueueInfo:
     group: str
     agents_online: int
 
-    def public(self) -> dict[str, object]:
+    def public(self) -> QueueView:
         return {"position": self.position, "estimated_wait_seconds": self.estimated_wait_seconds,
                 "group": self.group, "group_label": GROUP_LABELS.get(self.group, self.group),
                 "agents_online": self.agents_online}
@@ -50,8 +63,8 @@ class QueueInfo:
 def agents_online(staff: Sequence[StaffUser], group: str) -> int:
     """Online desk staff with the skill group (supervisors and admins cover every group)."""
     return sum(1 for u in staff if u.status == "online" and u.active
-               and (group in (u.groups or []) or u.role in ("supervisor", "admin"))
-               and u.role in ("agent", "supervisor", "admin"))
+               and (group in (u.groups or []) or u.role in DESK_LEADS)
+               and u.role in DESK_ROLES)
 
 
 def queue_info(target: Handoff, queued: Sequence[Handoff], staff: Sequence[StaffUser],

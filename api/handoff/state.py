@@ -15,22 +15,16 @@ timestamp in `conversation_transitions`.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from api.models import Conversation, Transition, utcnow
+from vocab import State
 
-
-class State(StrEnum):
-    BOT = "bot"
-    QUEUED = "queued"
-    ASSIGNED = "assigned"
-    RESOLVED = "resolved"
-    TICKET = "ticket"
-
+__all__ = ["EVENTS", "TRANSITIONS", "InvalidTransition", "State", "StateConflict", "apply",
+           "current_state", "next_state"]
 
 TRANSITIONS: dict[tuple[State, str], State] = {
     (State.BOT, "request"): State.QUEUED,

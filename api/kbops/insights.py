@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 
 from api.models import Handoff, KBEvent, Message
 from knowledge_base.content.drafts import KBInboxResolved
-from knowledge_base.content.store import normalize_question
+from knowledge_base.content.entries import normalize_question
 from knowledge_base.search.clustering import cluster_labels, medoid
 
 NONE_OF_THESE_TEXTS = {"/none_of_these", normalize_question("都不是")}

@@ -2,17 +2,18 @@
 
 The web messages are the ones the cardholder gets from ``POST /api/v1/chat`` for this answer
 (the same split as ``action_answer_from_kb`` + the gateway: text with its buttons, one message
-per link, the image last). WeChat goes through the WeChat channel's own renderer, so buttons
-become numbered "回复1 …" options and long text is split exactly as it will be sent.
+per link, the image last). WeChat goes through the WeChat channel's own renderer (passed in by
+the route, so the ops console does not depend on a channel), so buttons become numbered
+"回复1 …" options and long text is split exactly as it will be sent.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from api.channels.wechat.render import render_messages
 from api.core.config import Settings
-from knowledge_base.content.store import CHANNELS, Answer
+from knowledge_base.content.entries import CHANNELS, Answer
 
 
 def web_messages(answer: Answer) -> list[dict[str, Any]]:
@@ -30,10 +31,12 @@ def web_messages(answer: Answer) -> list[dict[str, Any]]:
     return messages
 
 
-def preview(answer: Answer, channels: list[str], settings: Settings) -> dict[str, Any]:
-    """Web and WeChat renderings of ``answer``, with notes for ops."""
+def preview(answer: Answer, channels: list[str], settings: Settings,
+            render_wechat: Callable[..., Any]) -> dict[str, Any]:
+    """Web and WeChat renderings of ``answer``, with notes for ops (``render_wechat`` is the
+    WeChat channel's ``render_messages``)."""
     web = web_messages(answer)
-    rendered = render_messages(web, max_bytes=settings.wechat_text_max_bytes,
+    rendered = render_wechat(web, max_bytes=settings.wechat_text_max_bytes,
                                max_messages=settings.wechat_max_messages_per_turn)
     wechat = [{"kind": m.kind, "text": m.text,
                "article": m.article.as_dict() if m.article else None} for m in rendered.messages]

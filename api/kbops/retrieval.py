@@ -1,11 +1,7 @@
 """The ops console's use of the running retrieval service (knowledge_base.search.service).
 
-* **Publish → bot.** After a publish or rollback is committed, :func:`activate` asks the
-  service to reload: the new release's index is built aside (incrementally: vectors of
-  unchanged texts come from ``knowledge_base.search.embedcache``) and swapped in atomically, so
-  queries in flight finish on the old snapshot and none is dropped. Reloads run on one
-  background thread and coalesce; the request waits up to ``KB_PUBLISH_WAIT_SECONDS`` for the
-  swap. :func:`watch_releases` also picks up releases published by another process.
+(Publishing to the bot is `knowledge_base.search.reloader`.)
+
 * **Hit test.** The same query runs against the live snapshot and against a snapshot of the
   drafts, both through the service's own search and decision code. The draft snapshot uses
   the live calibration (the current thresholds); publishing recalibrates on the new content.
@@ -15,12 +11,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import logging
 import threading
-import time
-import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import date
@@ -29,16 +21,13 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
-from fastapi import FastAPI
 
 from api.core.config import Settings
-from api.core.errors import ApiError
-from knowledge_base.content.editor import console_sessions
-from knowledge_base.content.store import Entry, content_hash, current_release
+from knowledge_base.content.entries import Entry, content_hash
 from knowledge_base.search.adapter import first_block
 from knowledge_base.search.embedcache import EmbeddingCache, embedding_cache
 from knowledge_base.search.encoder import Encoder, load_encoder
-from knowledge_base.search.service import Cancelled, KBNotReady, KnowledgeService
+from knowledge_base.search.service import KBNotReady, KnowledgeService
 from knowledge_base.search.snapshot import (
     Snapshot,
     derived_artifacts,
@@ -58,8 +47,7 @@ WOULD = {
 def _require(kb: KnowledgeService) -> Snapshot:
     snap = kb.snapshot
     if snap is None:
-        raise ApiError(503, "kb_unavailable", "知识库正在加载，请稍后再试。",
-                       "The retrieval service is still loading.")
+        raise KBNotReady("the retrieval service is still loading")
     return snap
 
 
@@ -75,127 +63,6 @@ def _cache(kb: KnowledgeService, settings: Settings) -> EmbeddingCache:
     encoder = snap.encoder if snap is not None else load_encoder(settings.embedding_model_dir)
     return embedding_cache(settings.index_dir, encoder,
                            _fingerprint(str(settings.embedding_model_dir)))
-
-
-def serving_release(kb: KnowledgeService) -> int | None:
-    """The release the bot answers from right now."""
-    snap = kb.snapshot
-    return snap.release if snap is not None else None
-
-
-# ---------------------------------------------------------------------------- reloads
-
-
-class _Reloader:
-    """One background thread per service; any number of requests collapse into reloads of
-    the newest release."""
-
-    def __init__(self, kb: KnowledgeService) -> None:
-        self.kb = kb
-        self.lock = threading.Lock()
-        self.requested = 0
-        self.done = 0
-        self.thread: threading.Thread | None = None
-
-    def request(self) -> None:
-        with self.lock:
-            self.requested += 1
-            if self.thread is None:
-                self.thread = threading.Thread(target=self._run, name="kb-publish-reload",
-                                               daemon=True)
-                self.thread.start()
-
-    def _newer_than(self, target: int) -> bool:
-        return self.requested > target
-
-    def _run(self) -> None:
-        while True:
-            with self.lock:
-                if self.done >= self.requested:
-                    self.thread = None
-                    return
-                target = self.requested
-            try:
-                snap = self.kb.reload(stale=functools.partial(self._newer_than, target))
-                logger.info("retrieval now serves KB release %d", snap.release)
-            except Cancelled:
-                if self.kb.closed:  # the app is shutting down
-                    with self.lock:
-                        self.thread = None
-                    return
-                logger.info("KB rebuild abandoned: a newer release is waiting")
-                continue
-            except Exception:  # keep serving the old snapshot; the next publish retries
-                logger.exception("KB reload after publish failed")
-            with self.lock:
-                self.done = target
-
-
-_RELOADERS: weakref.WeakKeyDictionary[KnowledgeService, _Reloader] = \
-    weakref.WeakKeyDictionary()
-_RELOADERS_LOCK = threading.Lock()
-
-
-def reloading(kb: KnowledgeService) -> bool:
-    """True while a publish-triggered reload is running or queued."""
-    reloader = _RELOADERS.get(kb)
-    return reloader is not None and reloader.thread is not None
-
-
-def stop_reloads(kb: KnowledgeService, wait: float = 30.0) -> None:
-    """After ``kb.close()``: wait for a publish-triggered reload to notice and stop."""
-    reloader = _RELOADERS.get(kb)
-    thread = reloader.thread if reloader is not None else None
-    if thread is not None:
-        thread.join(wait)
-
-
-def request_reload(kb: KnowledgeService) -> None:
-    with _RELOADERS_LOCK:
-        reloader = _RELOADERS.get(kb)
-        if reloader is None:
-            reloader = _RELOADERS[kb] = _Reloader(kb)
-    reloader.request()
-
-
-def activate(kb: KnowledgeService, release: int, settings: Settings) -> int | None:
-    """Have the bot switch to ``release``; wait up to KB_PUBLISH_WAIT_SECONDS for the swap.
-
-    Returns the release served when the wait ended (the swap continues in the background)."""
-    request_reload(kb)
-    deadline = time.monotonic() + settings.kb_publish_wait_seconds
-    while time.monotonic() < deadline:
-        serving = serving_release(kb)
-        if serving is not None and serving >= release:
-            return serving
-        time.sleep(0.1)
-    return serving_release(kb)
-
-
-async def watch_releases(app: FastAPI, interval: float) -> None:
-    """Reload when the database has a newer release than the one served (e.g. published by
-    another API process). Runs for the app's lifetime."""
-    settings: Settings = app.state.settings
-    sessions = console_sessions(settings.database_url)
-
-    def newest() -> int | None:
-        with sessions() as session:
-            row = current_release(session)
-            return row.number if row is not None else None
-
-    while True:
-        await asyncio.sleep(interval)
-        kb: KnowledgeService = app.state.kb
-        try:
-            latest = await asyncio.to_thread(newest)
-        except Exception:  # the database may be briefly locked; try again next round
-            logger.exception("could not read the newest KB release")
-            continue
-        serving = serving_release(kb)
-        if latest is not None and serving is not None and latest != serving \
-                and kb.status().get("state") == "up" and not reloading(kb):
-            logger.info("KB release %d is newer than the served %d: reloading", latest, serving)
-            request_reload(kb)
 
 
 # ---------------------------------------------------------------------------- draft snapshot
@@ -250,16 +117,12 @@ def hit_test(kb: KnowledgeService, query: str, channel: str, top_k: int,
              pending: int) -> dict[str, Any]:
     """What the bot does with ``query`` now (live) and after publishing the drafts."""
     live = _require(kb)
-    try:
-        live_result = kb.search_snapshot(live, query, channel=channel, top_k=top_k)
-        if draft_entries is None:
-            draft_result = live_result
-        else:
-            draft = draft_snapshot(kb, draft_entries, settings)
-            draft_result = kb.search_snapshot(draft, query, channel=channel, top_k=top_k)
-    except KBNotReady as exc:
-        raise ApiError(503, "kb_unavailable", "知识库正在加载，请稍后再试。",
-                       f"Retrieval not ready: {exc}") from exc
+    live_result = kb.search_snapshot(live, query, channel=channel, top_k=top_k)
+    if draft_entries is None:
+        draft_result = live_result
+    else:
+        draft = draft_snapshot(kb, draft_entries, settings)
+        draft_result = kb.search_snapshot(draft, query, channel=channel, top_k=top_k)
     return {"query": query, "live": _side(live_result, live.release),
             "draft": _side(draft_result, None), "pending_drafts": pending}
 
@@ -344,10 +207,3 @@ def suggest(kb: KnowledgeService, text: str, settings: Settings) -> dict[str, An
     return {"entry_id": entry.id, "question": entry.question, "category": entry.category,
             "matched_question": snap.artifacts.questions[best.matched_row],
             "score": round(best.score, 4)}
-
-
-def start_release_watch(app: FastAPI, settings: Settings) -> asyncio.Task[None] | None:
-    """Start :func:`watch_releases` (None when KB_RELEASE_POLL_SECONDS is 0)."""
-    if settings.kb_release_poll_seconds <= 0:
-        return None
-    return asyncio.create_task(watch_releases(app, settings.kb_release_poll_seconds))

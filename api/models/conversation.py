@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.core.db import Base
+from knowledge_base.db import Base
+from vocab import State
 
 
 def utcnow() -> datetime:
@@ -27,7 +28,7 @@ class Conversation(Base):
     channel: Mapped[str] = mapped_column(String(16))
     user_id: Mapped[str] = mapped_column(String(128), index=True)
     # Handoff state machine: bot -> queued -> assigned -> resolved -> bot
-    state: Mapped[str] = mapped_column(String(16), default="bot")
+    state: Mapped[str] = mapped_column(String(16), default=State.BOT.value)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
                                                  onupdate=utcnow)

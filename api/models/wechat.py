@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.core.db import Base
 from api.models.conversation import utcnow
+from knowledge_base.db import Base
 
 
 class WeChatInbound(Base):

@@ -18,16 +18,18 @@ from starlette.websockets import WebSocketDisconnect
 
 from api.core.db import get_sessionmaker
 from api.core.errors import ApiError
-from api.core.security import DESK_ROLES, user_from_token
 from api.deps import DeskAgent, HandoffDep, KBDep, RasaDep
 from api.handoff.canned import CANNED_REPLIES
 from api.handoff.hub import STAFF
-from api.routes.auth import StaffPublic
+from api.handoff.views import DeskResultView, MessageView, TicketView, TranscriptView
 from api.routes.ws import serve
+from api.schemas.auth import StaffPublic
 from api.schemas.handoff import (
     AgentMessageCreate,
     AgentStatusUpdate,
     ConversationDetailPublic,
+    DeskResultPublic,
+    HeldListPublic,
     MessagePublic,
     QueueListPublic,
     SuggestionPublic,
@@ -36,6 +38,8 @@ from api.schemas.handoff import (
     TicketUpdate,
     TransferCreate,
 )
+from api.staff import user_from_token
+from vocab import DESK_ROLES
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/agent", tags=["agent"])
@@ -61,30 +65,31 @@ def queue(agent: DeskAgent, handoff: HandoffDep) -> QueueListPublic:
     return QueueListPublic.model_validate({"items": items, "total": len(items)})
 
 
-@router.get("/conversations")
-def my_conversations(agent: DeskAgent, handoff: HandoffDep) -> dict[str, Any]:
+@router.get("/conversations", response_model=HeldListPublic)
+def my_conversations(agent: DeskAgent, handoff: HandoffDep) -> HeldListPublic:
     """Conversations the agent is serving now."""
     items = handoff.mine(agent)
-    return {"items": items, "total": len(items)}
+    return HeldListPublic.model_validate({"items": items, "total": len(items)})
 
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationDetailPublic,
             response_model_exclude_none=True)
 def conversation(conversation_id: str, agent: DeskAgent,
-                 handoff: HandoffDep) -> dict[str, Any]:
+                 handoff: HandoffDep) -> TranscriptView:
     """Full transcript (bot turns with the KB entry and score used), profile and history."""
     return handoff.transcript(conversation_id)
 
 
-@router.post("/conversations/{conversation_id}/accept")
-def accept(conversation_id: str, agent: DeskAgent, handoff: HandoffDep) -> dict[str, Any]:
+@router.post("/conversations/{conversation_id}/accept", response_model=DeskResultPublic,
+             response_model_exclude_none=True)
+def accept(conversation_id: str, agent: DeskAgent, handoff: HandoffDep) -> DeskResultView:
     """Take a waiting conversation; 409 if another agent was first."""
     return handoff.accept(conversation_id, agent)
 
 
 @router.post("/conversations/{conversation_id}/messages", response_model=MessagePublic)
 async def send_message(conversation_id: str, body: AgentMessageCreate, agent: DeskAgent,
-                       handoff: HandoffDep, rasa: RasaDep) -> dict[str, Any]:
+                       handoff: HandoffDep, rasa: RasaDep) -> MessageView:
     """Write to the cardholder (delivered live; mirrored into the Rasa tracker)."""
     text = body.text.strip()
     if not text:
@@ -92,17 +97,19 @@ async def send_message(conversation_id: str, body: AgentMessageCreate, agent: De
     return await handoff.agent_message(rasa, conversation_id, agent, text)
 
 
-@router.post("/conversations/{conversation_id}/resolve")
-def resolve(conversation_id: str, agent: DeskAgent, handoff: HandoffDep) -> dict[str, Any]:
+@router.post("/conversations/{conversation_id}/resolve", response_model=DeskResultPublic,
+             response_model_exclude_none=True)
+def resolve(conversation_id: str, agent: DeskAgent, handoff: HandoffDep) -> DeskResultView:
     """Close the case; the cardholder gets the satisfaction survey."""
     return handoff.resolve(conversation_id, agent)
 
 
-@router.post("/conversations/{conversation_id}/transfer")
+@router.post("/conversations/{conversation_id}/transfer", response_model=DeskResultPublic,
+             response_model_exclude_none=True)
 def transfer(conversation_id: str, body: TransferCreate, agent: DeskAgent,
-             handoff: HandoffDep) -> dict[str, Any]:
+             handoff: HandoffDep) -> DeskResultView:
     """Hand the conversation to another skill group (it goes back to the queue)."""
-    return handoff.transfer(conversation_id, agent, body.group, body.note)
+    return handoff.transfer(conversation_id, agent, str(body.group), body.note)
 
 
 @router.get("/conversations/{conversation_id}/suggestions", response_model=SuggestionsPublic)
@@ -137,14 +144,14 @@ def canned_replies(agent: DeskAgent) -> dict[str, Any]:
 @router.get("/tickets", response_model=list[TicketPublic])
 def tickets(agent: DeskAgent, handoff: HandoffDep,
             status: str = Query("open", pattern="^(open|closed|collecting|cancelled)$")
-            ) -> list[dict[str, Any]]:
+            ) -> list[TicketView]:
     """Left messages with callback numbers (outside hours / queue timeout)."""
     return handoff.tickets(status)
 
 
 @router.post("/tickets/{ticket_id}/close", response_model=TicketPublic)
 def close_ticket(ticket_id: int, body: TicketUpdate, agent: DeskAgent,
-                 handoff: HandoffDep) -> dict[str, Any]:
+                 handoff: HandoffDep) -> TicketView:
     """Mark a ticket as handled (the cardholder was called back)."""
     return handoff.close_ticket(ticket_id, agent, body.note)
 

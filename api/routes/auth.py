@@ -6,42 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
-from pydantic import BaseModel
 
 from api.core.errors import ApiError
-from api.core.security import authenticate, create_access_token
+from api.core.security import create_access_token
 from api.deps import CurrentStaff, SessionDep, SettingsDep
-from api.models import StaffUser
+from api.schemas.auth import StaffPublic, TokenPublic
+from api.staff import authenticate
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
-
-
-class StaffPublic(BaseModel):
-    """A staff account as the consoles show it."""
-
-    id: int
-    username: str
-    role: str
-    display_name: str
-    agent_no: str | None = None
-    groups: list[str] = []
-    capacity: int
-    status: str
-
-    @classmethod
-    def of(cls, user: StaffUser) -> StaffPublic:
-        return cls(id=user.id, username=user.username, role=user.role,
-                   display_name=user.display_name, agent_no=user.agent_no,
-                   groups=list(user.groups or []), capacity=user.capacity, status=user.status)
-
-
-class TokenPublic(BaseModel):
-    """OAuth2 token response (plus who signed in)."""
-
-    access_token: str
-    token_type: str = "bearer"
-    expires_in: int
-    user: StaffPublic
 
 
 @router.post("/token", response_model=TokenPublic)

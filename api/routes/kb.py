@@ -14,20 +14,20 @@ index aside and swaps it in (``GET /api/v1/kb/status`` → ``serving_release``, 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Header, Query, Request, Response, UploadFile
-from fastapi.routing import APIRoute
+from fastapi import APIRouter, File, Header, Query, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
 
+from api.channels.wechat.render import render_messages
 from api.core.config import Settings
 from api.core.errors import ApiError
 from api.deps import (
     KBDep,
     KBEditorStaff,
     KBPublisherStaff,
-    KBSessionDep,
+    ReloaderDep,
     SessionDep,
     SettingsDep,
 )
@@ -68,31 +68,14 @@ from api.schemas.kb import (
     StatusPublic,
 )
 from knowledge_base.content import importexport
-from knowledge_base.content.editor import EditError, KBEditor, build_entry, matches
-from knowledge_base.content.store import CHANNELS, Entry
+from knowledge_base.content.editor import KBEditor, build_entry, matches
+from knowledge_base.content.entries import CHANNELS, Entry
 
-
-class KBRoute(APIRoute):
-    """Turns the editing layer's :class:`EditError` into the API's bilingual ApiError."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        original = super().get_route_handler()
-
-        async def handler(request: Request) -> Response:
-            try:
-                return await original(request)
-            except EditError as exc:
-                raise ApiError(exc.status, exc.code, exc.message, exc.message_en,
-                               **exc.extra) from exc
-
-        return handler
-
-
-router = APIRouter(prefix="/api/v1/kb", tags=["kb"], route_class=KBRoute)
+router = APIRouter(prefix="/api/v1/kb", tags=["kb"])
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d+)"?\s*$')
 
 
-def _editor(db: KBSessionDep, settings: Settings, user: StaffUser) -> KBEditor:
+def _editor(db: SessionDep, settings: Settings, user: StaffUser) -> KBEditor:
     return KBEditor(db, settings.database_url, user.username, user.role,
                     seed_dir=settings.kb_seed_dir)
 
@@ -119,7 +102,7 @@ def _entry_response(response: Response, w: Any) -> EntryPublic:
 
 @router.get("/entries", response_model=EntryListPublic)
 def list_entries(
-    db: KBSessionDep, settings: SettingsDep, user: KBEditorStaff,
+    db: SessionDep, settings: SettingsDep, user: KBEditorStaff,
     query: Annotated[str | None, Query(max_length=200, description="text in id, questions, "
                                        "answer, category or tags")] = None,
     category: str | None = None, tag: str | None = None,
@@ -147,7 +130,7 @@ def list_entries(
 
 
 @router.post("/entries", status_code=201, response_model=EntryPublic)
-def create_entry(body: EntryCreate, response: Response, db: KBSessionDep,
+def create_entry(body: EntryCreate, response: Response, db: SessionDep,
                  settings: SettingsDep, user: KBEditorStaff) -> EntryPublic:
     """Create an entry. It is a draft until published."""
     w = _editor(db, settings, user).create(body.to_store())
@@ -156,7 +139,7 @@ def create_entry(body: EntryCreate, response: Response, db: KBSessionDep,
 
 
 @router.get("/entries/{entry_id}", response_model=EntryPublic)
-def get_entry(entry_id: str, response: Response, db: KBSessionDep, settings: SettingsDep,
+def get_entry(entry_id: str, response: Response, db: SessionDep, settings: SettingsDep,
               user: KBEditorStaff) -> EntryPublic:
     """One entry's working copy (with its live version when a draft is pending)."""
     return _entry_response(response, _editor(db, settings, user).get(entry_id))
@@ -164,7 +147,7 @@ def get_entry(entry_id: str, response: Response, db: KBSessionDep, settings: Set
 
 @router.patch("/entries/{entry_id}", response_model=EntryPublic,
               responses={409: {"description": "someone saved the entry in between"}})
-def update_entry(entry_id: str, body: EntryUpdate, response: Response, db: KBSessionDep,
+def update_entry(entry_id: str, body: EntryUpdate, response: Response, db: SessionDep,
                  settings: SettingsDep, user: KBEditorStaff,
                  if_match: Annotated[str | None, Header()] = None) -> EntryPublic:
     """Save changed fields as the entry's draft (optimistic lock on ``revision``)."""
@@ -179,7 +162,7 @@ def update_entry(entry_id: str, body: EntryUpdate, response: Response, db: KBSes
 @router.delete("/entries/{entry_id}", responses={
     200: {"model": EntryPublic, "description": "archived (as a draft)"},
     204: {"description": "an unpublished new entry: its draft was removed"}})
-def archive_entry(entry_id: str, response: Response, db: KBSessionDep, settings: SettingsDep,
+def archive_entry(entry_id: str, response: Response, db: SessionDep, settings: SettingsDep,
                   user: KBEditorStaff,
                   revision: Annotated[int | None, Query(ge=0)] = None,
                   if_match: Annotated[str | None, Header()] = None) -> Any:
@@ -192,7 +175,7 @@ def archive_entry(entry_id: str, response: Response, db: KBSessionDep, settings:
 
 @router.post("/entries/{entry_id}/discard", responses={
     200: {"model": EntryPublic}, 204: {"description": "the entry only existed as a draft"}})
-def discard_draft(entry_id: str, body: RevisionIn, response: Response, db: KBSessionDep,
+def discard_draft(entry_id: str, body: RevisionIn, response: Response, db: SessionDep,
                   settings: SettingsDep, user: KBEditorStaff) -> Any:
     """Throw away the pending draft (back to the live version)."""
     w = _editor(db, settings, user).discard(entry_id, body.revision)
@@ -202,7 +185,7 @@ def discard_draft(entry_id: str, body: RevisionIn, response: Response, db: KBSes
 
 
 @router.get("/entries/{entry_id}/history", response_model=HistoryPublic)
-def entry_history(entry_id: str, db: KBSessionDep, settings: SettingsDep,
+def entry_history(entry_id: str, db: SessionDep, settings: SettingsDep,
                   user: KBEditorStaff) -> dict[str, Any]:
     """Released versions (newest first) with field diffs, and the pending draft's diff."""
     hist = _editor(db, settings, user).history(entry_id)
@@ -214,7 +197,7 @@ def entry_history(entry_id: str, db: KBSessionDep, settings: SettingsDep,
 
 
 @router.get("/entries/{entry_id}/conflicts", response_model=ConflictListPublic)
-def entry_conflicts(entry_id: str, db: KBSessionDep, settings: SettingsDep,
+def entry_conflicts(entry_id: str, db: SessionDep, settings: SettingsDep,
                     user: KBEditorStaff, kb: KBDep) -> dict[str, Any]:
     """Similar questions of this entry that are closer to another entry than to their own."""
     editor = _editor(db, settings, user)
@@ -224,7 +207,7 @@ def entry_conflicts(entry_id: str, db: KBSessionDep, settings: SettingsDep,
 
 
 @router.post("/conflicts/check", response_model=ConflictListPublic)
-def check_conflicts(body: ConflictCheckCreate, db: KBSessionDep, settings: SettingsDep,
+def check_conflicts(body: ConflictCheckCreate, db: SessionDep, settings: SettingsDep,
                     user: KBEditorStaff, kb: KBDep) -> dict[str, Any]:
     """Conflict check of an unsaved entry against the working copy (editor's 检查冲突)."""
     editor = _editor(db, settings, user)
@@ -236,7 +219,7 @@ def check_conflicts(body: ConflictCheckCreate, db: KBSessionDep, settings: Setti
 
 
 @router.get("/conflicts", response_model=ConflictListPublic)
-def all_conflicts(db: KBSessionDep, settings: SettingsDep, user: KBEditorStaff,
+def all_conflicts(db: SessionDep, settings: SettingsDep, user: KBEditorStaff,
                   kb: KBDep, scope: Literal["drafts", "all"] = "drafts") -> dict[str, Any]:
     """Conflicts of every pending draft (``scope=drafts``) or of the whole working copy."""
     editor = _editor(db, settings, user)
@@ -246,12 +229,12 @@ def all_conflicts(db: KBSessionDep, settings: SettingsDep, user: KBEditorStaff,
 
 
 @router.get("/entries/{entry_id}/stats", response_model=EntryStatsPublic)
-def one_entry_stats(entry_id: str, db: KBSessionDep, app_db: SessionDep,
+def one_entry_stats(entry_id: str, db: SessionDep,
                     settings: SettingsDep, user: KBEditorStaff,
                     days: Annotated[int, Query(ge=1, le=3650)] = 30) -> EntryStatsPublic:
     """Hits, helpful / not helpful and handoffs right after the answer."""
     w = _editor(db, settings, user).get(entry_id)
-    found = insights.entry_stats(app_db, since=insights.since_days(days),
+    found = insights.entry_stats(db, since=insights.since_days(days),
                                  handoff_turns=settings.kb_stats_handoff_turns,
                                  entry_id=entry_id)
     s = found.get(entry_id, insights.EntryStats(entry_id))
@@ -259,7 +242,7 @@ def one_entry_stats(entry_id: str, db: KBSessionDep, app_db: SessionDep,
 
 
 @router.get("/facets", response_model=FacetsPublic)
-def facets(db: KBSessionDep, settings: SettingsDep, user: KBEditorStaff) -> FacetsPublic:
+def facets(db: SessionDep, settings: SettingsDep, user: KBEditorStaff) -> FacetsPublic:
     """Values for the console's filters."""
     working = _editor(db, settings, user).working_copy().values()
     return FacetsPublic(categories=sorted({w.current.category for w in working}),
@@ -277,7 +260,7 @@ def preview_answer(body: PreviewCreate, settings: SettingsDep,
     probe = build_entry({"id": "preview-000", "category": "预览", "question": "预览",
                          "similar": ["预览一", "预览二", "预览三", "预览四"],
                          "answer": {"text": answer} if isinstance(answer, str) else answer})
-    return preview(probe.answer, body.channels, settings)
+    return preview(probe.answer, body.channels, settings, render_messages)
 
 
 # ---------------------------------------------------------------------------- releases
@@ -285,22 +268,27 @@ def preview_answer(body: PreviewCreate, settings: SettingsDep,
 
 @router.post("/publish", response_model=PublishPublic,
              responses={409: {"description": "nothing to publish, or a publish raced"}})
-def publish_drafts(db: KBSessionDep, settings: SettingsDep, user: KBPublisherStaff,
-                   kb: KBDep, body: PublishCreate | None = None) -> PublishPublic:
+async def publish_drafts(db: SessionDep, settings: SettingsDep, user: KBPublisherStaff,
+                         reloader: ReloaderDep, body: PublishCreate | None = None
+                         ) -> PublishPublic:
     """Publish every draft as a new numbered release; the bot switches to it in seconds."""
-    result = _editor(db, settings, user).publish_drafts(body.note if body else None)
-    serving = retrieval.activate(kb, result.release, settings)
+    editor = _editor(db, settings, user)
+    result = await run_in_threadpool(editor.publish_drafts, body.note if body else None)
+    serving = await reloader.activate(result.release, settings.kb_publish_wait_seconds)
     return PublishPublic(release=result.release, created=result.created,
                          updated=result.updated, archived=result.archived,
                          restored=result.restored, serving_release=serving)
 
 
 @router.post("/releases/{number}/rollback", response_model=RollbackPublic)
-def rollback(number: int, db: KBSessionDep, settings: SettingsDep, user: KBPublisherStaff,
-             kb: KBDep, body: PublishCreate | None = None) -> RollbackPublic:
+async def rollback(number: int, db: SessionDep, settings: SettingsDep,
+                   user: KBPublisherStaff, reloader: ReloaderDep,
+                   body: PublishCreate | None = None) -> RollbackPublic:
     """Make release ``number``'s content live again (as a new release)."""
-    release, changed = _editor(db, settings, user).rollback(number, body.note if body else None)
-    serving = retrieval.activate(kb, release, settings)
+    editor = _editor(db, settings, user)
+    release, changed = await run_in_threadpool(editor.rollback, number,
+                                               body.note if body else None)
+    serving = await reloader.activate(release, settings.kb_publish_wait_seconds)
     return RollbackPublic(release=release, rolled_back_to=number, changed=changed,
                           serving_release=serving)
 
@@ -313,7 +301,7 @@ def _release_public(r: Any, live: int | None) -> dict[str, Any]:
 
 
 @router.get("/releases", response_model=ReleaseListPublic)
-def releases(db: KBSessionDep, settings: SettingsDep, user: KBEditorStaff, kb: KBDep,
+def releases(db: SessionDep, settings: SettingsDep, user: KBEditorStaff, reloader: ReloaderDep,
              limit: Annotated[int, Query(ge=1, le=500)] = 50) -> ReleaseListPublic:
     """Releases, newest first."""
     editor = _editor(db, settings, user)
@@ -321,11 +309,11 @@ def releases(db: KBSessionDep, settings: SettingsDep, user: KBEditorStaff, kb: K
     number = live.number if live else None
     return ReleaseListPublic(
         items=[ReleasePublic(**_release_public(r, number)) for r in editor.releases(limit)],
-        live_release=number, serving_release=retrieval.serving_release(kb))
+        live_release=number, serving_release=reloader.serving_release())
 
 
 @router.get("/releases/{number}", response_model=ReleaseDetailPublic)
-def release_detail(number: int, db: KBSessionDep, settings: SettingsDep,
+def release_detail(number: int, db: SessionDep, settings: SettingsDep,
                    user: KBEditorStaff) -> ReleaseDetailPublic:
     """One release and what it changed compared with the previous one."""
     editor = _editor(db, settings, user)
@@ -336,18 +324,18 @@ def release_detail(number: int, db: KBSessionDep, settings: SettingsDep,
 
 
 @router.get("/status", response_model=StatusPublic)
-def kb_status(db: KBSessionDep, settings: SettingsDep, user: KBEditorStaff,
-              kb: KBDep) -> StatusPublic:
+def kb_status(db: SessionDep, settings: SettingsDep, user: KBEditorStaff,
+              reloader: ReloaderDep) -> StatusPublic:
     """Newest release, the release the bot serves, and how many drafts wait."""
     editor = _editor(db, settings, user)
     live = editor.live_release()
     return StatusPublic(live_release=live.number if live else None,
-                        serving_release=retrieval.serving_release(kb),
+                        serving_release=reloader.serving_release(),
                         pending_drafts=len(editor.pending()))
 
 
 @router.get("/audit", response_model=AuditListPublic)
-def audit(db: KBSessionDep, settings: SettingsDep, user: KBEditorStaff,
+def audit(db: SessionDep, settings: SettingsDep, user: KBEditorStaff,
           entry_id: str | None = None, actor: str | None = None, action: str | None = None,
           limit: Annotated[int, Query(ge=1, le=500)] = 100,
           offset: Annotated[int, Query(ge=0)] = 0) -> AuditListPublic:
@@ -362,7 +350,7 @@ def audit(db: KBSessionDep, settings: SettingsDep, user: KBEditorStaff,
 
 
 @router.post("/hit-test", response_model=HitTestPublic)
-def hit_test(body: HitTestCreate, db: KBSessionDep, settings: SettingsDep,
+def hit_test(body: HitTestCreate, db: SessionDep, settings: SettingsDep,
              user: KBEditorStaff, kb: KBDep) -> dict[str, Any]:
     """Top-k entries and the bot's decision (answer / clarify / fallback) under the current
     thresholds, for the live release and for the drafts."""
@@ -381,7 +369,7 @@ def hit_test(body: HitTestCreate, db: KBSessionDep, settings: SettingsDep,
 
 @router.get("/export", responses={200: {"content": {
     importexport.MEDIA_TYPES["xlsx"]: {}, importexport.MEDIA_TYPES["csv"]: {}}}})
-def export(db: KBSessionDep, settings: SettingsDep, user: KBEditorStaff,
+def export(db: SessionDep, settings: SettingsDep, user: KBEditorStaff,
            format: Literal["xlsx", "csv"] = "xlsx",
            version: Literal["draft", "live"] = "draft") -> Response:
     """Download the KB (working copy with drafts, or the live release) as Excel or CSV."""
@@ -399,7 +387,7 @@ def export(db: KBSessionDep, settings: SettingsDep, user: KBEditorStaff,
              responses={200: {"description": "dry run: the report only"},
                         422: {"description": "refused: the report names every bad row"}})
 def import_entries(
-    db: KBSessionDep, settings: SettingsDep, user: KBEditorStaff, response: Response,
+    db: SessionDep, settings: SettingsDep, user: KBEditorStaff, response: Response,
     file: Annotated[UploadFile, File(description=".xlsx or .csv, one entry per row")],
     dry_run: Annotated[bool, Query(description="validate only")] = False,
 ) -> ImportPublic:
@@ -438,11 +426,11 @@ def import_entries(
 
 
 @router.get("/inbox", response_model=InboxPublic)
-def inbox(db: KBSessionDep, app_db: SessionDep, settings: SettingsDep, user: KBEditorStaff,
+def inbox(db: SessionDep, settings: SettingsDep, user: KBEditorStaff,
           kb: KBDep, days: Annotated[int, Query(ge=1, le=365)] = 30,
           limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
     """Unanswered questions grouped by meaning, most frequent first."""
-    items = insights.collect_items(app_db, since=insights.since_days(days),
+    items = insights.collect_items(db, since=insights.since_days(days),
                                    low_confidence=settings.kb_inbox_low_confidence)
     groups, total = insights.group_items(
         items, insights.resolved_keys(db),
@@ -456,7 +444,7 @@ def inbox(db: KBSessionDep, app_db: SessionDep, settings: SettingsDep, user: KBE
 
 
 @router.post("/inbox/add-to-entry", response_model=InboxAddPublic)
-def inbox_add(body: InboxAddCreate, db: KBSessionDep, settings: SettingsDep,
+def inbox_add(body: InboxAddCreate, db: SessionDep, settings: SettingsDep,
               user: KBEditorStaff) -> InboxAddPublic:
     """Add a group's questions as similar questions of an entry (a draft; optimistic lock)."""
     editor = _editor(db, settings, user)
@@ -467,7 +455,7 @@ def inbox_add(body: InboxAddCreate, db: KBSessionDep, settings: SettingsDep,
 
 
 @router.post("/inbox/resolve")
-def inbox_resolve(body: InboxResolveCreate, db: KBSessionDep, settings: SettingsDep,
+def inbox_resolve(body: InboxResolveCreate, db: SessionDep, settings: SettingsDep,
                   user: KBEditorStaff) -> dict[str, int]:
     """Take questions out of the inbox: dismissed, or turned into a new entry."""
     editor = _editor(db, settings, user)
@@ -486,13 +474,13 @@ def inbox_resolve(body: InboxResolveCreate, db: KBSessionDep, settings: Settings
 
 
 @router.get("/stats", response_model=StatsListPublic)
-def stats(db: KBSessionDep, app_db: SessionDep, settings: SettingsDep, user: KBEditorStaff,
+def stats(db: SessionDep, settings: SettingsDep, user: KBEditorStaff,
           days: Annotated[int, Query(ge=1, le=3650)] = 30,
           limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> StatsListPublic:
     """Per-entry hits, helpful / not helpful and handoffs after the answer, most hits first."""
     questions = {k: w.current.question
                  for k, w in _editor(db, settings, user).working_copy().items()}
-    found = insights.entry_stats(app_db, since=insights.since_days(days),
+    found = insights.entry_stats(db, since=insights.since_days(days),
                                  handoff_turns=settings.kb_stats_handoff_turns)
     items = sorted(found.values(), key=lambda s: (-s.hits, s.entry_id))[:limit]
     return StatsListPublic(items=[EntryStatsPublic(question=questions.get(s.entry_id),

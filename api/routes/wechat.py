@@ -20,7 +20,6 @@ from api.channels.wechat.crypto import CryptoError, SignatureMismatch, verify_si
 from api.channels.wechat.service import WeChatService
 from api.channels.wechat.xmlmsg import (
     XmlRejected,
-    encrypted_envelope,
     inbound_from_fields,
     parse_fields,
 )
@@ -129,8 +128,7 @@ async def receive(request: Request) -> Response:
     xml = service.passive_xml(inbound, reply.passive)
     if key_index is not None:
         reply_ts = str(int(time.time()))
-        encrypted, signature = service.crypto.encrypt(xml, reply_ts, nonce, key_index)
-        xml = encrypted_envelope(encrypted, signature, reply_ts, nonce)
+        xml = service.crypto.encrypt_reply(xml, reply_ts, nonce, key_index)
     background = None
     if reply.followups:
         background = BackgroundTask(service.send_followups, inbound.from_user,

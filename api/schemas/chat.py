@@ -6,17 +6,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# Outcomes of one user turn. `unavailable` (added): the bot could not be reached and the user
-# got an apology; `agent`: the message went to the human agent who owns the conversation.
-# Handoff flow (api/handoff): `ticket` leaving a message + callback number (outside working
-# hours or after a queue timeout), `survey` the satisfaction survey after an agent resolved,
-# `cancelled` the cardholder stopped waiting in the queue.
-Outcome = Literal["answered", "clarify", "fallback", "handoff", "form", "agent", "unavailable",
-                  "ticket", "survey", "cancelled"]
+from vocab import MessageType, Outcome
 
 
 class Button(BaseModel):
-    """A reply option; clicking sends `payload` as the next message."""
+    """A reply option; clicking sends `payload` as the next message (also the KB console's
+    answer buttons: their content rules are the KB store's, see knowledge_base/content)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     title: str
     payload: str
@@ -27,7 +24,7 @@ class BotMessage(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    type: Literal["text", "buttons", "image", "link"]
+    type: MessageType
     text: str = ""
     buttons: list[Button] | None = None
     url: str | None = None
@@ -44,21 +41,12 @@ class ChatCreate(BaseModel):
 
 
 class ChatPublic(BaseModel):
-    """POST /api/v1/chat response."""
+    """POST /api/v1/chat response (`outcome`: see `vocab.Outcome`)."""
 
     conversation_id: str
     outcome: Outcome
     messages: list[BotMessage]
     details: dict[str, Any] = Field(default_factory=dict)
-
-
-class IncomingMessage(BaseModel):
-    """The one typed message every channel adapter produces."""
-
-    channel: str
-    user_id: str
-    text: str
-    metadata: dict[str, Any] = Field(default_factory=dict)
 
 
 class FeedbackCreate(BaseModel):

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Group = Literal["general", "vip", "disputes"]
+from vocab import Sender, SkillGroup, State
 
 
 class AgentMessageCreate(BaseModel):
@@ -24,7 +24,7 @@ class AgentStatusUpdate(BaseModel):
 class TransferCreate(BaseModel):
     """POST /api/v1/agent/conversations/{id}/transfer."""
 
-    group: Group
+    group: SkillGroup
     note: str = Field(default="", max_length=500)
 
 
@@ -47,7 +47,7 @@ class MessagePublic(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     id: int
-    sender: Literal["user", "bot", "agent", "system"]
+    sender: Sender
     type: str
     text: str
     created_at: str | None = None
@@ -95,9 +95,39 @@ class ConversationStatePublic(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     conversation_id: str
-    state: Literal["bot", "queued", "assigned", "resolved", "ticket"]
+    state: State
     queue: QueuePublic | None = None
     agent: dict[str, Any] | None = None
+
+
+class DeskResultPublic(ConversationStatePublic):
+    """What an agent command (accept, transfer, resolve) returns."""
+
+    message: MessagePublic
+
+
+class HeldItemPublic(BaseModel):
+    """A conversation the agent holds."""
+
+    conversation_id: str
+    user_id: str
+    channel: str
+    tier: str
+    tier_label: str
+    group: str
+    reason: str
+    priority: bool
+    state: State
+    last_message: str
+    last_message_at: str | None
+    assigned_at: str | None
+
+
+class HeldListPublic(BaseModel):
+    """GET /api/v1/agent/conversations."""
+
+    items: list[HeldItemPublic]
+    total: int
 
 
 class MessagesPublic(ConversationStatePublic):

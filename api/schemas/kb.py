@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from knowledge_base.content.editor import WorkingEntry
-from knowledge_base.content.store import CHANNELS, Entry
+from knowledge_base.content.entries import CHANNELS, Entry
 
 ChannelName = Literal["web", "app", "wechat"]
 

@@ -1,8 +1,8 @@
 """Tables of the ops console: per-entry drafts (with a revision for optimistic locking), the
 audit log of every KB change, and the inbox questions ops already dealt with.
 
-They live next to the release tables of :mod:`knowledge_base.content.store` (same declarative base,
-same database), so a publish can create the release and clear the drafts in one transaction.
+They live next to the release tables of :mod:`knowledge_base.content.store` (same declarative
+base, same database), so a publish can create the release and clear the drafts in one transaction.
 
 Drafts
     ``kb_drafts`` has one row per entry that was ever edited in the console. ``data`` is the
@@ -18,17 +18,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, Index, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from knowledge_base.content.store import KBBase, create_tables
+from knowledge_base.db import Base
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class KBDraft(KBBase):
+class KBDraft(Base):
     """The pending (unpublished) version of one entry, and its edit revision."""
 
     __tablename__ = "kb_drafts"
@@ -42,7 +42,7 @@ class KBDraft(KBBase):
     updated_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
-class KBAudit(KBBase):
+class KBAudit(Base):
     """One change of the KB: who did what to which entry or release, and when."""
 
     __tablename__ = "kb_audit_log"
@@ -61,7 +61,7 @@ class KBAudit(KBBase):
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
-class KBInboxResolved(KBBase):
+class KBInboxResolved(Base):
     """An unanswered question ops handled (added to an entry, or dismissed)."""
 
     __tablename__ = "kb_inbox_resolved"
@@ -72,8 +72,3 @@ class KBInboxResolved(KBBase):
     entry_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     actor: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-
-
-def create_console_tables(engine: Engine) -> None:
-    """Create the release tables and the console's tables (idempotent)."""
-    create_tables(engine)

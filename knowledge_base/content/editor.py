@@ -26,34 +26,35 @@ import logging
 import re
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from knowledge_base.content.drafts import KBAudit, KBDraft, create_console_tables
-from knowledge_base.content.store import (
+from knowledge_base.content.drafts import KBAudit, KBDraft
+from knowledge_base.content.entries import (
     ENTRY_ID_RE,
     MAX_BUTTONS,
     MIN_SIMILAR,
     Entry,
-    KBEntryVersion,
-    KBRelease,
     content_hash,
-    current_release,
-    ensure_seed,
-    entries_at,
-    get_engine,
     normalize_question,
-    publish,
     validate_entries,
 )
+from knowledge_base.content.errors import EditError, ErrorKind
+from knowledge_base.content.releases import (
+    API_FIELDS,
+    PublishResult,
+    ReleaseLog,
+    _aware,
+    entry_diff,
+)
+from knowledge_base.content.store import KBEntryVersion, publish
 
 logger = logging.getLogger(__name__)
 
@@ -62,22 +63,6 @@ _NEW_ID_RE = re.compile(rf"^{NEW_ID_PREFIX}-(\d+)$")
 # One publish/rollback at a time per process (the release number is also a primary key, so
 # two processes racing get an IntegrityError, reported as 409).
 _RELEASE_LOCK = threading.Lock()
-
-
-# ---------------------------------------------------------------------------- errors
-
-
-class EditError(Exception):
-    """A refused edit: HTTP status, machine code, Chinese and English message, extra detail."""
-
-    def __init__(self, status: int, code: str, message: str, message_en: str,
-                 **extra: Any) -> None:
-        super().__init__(message_en)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.message_en = message_en
-        self.extra = extra
 
 
 @dataclass(frozen=True)
@@ -92,8 +77,7 @@ class Problem:
         return {"field": self.field, "message": self.message, "message_en": self.message_en}
 
 
-# Store field -> API field, and the Chinese label ops see.
-API_FIELDS = {"question": "standard_question", "similar": "similar_questions"}
+# The Chinese label ops see of each store field.
 LABELS = {
     "id": "条目ID", "question": "标准问", "similar": "相似问", "answer": "答案",
     "answer.text": "答案正文", "answer.buttons": "按钮", "answer.links": "链接",
@@ -171,41 +155,12 @@ def build_entry(data: dict[str, Any]) -> Entry:
         return Entry.model_validate(data)
     except ValidationError as exc:
         problems = entry_problems(exc)
-        raise EditError(422, "invalid_entry", "条目内容有误：" + "；".join(
+        raise EditError(ErrorKind.INVALID, "invalid_entry", "条目内容有误：" + "；".join(
             p.message for p in problems), "Invalid entry: " + "; ".join(
             p.message_en for p in problems), problems=[p.as_dict() for p in problems]) from exc
 
 
 # ---------------------------------------------------------------------------- diffs
-
-LIST_FIELDS = ("similar", "tags", "channels")
-SCALAR_FIELDS = ("question", "category", "valid_from", "valid_to", "status")
-
-
-def entry_diff(before: Entry | None, after: Entry | None) -> list[dict[str, Any]]:
-    """Field-level changes from ``before`` to ``after`` (API field names)."""
-    if before is None and after is None:
-        return []
-    b = before.model_dump(mode="json") if before else {}
-    a = after.model_dump(mode="json") if after else {}
-    changes: list[dict[str, Any]] = []
-    for name in SCALAR_FIELDS:
-        if b.get(name) != a.get(name):
-            changes.append({"field": API_FIELDS.get(name, name), "before": b.get(name),
-                            "after": a.get(name)})
-    for name in LIST_FIELDS:
-        old, new = list(b.get(name) or []), list(a.get(name) or [])
-        if old != new:
-            changes.append({"field": API_FIELDS.get(name, name),
-                            "added": [x for x in new if x not in old],
-                            "removed": [x for x in old if x not in new]})
-    old_answer, new_answer = b.get("answer") or {}, a.get("answer") or {}
-    for name in ("text", "buttons", "links", "image"):
-        if old_answer.get(name) != new_answer.get(name):
-            changes.append({"field": f"answer.{name}", "before": old_answer.get(name),
-                            "after": new_answer.get(name)})
-    return changes
-
 
 # ---------------------------------------------------------------------------- working copy
 
@@ -253,79 +208,20 @@ class WorkingEntry:
         return "update"
 
 
-@lru_cache(maxsize=16)
-def _release_entries(url: str, number: int) -> tuple[Entry, ...]:
-    """Entries of a release (immutable once created, so cached by number)."""
-    with Session(get_engine(url)) as session:
-        return tuple(entries_at(session, number))
-
-
-@lru_cache(maxsize=8)
-def _sessions(url: str) -> sessionmaker[Session]:
-    engine = get_engine(url)
-    create_console_tables(engine)
-    return sessionmaker(bind=engine, expire_on_commit=False)
-
-
-def console_sessions(database_url: str) -> sessionmaker[Session]:
-    """Sessions on the KB database, with the release and console tables created."""
-    return _sessions(database_url)
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes for timezone columns; they are UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
-@dataclass
-class PublishResult:
-    release: int
-    created: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    archived: list[str] = field(default_factory=list)
-    restored: list[str] = field(default_factory=list)
-
-    @property
-    def entry_ids(self) -> list[str]:
-        return sorted({*self.created, *self.updated, *self.archived, *self.restored})
-
-
-class KBEditor:
+class KBEditor(ReleaseLog):
     """Drafts, publish and rollback on one session, acting as one staff user."""
 
     def __init__(self, session: Session, url: str, actor: str, role: str = "",
                  seed_dir: Path | None = None) -> None:
-        self.session = session
-        self.url = url
+        super().__init__(session, url, seed_dir)
         self.actor = actor
         self.role = role
-        self.seed_dir = seed_dir
 
     # ---------------------------------------------------------------- reading
-
-    def live_release(self) -> KBRelease | None:
-        """The newest release; on an empty KB the seed is imported first (as the retrieval
-        service would), so the console never shows an empty KB while retrieval loads."""
-        current = current_release(self.session)
-        if current is None and self.seed_dir is not None:
-            current = ensure_seed(self.session, self.seed_dir)
-        return current
-
-    def release_entries(self, number: int) -> dict[str, Entry]:
-        if self.session.get(KBRelease, number) is None:
-            raise EditError(404, "release_not_found", f"没有版本 {number}。",
-                            f"Release {number} does not exist.")
-        return {e.id: e for e in _release_entries(self.url, number)}
-
-    def live_entries(self) -> dict[str, Entry]:
-        current = self.live_release()
-        return {} if current is None else self.release_entries(current.number)
 
     def _drafts(self) -> dict[str, KBDraft]:
         return {d.entry_id: d for d in self.session.scalars(select(KBDraft))}
@@ -349,7 +245,7 @@ class KBEditor:
     def get(self, entry_id: str) -> WorkingEntry:
         found = self.find(entry_id)
         if found is None:
-            raise EditError(404, "entry_not_found", f"没有条目 {entry_id}。",
+            raise EditError(ErrorKind.NOT_FOUND, "entry_not_found", f"没有条目 {entry_id}。",
                             f"Entry {entry_id} does not exist.")
         return found
 
@@ -404,7 +300,8 @@ class KBEditor:
 
     def _raise_problems(self, problems: list[Problem]) -> None:
         if problems:
-            raise EditError(422, "entry_conflict", "；".join(p.message for p in problems),
+            raise EditError(ErrorKind.INVALID,
+                            "entry_conflict", "；".join(p.message for p in problems),
                             "; ".join(p.message_en for p in problems),
                             problems=[p.as_dict() for p in problems])
 
@@ -437,7 +334,7 @@ class KBEditor:
                       or self.session.scalars(select(KBEntryVersion.id).where(
                           KBEntryVersion.entry_id == given).limit(1)).first() is not None)
             if exists:
-                raise EditError(409, "entry_exists", f"条目ID {given} 已被使用。",
+                raise EditError(ErrorKind.CONFLICT, "entry_exists", f"条目ID {given} 已被使用。",
                                 f"Entry id {given} is already taken.")
         entry = build_entry({**data, "id": given or "kb-000"})
         self._raise_problems(self.cross_check(entry))
@@ -452,14 +349,15 @@ class KBEditor:
             except IntegrityError:
                 self.session.rollback()
                 if given:
-                    raise EditError(409, "entry_exists", f"条目ID {given} 已被使用。",
+                    raise EditError(ErrorKind.CONFLICT,
+                                    "entry_exists", f"条目ID {given} 已被使用。",
                                     f"Entry id {given} is already taken.") from None
                 continue
             self.audit("create", f"新建条目：{entry.question}", entry_id=entry_id, revision=1,
                        details={"changes": entry_diff(None, entry)})
             self.session.commit()
             return self.get(entry_id)
-        raise EditError(409, "id_race", "生成条目ID时冲突，请重试。",
+        raise EditError(ErrorKind.CONFLICT, "id_race", "生成条目ID时冲突，请重试。",
                         "Could not allocate an entry id; retry.")
 
     def _save_draft(self, current: WorkingEntry, entry: Entry | None, expected: int,
@@ -505,7 +403,7 @@ class KBEditor:
         when = _aware(row.updated_at) if row else None
         stamp = when.astimezone().strftime("%Y-%m-%d %H:%M:%S") if when else ""
         return EditError(
-            409, "edit_conflict",
+            ErrorKind.CONFLICT, "edit_conflict",
             f"条目 {entry_id} 已被 {who} 于 {stamp} 修改，您的修改未保存。"
             "请刷新查看最新内容后再改。",
             f"Entry {entry_id} was changed by {who} at {stamp}; reload and retry.",
@@ -515,7 +413,7 @@ class KBEditor:
     @staticmethod
     def _existing(saved: WorkingEntry | None, entry_id: str) -> WorkingEntry:
         if saved is None:  # cannot happen for a save that keeps content
-            raise EditError(404, "entry_not_found", f"没有条目 {entry_id}。",
+            raise EditError(ErrorKind.NOT_FOUND, "entry_not_found", f"没有条目 {entry_id}。",
                             f"Entry {entry_id} does not exist.")
         return saved
 
@@ -549,7 +447,7 @@ class KBEditor:
                              f"删除未发布的新条目：{current.current.question}")
             return None
         if current.current.status == "archived":
-            raise EditError(409, "already_archived", f"条目 {entry_id} 已经下线。",
+            raise EditError(ErrorKind.CONFLICT, "already_archived", f"条目 {entry_id} 已经下线。",
                             f"Entry {entry_id} is already archived.")
         entry = current.current.model_copy(update={"status": "archived"})
         return self._existing(self._save_draft(current, entry, expected, "archive",
@@ -560,7 +458,7 @@ class KBEditor:
         current = self.get(entry_id)
         self.check_revision(current, expected)
         if current.draft is None:
-            raise EditError(409, "no_draft", f"条目 {entry_id} 没有未发布的修改。",
+            raise EditError(ErrorKind.CONFLICT, "no_draft", f"条目 {entry_id} 没有未发布的修改。",
                             f"Entry {entry_id} has no draft.")
         return self._save_draft(current, None, expected, "discard",
                                 f"放弃草稿：{current.current.question}")
@@ -578,7 +476,7 @@ class KBEditor:
                 have.add(key)
                 added.append(q.strip())
         if not added:
-            raise EditError(409, "nothing_to_add", "这些问题都已在该条目中。",
+            raise EditError(ErrorKind.CONFLICT, "nothing_to_add", "这些问题都已在该条目中。",
                             "Every question is already part of the entry.")
         entry = build_entry({**current.current.model_dump(mode="json"),
                              "similar": [*current.current.similar, *added]})
@@ -637,12 +535,12 @@ class KBEditor:
                  "archive": result.archived, "restore": result.restored}[
                     w.pending_action or "update"].append(entry_id)
             if not result.entry_ids:
-                raise EditError(409, "nothing_to_publish", "没有待发布的草稿。",
+                raise EditError(ErrorKind.CONFLICT, "nothing_to_publish", "没有待发布的草稿。",
                                 "There are no drafts to publish.")
             content = [w.current for w in working.values()]
             errors = validate_entries([(e.id, e) for e in content])
             if errors:
-                raise EditError(422, "publish_invalid",
+                raise EditError(ErrorKind.INVALID, "publish_invalid",
                                 "发布被拒绝，知识库内容有误：" + "；".join(errors[:5]),
                                 "Publish refused: " + "; ".join(errors[:5]), errors=errors)
             try:
@@ -654,7 +552,7 @@ class KBEditor:
                                               KBDraft.revision == row.revision)
                         .values(data=None))
                     if cleared.rowcount != 1:  # type: ignore[attr-defined]
-                        raise EditError(409, "draft_changed_during_publish",
+                        raise EditError(ErrorKind.CONFLICT, "draft_changed_during_publish",
                                         f"发布期间条目 {entry_id} 被修改，本次发布已取消，请重试。",
                                         f"Entry {entry_id} changed during publish; retry.")
                 result.release = release.number
@@ -673,7 +571,8 @@ class KBEditor:
                 self.session.commit()
             except IntegrityError as exc:
                 self.session.rollback()
-                raise EditError(409, "release_race", "另一次发布正在进行，请稍后重试。",
+                raise EditError(ErrorKind.CONFLICT,
+                                "release_race", "另一次发布正在进行，请稍后重试。",
                                 "Another publish is in progress; retry.") from exc
             except EditError:
                 self.session.rollback()
@@ -690,7 +589,8 @@ class KBEditor:
             live = self.live_entries()
             if live_release is not None and content_hash(target.values()) == \
                     live_release.content_hash:
-                raise EditError(409, "already_live", f"版本 {number} 的内容就是当前线上内容。",
+                raise EditError(ErrorKind.CONFLICT,
+                                "already_live", f"版本 {number} 的内容就是当前线上内容。",
                                 f"Release {number} has the same content as the live KB.")
             changed = sorted(
                 k for k in {*target, *live}
@@ -717,83 +617,12 @@ class KBEditor:
                 self.session.commit()
             except IntegrityError as exc:
                 self.session.rollback()
-                raise EditError(409, "release_race", "另一次发布正在进行，请稍后重试。",
+                raise EditError(ErrorKind.CONFLICT,
+                                "release_race", "另一次发布正在进行，请稍后重试。",
                                 "Another publish is in progress; retry.") from exc
         logger.info("KB rolled back to release %d as release %d by %s", number,
                     release.number, self.actor)
         return release.number, changed
-
-    def releases(self, limit: int = 50) -> list[KBRelease]:
-        return list(self.session.scalars(
-            select(KBRelease).order_by(KBRelease.number.desc()).limit(limit)))
-
-    def release_diff(self, number: int) -> dict[str, Any]:
-        """What release ``number`` changed compared with the one before it."""
-        after = self.release_entries(number)
-        before = self.release_entries(number - 1) if number > 1 else {}
-        added = sorted(set(after) - set(before))
-        removed = sorted(set(before) - set(after))
-        changed = [{"entry_id": k, "question": after[k].question,
-                    "changes": entry_diff(before[k], after[k])}
-                   for k in sorted(set(after) & set(before))
-                   if after[k].fingerprint() != before[k].fingerprint()]
-        return {"added": [{"entry_id": k, "question": after[k].question} for k in added],
-                "removed": [{"entry_id": k, "question": before[k].question} for k in removed],
-                "changed": changed}
-
-    def history(self, entry_id: str) -> dict[str, Any]:
-        """Every released version of an entry with its diff to the previous one, plus the
-        pending draft's diff to live."""
-        rows = list(self.session.scalars(
-            select(KBEntryVersion).where(KBEntryVersion.entry_id == entry_id)
-            .order_by(KBEntryVersion.release_from)))
-        drafts = self.session.get(KBDraft, entry_id)
-        if not rows and (drafts is None or drafts.data is None):
-            raise EditError(404, "entry_not_found", f"没有条目 {entry_id}。",
-                            f"Entry {entry_id} does not exist.")
-        releases = {r.number: r for r in self.session.scalars(select(KBRelease).where(
-            KBRelease.number.in_({r.release_from for r in rows})))}
-        versions = []
-        previous: Entry | None = None
-        for row in rows:
-            entry = row.to_entry()
-            rel = releases.get(row.release_from)
-            versions.append({
-                "release_from": row.release_from, "release_to": row.release_to,
-                "source": rel.source if rel else None,
-                "created_by": rel.created_by if rel else None,
-                "created_at": _aware(rel.created_at) if rel else None,
-                "entry": entry,
-                # The first version has nothing to compare with.
-                "changes": entry_diff(previous, entry) if previous is not None else []})
-            previous = entry
-        draft = None
-        if drafts is not None and drafts.data is not None:
-            entry = Entry.model_validate(drafts.data)
-            live = self.live_entries().get(entry_id)
-            draft = {"revision": drafts.revision, "updated_by": drafts.updated_by,
-                     "updated_at": _aware(drafts.updated_at), "entry": entry,
-                     "changes": entry_diff(live, entry)}
-        return {"entry_id": entry_id, "versions": versions[::-1], "draft": draft}
-
-    def audit_log(self, *, entry_id: str | None = None, actor: str | None = None,
-                  action: str | None = None, limit: int = 100, offset: int = 0,
-                  ) -> tuple[list[KBAudit], int]:
-        stmt = select(KBAudit)
-        if entry_id:
-            stmt = stmt.where(KBAudit.entry_id == entry_id)
-        if actor:
-            stmt = stmt.where(KBAudit.actor == actor)
-        if action:
-            stmt = stmt.where(KBAudit.action == action)
-        total = int(self.session.scalar(
-            select(func.count()).select_from(stmt.subquery())) or 0)
-        rows = list(self.session.scalars(
-            stmt.order_by(KBAudit.id.desc()).limit(limit).offset(offset)))
-        for row in rows:
-            row.at = _aware(row.at)  # type: ignore[assignment]
-        return rows, total
-
 
 # ---------------------------------------------------------------------------- searching
 
@@ -822,4 +651,4 @@ def matches(w: WorkingEntry, *, query: str | None = None, category: str | None =
 
 
 __all__ = ["MAX_BUTTONS", "EditError", "KBEditor", "Problem", "PublishResult", "WorkingEntry",
-           "build_entry", "console_sessions", "entry_diff", "matches"]
+           "build_entry", "entry_diff", "matches"]

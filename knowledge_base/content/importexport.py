@@ -40,8 +40,9 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils.exceptions import InvalidFileException
 from pydantic import ValidationError
 
-from knowledge_base.content.editor import EditError, Problem, entry_problems
-from knowledge_base.content.store import ENTRY_ID_RE, Entry, normalize_question
+from knowledge_base.content.editor import Problem, entry_problems
+from knowledge_base.content.entries import ENTRY_ID_RE, Entry, normalize_question
+from knowledge_base.content.errors import EditError, ErrorKind
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("id", "条目ID"),
@@ -138,7 +139,8 @@ def read_table(content: bytes, filename: str) -> list[list[str]]:
         try:
             workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
         except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-            raise EditError(422, "invalid_file", "无法读取该 Excel 文件，请上传 .xlsx 格式。",
+            raise EditError(ErrorKind.INVALID,
+                            "invalid_file", "无法读取该 Excel 文件，请上传 .xlsx 格式。",
                             f"Cannot read the .xlsx file: {exc}") from exc
         try:
             sheet = workbook.worksheets[0]
@@ -152,12 +154,12 @@ def read_table(content: bytes, filename: str) -> list[list[str]]:
         except UnicodeDecodeError:
             continue
     else:
-        raise EditError(422, "invalid_file", "CSV 文件编码无法识别，请另存为 UTF-8。",
+        raise EditError(ErrorKind.INVALID, "invalid_file", "CSV 文件编码无法识别，请另存为 UTF-8。",
                         "CSV must be UTF-8 (or GB18030) encoded.")
     try:
         return [[_cell_text(v) for v in row] for row in csv.reader(io.StringIO(text))]
     except csv.Error as exc:
-        raise EditError(422, "invalid_file", "CSV 文件格式有误。",
+        raise EditError(ErrorKind.INVALID, "invalid_file", "CSV 文件格式有误。",
                         f"Malformed CSV: {exc}") from exc
 
 
@@ -167,7 +169,7 @@ def file_kind(filename: str) -> str:
         return "xlsx"
     if name.endswith(".csv"):
         return "csv"
-    raise EditError(422, "unsupported_file", "只支持 .xlsx 或 .csv 文件。",
+    raise EditError(ErrorKind.INVALID, "unsupported_file", "只支持 .xlsx 或 .csv 文件。",
                     "Only .xlsx and .csv files are supported.")
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from knowledge_base.search.encoder import Encoder
 
 if TYPE_CHECKING:
-    from knowledge_base.content.store import Entry
+    from knowledge_base.content.entries import Entry
     from knowledge_base.search.snapshot import Artifacts
 
 logger = logging.getLogger(__name__)

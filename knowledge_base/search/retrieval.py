@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from knowledge_base.content.store import Entry
+from knowledge_base.content.entries import Entry
 
 logger = logging.getLogger(__name__)
 
@@ -180,7 +180,7 @@ _OPENINGS = ("你好", "您好", "请问一下", "请问", "我想问一下", "�
 
 def question_key(text: str) -> str:
     """Normalised question text for exact matching: no punctuation, no courtesy opening."""
-    from knowledge_base.content.store import normalize_question
+    from knowledge_base.content.entries import normalize_question
 
     key = normalize_question(text)
     changed = True

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from sqlalchemy.orm import Session
 
-from api.core.config import Settings
-from knowledge_base.content.store import Entry, create_tables, ensure_seed, entries_at, get_engine
+from knowledge_base.config import KBConfig
+from knowledge_base.content.entries import Entry
+from knowledge_base.content.store import ensure_seed, entries_at
+from knowledge_base.db import sessions
 from knowledge_base.search.embedcache import caching_encoder, remember_build
 from knowledge_base.search.encoder import load_encoder
 from knowledge_base.search.retrieval import (
@@ -51,7 +52,7 @@ class UnknownEntry(KeyError):
     """No entry with that id in the live release."""
 
 
-def resolve_model_dir(settings: Settings) -> Path:
+def resolve_model_dir(settings: KBConfig) -> Path:
     """The embedding model the service uses."""
     return settings.embedding_model_dir
 
@@ -81,7 +82,7 @@ class _Stop:
         return self.closed.is_set() or (self.stale is not None and self.stale())
 
 
-def load_snapshot(settings: Settings, progress: Any = None, nlu_dir: Path = NLU_DIR,
+def load_snapshot(settings: KBConfig, progress: Any = None, nlu_dir: Path = NLU_DIR,
                   cancel: threading.Event | _Stop | None = None,
                   release: tuple[int, list[Entry]] | None = None) -> tuple[Snapshot, bool]:
     """Import the seed if needed, then load (or build) the current release's snapshot
@@ -107,17 +108,15 @@ def load_snapshot(settings: Settings, progress: Any = None, nlu_dir: Path = NLU_
     return Snapshot(number, entries, artifacts, encoder, directory), built
 
 
-def release_entries(settings: Settings) -> tuple[int, list[Entry]]:
+def release_entries(settings: KBConfig) -> tuple[int, list[Entry]]:
     """The current release number and its published entries (the seed imported if needed)."""
-    engine = get_engine(settings.database_url)
-    create_tables(engine)
-    with Session(engine) as session:
+    with sessions(settings.database_url)() as session:
         release = ensure_seed(session, settings.kb_seed_dir)
         return release.number, [e for e in entries_at(session, release.number)
                                 if e.status == "published"]
 
 
-def quick_snapshot(settings: Settings, live: Snapshot, nlu_dir: Path = NLU_DIR,
+def quick_snapshot(settings: KBConfig, live: Snapshot, nlu_dir: Path = NLU_DIR,
                    release: tuple[int, list[Entry]] | None = None) -> Snapshot | None:
     """The current release with the live adapter and calibration, when that is worth it.
 
@@ -144,7 +143,7 @@ def quick_snapshot(settings: Settings, live: Snapshot, nlu_dir: Path = NLU_DIR,
 class KnowledgeService:
     """Retrieval over the live KB release."""
 
-    def __init__(self, settings: Settings, nlu_dir: Path = NLU_DIR) -> None:
+    def __init__(self, settings: KBConfig, nlu_dir: Path = NLU_DIR) -> None:
         self._settings = settings
         self._nlu_dir = nlu_dir
         self._snapshot: Snapshot | None = None
@@ -153,6 +152,7 @@ class KnowledgeService:
         self._thread: threading.Thread | None = None
         self._closed = threading.Event()
         self._reload_lock = threading.Lock()
+        self._swap_listeners: list[Callable[[Snapshot], None]] = []
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -200,17 +200,29 @@ class KnowledgeService:
                     logger.exception("quick swap failed; waiting for the full build")
                     quick = None
                 if quick is not None and not self._closed.is_set():
-                    self._snapshot = quick
+                    self._swap(quick)
                     logger.info("release %s served with the previous adapter; rebuilding",
                                 quick.release)
             snapshot, _ = load_snapshot(self._settings, nlu_dir=self._nlu_dir,
                                         cancel=_Stop(self._closed, stale), release=release)
             if self._closed.is_set():
                 return snapshot
-            self._snapshot = snapshot
             self._error = None
             self._state = "up"
+            self._swap(snapshot)
             return snapshot
+
+    def add_swap_listener(self, listener: Callable[[Snapshot], None]) -> None:
+        """Call ``listener(snapshot)`` (from the loading thread) whenever a snapshot goes live."""
+        self._swap_listeners.append(listener)
+
+    def _swap(self, snapshot: Snapshot) -> None:
+        self._snapshot = snapshot
+        for listener in list(self._swap_listeners):
+            try:
+                listener(snapshot)
+            except Exception:  # a listener must never stop the swap
+                logger.exception("snapshot swap listener failed")
 
     def wait_ready(self, timeout: float) -> bool:
         """Block until loading has finished (tests, CLI); True when up."""

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from knowledge_base.content.store import Entry, content_hash
+from knowledge_base.content.entries import Entry, content_hash
 from knowledge_base.search.adapter import Adapter, train_adapter
 from knowledge_base.search.encoder import Encoder, encoding_signature
 from knowledge_base.search.index import VectorIndex

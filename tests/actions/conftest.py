@@ -12,7 +12,6 @@ import asyncio
 import copy
 import json
 from collections.abc import Iterator
-from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -25,12 +24,12 @@ import actions.card_services
 import actions.forms
 import actions.identity
 import actions.reminders
-from cards.client import SqlCardAccountClient, make_engine
+from cards.client import SqlCardAccountClient
+from tests.cards.conftest import TODAY, new_store
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-# A fixed business date: the demo data is seeded relative to it.
-TODAY = date(2024, 11, 20)
+__all__ = ["TODAY"]
 
 
 @pytest.fixture(scope="session")
@@ -44,8 +43,7 @@ def domain() -> dict[str, Any]:
 @pytest.fixture()
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SqlCardAccountClient]:
     """A new SQLite card store seeded on TODAY, used by every action."""
-    client = SqlCardAccountClient(make_engine(f"sqlite:///{tmp_path}/cards.db"),
-                                  today=lambda: TODAY)
+    client = new_store(f"sqlite:///{tmp_path}/cards.db")
     for module in (actions.identity, actions.forms, actions.card_services, actions.reminders):
         monkeypatch.setattr(module, "get_client", lambda: client)
     yield client

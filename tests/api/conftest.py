@@ -7,13 +7,16 @@ bad-input tests run in milliseconds; the real Rasa is exercised in tests/e2e.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+import migrations
 from api.conversation.rasa_client import RasaClient
 from api.core import db
 from api.core.config import get_settings
@@ -53,9 +56,19 @@ def fake_rasa() -> FakeRasa:
     return FakeRasa()
 
 
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty service database at the newest schema, migrated once per test session."""
+    path = tmp_path_factory.mktemp("schema") / "app.db"
+    migrations.upgrade("service", f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture()
-def client(tmp_path, monkeypatch, fake_rasa: FakeRasa) -> Iterator[TestClient]:
-    """TestClient on a temp SQLite DB; the gateway talks to FakeRasa."""
+def client(tmp_path, monkeypatch, fake_rasa: FakeRasa, migrated_db: Path) -> Iterator[TestClient]:
+    """TestClient on a temp SQLite DB (migrated like `make run` does); the gateway talks to
+    FakeRasa."""
+    shutil.copy(migrated_db, tmp_path / "app.db")
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/app.db")
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
     monkeypatch.setenv("APP_ENV", "test")

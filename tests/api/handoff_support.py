@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+import migrations
 from api.core import db
-from api.core.security import create_user
 from api.models import StaffUser
+from api.staff import create_user
 
 # What the fake Rasa does with a message: (substring, handoff request) like actions/handoff.py.
 HANDOFF_TRIGGERS = (
@@ -28,11 +29,12 @@ PASSWORD = "pass-1234"
 def desk_env(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Environment for an app under test that exercises the desk, not retrieval.
 
-    Call before the `client` fixture builds the app: own card store, cheap bcrypt, and no
+    Call before the `client` fixture builds the app: own (migrated) card store, cheap bcrypt, no
     background loading of the embedding model and index (these tests never search the real
     KB; the suggestions test stands in for `kb.search`).
     """
     monkeypatch.setenv("CARD_DB_URL", f"sqlite:///{tmp_path}/cards.db")
+    migrations.upgrade("cards", f"sqlite:///{tmp_path}/cards.db")
     monkeypatch.setenv("BCRYPT_ROUNDS", "4")
     monkeypatch.setattr("knowledge_base.search.service.KnowledgeService.start_background",
                         lambda self: None)

@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from api.core import db
 from api.core.config import DEV_SECRETS, Settings, get_settings
-from api.core.security import create_access_token, require_role
+from api.core.security import create_access_token
+from api.deps import require_role
 from api.models import StaffUser
 
 AGENT_ENDPOINTS = [

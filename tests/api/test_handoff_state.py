@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.core.db import Base
+import migrations
 from api.handoff.state import (
     TRANSITIONS,
     InvalidTransition,
@@ -44,9 +44,7 @@ def sessions(tmp_path) -> sessionmaker[Session]:
     def _wal(dbapi_conn, _record):  # type: ignore[no-untyped-def]
         dbapi_conn.execute("PRAGMA journal_mode=WAL")
 
-    import api.models  # noqa: F401
-
-    Base.metadata.create_all(engine)
+    migrations.upgrade("service", engine=engine)
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 

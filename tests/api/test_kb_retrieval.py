@@ -7,7 +7,8 @@ import pytest
 from kb_support import KB, create, publish, staff, wait_serving
 
 from api.core.config import get_settings
-from knowledge_base.content.editor import KBEditor, console_sessions
+from knowledge_base.content.editor import KBEditor
+from knowledge_base.db import sessions
 
 
 @pytest.fixture(autouse=True)
@@ -91,7 +92,7 @@ def test_hit_test_draft_vs_live_and_publish_swaps_the_bot(client) -> None:
 
     # a release published by another process (straight into the database) is picked up too
     settings = get_settings()
-    with console_sessions(settings.database_url)() as session:
+    with sessions(settings.database_url)() as session:
         other = KBEditor(session, settings.database_url, "batch-job", "admin")
         other.update("fee-001", {"tags": ["年费", "外部发布"]}, 0)
         external = other.publish_drafts("published by another process").release

@@ -13,14 +13,14 @@ from cards import rules, views
 from cards.client import SqlCardAccountClient, make_engine
 from cards.models import Cardholder
 from cards.seed import statement_date_due_in
-from tests.actions.conftest import TODAY
+from tests.cards.conftest import TODAY, new_store
 
 
 def test_seeding_is_idempotent(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/sub/cards.db"
-    first = SqlCardAccountClient(make_engine(url), today=lambda: TODAY)
+    first = new_store(url)
     assert first.profile("demo-gold-001") is not None
-    second = SqlCardAccountClient(make_engine(url), today=lambda: TODAY + timedelta(days=3))
+    second = new_store(url, TODAY + timedelta(days=3))
     assert second.profile("demo-gold-001") is not None
     with Session(make_engine(url), future=True) as session:
         assert session.scalar(select(func.count()).select_from(Cardholder)) == 5
@@ -29,7 +29,7 @@ def test_seeding_is_idempotent(tmp_path: Path) -> None:
 @pytest.mark.parametrize("offset", range(0, 62))
 def test_gold_payment_is_due_within_3_days_whatever_the_day(tmp_path: Path, offset: int) -> None:
     today = date(2024, 1, 1) + timedelta(days=offset * 6)
-    client = SqlCardAccountClient(make_engine("sqlite://"), today=lambda: today)
+    client = new_store("sqlite://", today)
     stmt = client.profile("demo-gold-001").latest_statement
     assert 0 <= (stmt.due_date - today).days <= 3
     assert client.profile("demo-gold-001").statement_day != 15

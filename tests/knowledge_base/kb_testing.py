@@ -13,10 +13,13 @@ FIXTURE_NLU = FIXTURES / "nlu"
 
 
 def make_settings(tmp: Path, seed_dir: Path = FIXTURE_SEED):
-    """Service settings for a throwaway KB (own DB and index directory)."""
-    from api.core.config import Settings
+    """The knowledge layer's config for a throwaway KB (own migrated DB and index directory)."""
+    import migrations
+    from knowledge_base.config import KBConfig
 
-    return Settings(app_env="test", database_url=f"sqlite:///{tmp}/kb.db", index_dir=tmp / "index",
-                    kb_seed_dir=seed_dir, embedding_model_dir=MODEL_DIR, data_dir=tmp)
+    url = f"sqlite:///{tmp}/kb.db"
+    migrations.upgrade("service", url)
+    return KBConfig(database_url=url, index_dir=tmp / "index", kb_seed_dir=seed_dir,
+                    embedding_model_dir=MODEL_DIR)
 
 

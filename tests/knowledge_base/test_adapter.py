@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from knowledge_base.content.store import Answer, Entry
+from knowledge_base.content.entries import Answer, Entry
 from knowledge_base.search import adapter as adapter_mod
 from knowledge_base.search.adapter import (
     ADAPTER_FILE,

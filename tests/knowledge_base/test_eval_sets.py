@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from knowledge_base.content.store import load_seed
+from knowledge_base.content.entries import load_seed
 
 ROOT = Path(__file__).resolve().parents[2]
 EVAL = ROOT / "knowledge_base" / "eval"

@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from kb_testing import FIXTURE_SEED
 
+import migrations
 from api.core import db
 from api.core.config import get_settings
 from api.main import create_app
@@ -31,6 +32,7 @@ def client(tmp_path_factory: pytest.TempPathFactory, e5_model_dir: Path) -> Iter
     caches = (get_settings, db.get_engine, db.get_sessionmaker)
     for cached in caches:
         cached.cache_clear()
+    migrations.upgrade("service", f"sqlite:///{tmp}/app.db")
     app = create_app()
     with TestClient(app) as test_client:
         assert app.state.kb.wait_ready(300), app.state.kb.status()

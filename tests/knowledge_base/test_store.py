@@ -9,8 +9,11 @@ import pytest
 import yaml
 from sqlalchemy.orm import Session
 
+import migrations
+from knowledge_base.content import entries as kb_entries
 from knowledge_base.content import store
-from knowledge_base.content.store import SeedError
+from knowledge_base.content.entries import SeedError
+from knowledge_base.db import get_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE_SEED = Path(__file__).parent / "fixtures" / "seed"
@@ -36,22 +39,22 @@ def write(seed: Path, name: str, entries: list[dict]) -> None:
 
 @pytest.fixture()
 def session(tmp_path: Path):
-    engine = store.get_engine(f"sqlite:///{tmp_path}/kb.db")
-    store.create_tables(engine)
-    with Session(engine) as s:
+    url = f"sqlite:///{tmp_path}/kb.db"
+    migrations.upgrade("service", url)
+    with Session(get_engine(url)) as s:
         yield s
 
 
 def test_product_seed_is_valid() -> None:
     """The shipped seed passes every check (ids, >= 4 similar questions, buttons, links)."""
-    entries = store.load_seed(ROOT / "knowledge_base" / "seed")
+    entries = kb_entries.load_seed(ROOT / "knowledge_base" / "seed")
     assert len(entries) >= 100
     assert len({e.id for e in entries}) == len(entries)
-    assert all(len(e.similar) >= store.MIN_SIMILAR for e in entries)
+    assert all(len(e.similar) >= kb_entries.MIN_SIMILAR for e in entries)
 
 
 def test_fixture_seed_loads_with_defaults() -> None:
-    entries = {e.id: e for e in store.load_seed(FIXTURE_SEED)}
+    entries = {e.id: e for e in kb_entries.load_seed(FIXTURE_SEED)}
     assert entries["lost-002"].answer.buttons == [] and entries["lost-002"].answer.image is None
     assert entries["lost-002"].channels == ["web", "app", "wechat"]
     assert str(entries["points-002"].valid_to) == "2026-02-28"
@@ -74,7 +77,7 @@ def test_every_problem_is_reported_with_file_and_entry(tmp_path: Path) -> None:
     write(seed, "b.yml", [entry("lost-001", "另一个问题"), entry("fee-001", "卡丢了！")])
     (seed / "c.yml").write_text("entries: [unclosed", encoding="utf-8")
     with pytest.raises(SeedError) as info:
-        store.load_seed(seed)
+        kb_entries.load_seed(seed)
     text = "\n".join(info.value.errors)
     assert "a.yml: entry #2 (lost-002): similar" in text and "at least 4" in text
     assert "a.yml: entry #3 (lost-003): answer.buttons.0.payload" in text
@@ -89,9 +92,9 @@ def test_every_problem_is_reported_with_file_and_entry(tmp_path: Path) -> None:
 
 def test_entry_rejects_repeated_paraphrase_and_bad_id() -> None:
     with pytest.raises(ValueError, match="repeat"):
-        store.Entry.model_validate(entry("x-001", "问题", similar=["问题！", "b", "c", "d"]))
+        kb_entries.Entry.model_validate(entry("x-001", "问题", similar=["问题！", "b", "c", "d"]))
     with pytest.raises(ValueError, match="id"):
-        store.Entry.model_validate(entry("Bad Id", "问题"))
+        kb_entries.Entry.model_validate(entry("Bad Id", "问题"))
 
 
 def test_seed_import_is_release_one_and_idempotent(session: Session) -> None:
@@ -100,7 +103,7 @@ def test_seed_import_is_release_one_and_idempotent(session: Session) -> None:
     again = store.ensure_seed(session, FIXTURE_SEED)
     assert again.number == 1 and store.release_count(session) == 1
     loaded = store.entries_at(session, 1)
-    assert loaded == sorted(store.load_seed(FIXTURE_SEED), key=lambda e: e.id)
+    assert loaded == sorted(kb_entries.load_seed(FIXTURE_SEED), key=lambda e: e.id)
 
 
 def test_changed_seed_becomes_a_new_release_with_versions(session: Session,

@@ -1,27 +1,35 @@
-"""WeChat callback signatures and the AES message encryption of safe / compatible mode.
+"""WeChat callback signatures and the AES message encryption of safe / compatible mode, on
+wechatpy (`WeChatSigner`, `PrpCrypto`, `BaseWeChatCrypto`).
 
 Plaintext mode: `signature = sha1(sort(token, timestamp, nonce))`. Safe mode adds
 `msg_signature = sha1(sort(token, timestamp, nonce, Encrypt))` and encrypts the XML with
-AES-256-CBC (key = base64(EncodingAESKey + "="), IV = key[:16], PKCS#7 padded to 32 bytes) over
-`random(16) + len(xml) (4 bytes, big endian) + xml + app_id`.
+AES-256-CBC over `random(16) + len(xml) + xml + app_id`. What wechatpy leaves to us: signatures
+are compared in constant time (wechatpy uses `!=`) and only as 40 hex digits; the Encrypt
+payload is checked (base64, block length) before decryption and any failure inside wechatpy
+becomes one `CryptoError`; the random prefix comes from `os.urandom` (wechatpy's
+`random_string` uses `random`); and several EncodingAESKeys are tried for key rotation.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import os
 import re
-import struct
 from collections.abc import Sequence
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from wechatpy.crypto import BaseWeChatCrypto, PrpCrypto
+from wechatpy.utils import WeChatSigner
+
+from api.core.config import decode_aes_key
 
 SIGNATURE_RE = re.compile(r"^[0-9a-fA-F]{40}$")
-PAD_BLOCK = 32  # WeChat pads to 32 bytes, not AES's 16
+BLOCK = 16
 RANDOM_PREFIX = 16
+
+__all__ = ["CryptoError", "MessageCrypto", "SignatureMismatch", "decode_aes_key",
+           "sha1_signature", "signature_matches", "verify_signature"]
 
 
 class CryptoError(Exception):
@@ -32,22 +40,11 @@ class SignatureMismatch(CryptoError):
     """The signature does not match: the request was not sent by WeChat (or was altered)."""
 
 
-def decode_aes_key(encoding_aes_key: str) -> bytes:
-    """The 32-byte AES key behind a 43-character EncodingAESKey; ValueError if malformed."""
-    if len(encoding_aes_key) != 43:
-        raise ValueError("EncodingAESKey must be exactly 43 characters (base64 of 32 bytes)")
-    try:
-        key = base64.b64decode(encoding_aes_key + "=", validate=True)
-    except binascii.Error as exc:
-        raise ValueError("EncodingAESKey is not valid base64") from exc
-    if len(key) != 32:
-        raise ValueError("EncodingAESKey must decode to 32 bytes")
-    return key
-
-
 def sha1_signature(*parts: str) -> str:
     """WeChat's signature: sha1 over the lexicographically sorted, concatenated parts."""
-    return hashlib.sha1("".join(sorted(parts)).encode("utf-8")).hexdigest()
+    signer = WeChatSigner()
+    signer.add_data(*parts)
+    return str(signer.signature)
 
 
 def signature_matches(expected: str, given: str) -> bool:
@@ -60,6 +57,28 @@ def signature_matches(expected: str, given: str) -> bool:
 def verify_signature(token: str, timestamp: str, nonce: str, signature: str) -> bool:
     """The plaintext-mode URL signature of every callback (GET and POST)."""
     return signature_matches(sha1_signature(token, timestamp, nonce), signature)
+
+
+class _Prp(PrpCrypto):  # type: ignore[misc]
+    """wechatpy's message cipher with a random prefix from the OS's CSPRNG."""
+
+    prefix: bytes | None = None
+
+    def get_random_string(self) -> bytes:
+        return self.prefix if self.prefix is not None else os.urandom(RANDOM_PREFIX)
+
+
+class _AccountCrypto(BaseWeChatCrypto):  # type: ignore[misc]
+    """One EncodingAESKey of the account (wechatpy's envelope and signature)."""
+
+    def __init__(self, token: str, encoding_aes_key: str, app_id: str) -> None:
+        decode_aes_key(encoding_aes_key)  # a clear ValueError rather than wechatpy's assert
+        super().__init__(token, encoding_aes_key, app_id)
+
+    def prp(self, prefix: bytes | None = None) -> _Prp:
+        cipher = _Prp(self.key)
+        cipher.prefix = prefix
+        return cipher
 
 
 class MessageCrypto:
@@ -75,7 +94,7 @@ class MessageCrypto:
             raise ValueError("at least one EncodingAESKey is required")
         self.token = token
         self.app_id = app_id
-        self._keys = [decode_aes_key(k) for k in keys]
+        self._accounts = [_AccountCrypto(token, k, app_id) for k in keys]
 
     def decrypt(self, encrypted: str, msg_signature: str, timestamp: str,
                 nonce: str) -> tuple[str, int]:
@@ -87,45 +106,26 @@ class MessageCrypto:
             raw = base64.b64decode(encrypted, validate=True)
         except (binascii.Error, ValueError) as exc:
             raise CryptoError("Encrypt is not valid base64") from exc
-        if len(raw) < PAD_BLOCK or len(raw) % 16:
+        if len(raw) < 2 * BLOCK or len(raw) % BLOCK:
             raise CryptoError("ciphertext has an invalid length")
-        for index, key in enumerate(self._keys):
+        for index, account in enumerate(self._accounts):
             try:
-                return self._decrypt_with(key, raw), index
-            except CryptoError:
+                xml = account.prp().decrypt(encrypted, self.app_id)
+            except Exception:  # wrong key: bad padding, length, app id or UTF-8 inside wechatpy
                 continue
+            return str(xml), index
         raise CryptoError("no configured EncodingAESKey decrypts this message")
-
-    def _decrypt_with(self, key: bytes, raw: bytes) -> str:
-        decryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).decryptor()
-        plain = decryptor.update(raw) + decryptor.finalize()
-        pad = plain[-1]
-        if not 1 <= pad <= PAD_BLOCK or plain[-pad:] != bytes([pad]) * pad:
-            raise CryptoError("bad padding")
-        content = plain[RANDOM_PREFIX:-pad]
-        if len(content) < 4:
-            raise CryptoError("truncated message")
-        (length,) = struct.unpack(">I", content[:4])
-        if 4 + length > len(content):
-            raise CryptoError("message length out of range")
-        if content[4 + length:] != self.app_id.encode("utf-8"):
-            raise CryptoError("message is for another app id")
-        try:
-            return content[4:4 + length].decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise CryptoError("message is not UTF-8") from exc
 
     def encrypt(self, xml: str, timestamp: str, nonce: str, key_index: int = 0,
                 random_prefix: bytes | None = None) -> tuple[str, str]:
         """Encrypt a reply; returns (Encrypt, MsgSignature) for the reply envelope."""
-        key = self._keys[key_index]
-        body = xml.encode("utf-8")
-        prefix = random_prefix if random_prefix is not None else os.urandom(RANDOM_PREFIX)
-        if len(prefix) != RANDOM_PREFIX:
+        if random_prefix is not None and len(random_prefix) != RANDOM_PREFIX:
             raise ValueError("random prefix must be 16 bytes")
-        data = prefix + struct.pack(">I", len(body)) + body + self.app_id.encode("utf-8")
-        pad = PAD_BLOCK - len(data) % PAD_BLOCK
-        data += bytes([pad]) * pad
-        encryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).encryptor()
-        encrypted = base64.b64encode(encryptor.update(data) + encryptor.finalize()).decode("ascii")
+        account = self._accounts[key_index]
+        encrypted = account.prp(random_prefix).encrypt(xml, self.app_id).decode("ascii")
         return encrypted, sha1_signature(self.token, timestamp, nonce, encrypted)
+
+    def encrypt_reply(self, xml: str, timestamp: str, nonce: str, key_index: int = 0) -> str:
+        """The safe-mode reply envelope (wechatpy's): encrypted passive reply + signature."""
+        account = self._accounts[key_index]
+        return str(account._encrypt_message(xml, nonce, timestamp, _Prp))

@@ -41,11 +41,11 @@ from api.channels.wechat.render import (
     render_messages,
 )
 from api.channels.wechat.xmlmsg import OPENID_RE, WeChatInbound, news_reply, text_reply
-from api.conversation.gateway import APOLOGY, Gateway
+from api.conversation.gateway import APOLOGY, Gateway, IncomingMessage
 from api.core.config import Settings
 from api.models import Conversation, WeChatOutbound, WeChatPendingOptions, utcnow
 from api.models import WeChatInbound as InboundRow
-from api.schemas.chat import IncomingMessage
+from vocab import State
 
 logger = logging.getLogger(__name__)
 
@@ -258,8 +258,8 @@ class WeChatService:
         try:
             with self._sessions() as db:
                 conv = db.get(Conversation, conversation_id)
-                state = conv.state if conv is not None else "bot"
-            if state != "bot":
+                state = conv.state if conv is not None else State.BOT
+            if state != State.BOT:
                 queue = details.get("queue")
                 position = queue.get("position") if isinstance(queue, dict) else None
                 self.relay.follow(conversation_id, CHANNEL, openid,

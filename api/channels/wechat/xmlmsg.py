@@ -1,7 +1,12 @@
-"""Untrusted WeChat XML in (parsed with defusedxml), reply XML out.
+"""Untrusted WeChat XML in, reply XML out: wechatpy's message and reply objects behind
+defusedxml.
 
 WeChat never sends a DTD, so any DTD, entity declaration or external reference is refused
-(XXE, billion laughs). Only the flat children of `<xml>` are read.
+(XXE, billion laughs) before wechatpy sees anything: only the flat children of `<xml>` are read
+(defusedxml), then wechatpy's message registry (`MESSAGE_TYPES`, `EVENT_TYPES`) gives the typed
+message, whose fields are validated here (OpenID, MsgId, CreateTime formats). Replies are
+wechatpy's `TextReply` / `ArticlesReply`; their text is made safe for CDATA first (wechatpy
+writes values into CDATA as they are, so `]]>` or a control character would break the XML).
 """
 
 from __future__ import annotations
@@ -13,6 +18,9 @@ from typing import Any
 
 import defusedxml
 import defusedxml.ElementTree as SafeET
+from wechatpy.events import EVENT_TYPES
+from wechatpy.messages import MESSAGE_TYPES, BaseMessage, UnknownMessage
+from wechatpy.replies import ArticlesReply, TextReply
 
 OPENID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 ACCOUNT_RE = re.compile(r"^[A-Za-z0-9_@.-]{1,64}$")
@@ -70,10 +78,21 @@ class WeChatInbound:
         return f"evt:{self.from_user}:{self.create_time}:{self.event}:{key}"
 
 
+def wechat_message(fields: dict[str, str]) -> BaseMessage:
+    """wechatpy's typed message or event for the parsed fields (its registry of types)."""
+    msg_type = fields.get("MsgType", "").strip().lower()
+    if msg_type == "event":
+        cls = EVENT_TYPES.get(fields.get("Event", "").strip().lower(), UnknownMessage)
+    else:
+        cls = MESSAGE_TYPES.get(msg_type, UnknownMessage)
+    return cls(dict(fields))
+
+
 def inbound_from_fields(fields: dict[str, str]) -> WeChatInbound:
     """Validate the decrypted fields into a WeChatInbound (XmlRejected if not a message)."""
-    from_user = fields.get("FromUserName", "").strip()
-    to_user = fields.get("ToUserName", "").strip()
+    message = wechat_message(fields)
+    from_user = (message.source or "").strip()
+    to_user = (message.target or "").strip()
     msg_type = fields.get("MsgType", "").strip().lower()
     if not OPENID_RE.match(from_user):
         raise XmlRejected("invalid_message", "FromUserName is missing or not an OpenID")
@@ -93,12 +112,13 @@ def inbound_from_fields(fields: dict[str, str]) -> WeChatInbound:
     event = fields.get("Event", "").strip().lower()
     if msg_type == "event" and not re.fullmatch(r"[a-z_]{1,64}", event):
         raise XmlRejected("invalid_message", "Event is missing or malformed")
-    recognition = fields.get("Recognition")
+    recognition = getattr(message, "recognition", None) if "Recognition" in fields else None
+    event_key = getattr(message, "key", None) or fields.get("EventKey", "")
     return WeChatInbound(
         to_user=to_user, from_user=from_user, create_time=create_time, msg_type=msg_type,
-        msg_id=msg_id, content=fields.get("Content", ""),
+        msg_id=msg_id, content=getattr(message, "content", None) or fields.get("Content", ""),
         recognition=recognition.strip() if recognition is not None else None,
-        event=event, event_key=fields.get("EventKey", "").strip(),
+        event=event, event_key=event_key.strip(),
     )
 
 
@@ -107,47 +127,26 @@ def xml_safe(text: str) -> str:
     return _XML_INVALID.sub("", text)
 
 
-def cdata(text: str) -> str:
-    """A CDATA section that survives `]]>` inside the text."""
-    return "<![CDATA[" + xml_safe(text).replace("]]>", "]]]]><![CDATA[>") + "]]>"
+def cdata_safe(text: str) -> str:
+    """Text that survives inside wechatpy's CDATA sections: no XML-invalid characters, and a
+    `]]>` split across two sections."""
+    return xml_safe(text).replace("]]>", "]]]]><![CDATA[>")
 
 
 def text_reply(to_user: str, from_user: str, content: str, create_time: int) -> str:
     """Passive text reply (ToUserName is the cardholder's OpenID)."""
-    return ("<xml>"
-            f"<ToUserName>{cdata(to_user)}</ToUserName>"
-            f"<FromUserName>{cdata(from_user)}</FromUserName>"
-            f"<CreateTime>{int(create_time)}</CreateTime>"
-            "<MsgType><![CDATA[text]]></MsgType>"
-            f"<Content>{cdata(content)}</Content>"
-            "</xml>")
+    reply = TextReply(target=cdata_safe(to_user), source=cdata_safe(from_user),
+                      time=int(create_time), content=cdata_safe(content))
+    return str(reply.render())
 
 
 def news_reply(to_user: str, from_user: str, articles: list[dict[str, Any]],
                create_time: int) -> str:
     """Passive news (图文) reply; a reply to a user message may carry one article."""
-    items = "".join(
-        "<item>"
-        f"<Title>{cdata(a.get('title', ''))}</Title>"
-        f"<Description>{cdata(a.get('description', ''))}</Description>"
-        f"<PicUrl>{cdata(a.get('picurl', ''))}</PicUrl>"
-        f"<Url>{cdata(a.get('url', ''))}</Url>"
-        "</item>" for a in articles)
-    return ("<xml>"
-            f"<ToUserName>{cdata(to_user)}</ToUserName>"
-            f"<FromUserName>{cdata(from_user)}</FromUserName>"
-            f"<CreateTime>{int(create_time)}</CreateTime>"
-            "<MsgType><![CDATA[news]]></MsgType>"
-            f"<ArticleCount>{len(articles)}</ArticleCount>"
-            f"<Articles>{items}</Articles>"
-            "</xml>")
-
-
-def encrypted_envelope(encrypt: str, msg_signature: str, timestamp: str, nonce: str) -> str:
-    """The safe-mode reply: the encrypted passive reply plus its signature."""
-    return ("<xml>"
-            f"<Encrypt>{cdata(encrypt)}</Encrypt>"
-            f"<MsgSignature>{cdata(msg_signature)}</MsgSignature>"
-            f"<TimeStamp>{int(timestamp)}</TimeStamp>"
-            f"<Nonce>{cdata(nonce)}</Nonce>"
-            "</xml>")
+    items = [{"title": cdata_safe(a.get("title", "")),
+              "description": cdata_safe(a.get("description", "")),
+              "image": cdata_safe(a.get("picurl", "")), "url": cdata_safe(a.get("url", ""))}
+             for a in articles]
+    reply = ArticlesReply(target=cdata_safe(to_user), source=cdata_safe(from_user),
+                          time=int(create_time), articles=items)
+    return str(reply.render())

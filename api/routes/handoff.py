@@ -1,0 +1,83 @@
+"""The cardholder's side of the human handoff over HTTP: live agent messages over WebSocket or
+`GET …/messages?after=`, queue status, cancel waiting, the satisfaction survey.
+
+The conversation id (a random UUID handed out by POST /api/v1/chat) is the capability.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, WebSocket
+
+from api.core.errors import as_api_error
+from api.deps import HandoffDep, RasaDep
+from api.handoff.hub import conversation_topic
+from api.handoff.service import HandoffReply, HandoffService
+from api.handoff.views import MessagesView, StatusView
+from api.routes.ws import serve
+from api.schemas.chat import ChatPublic
+from api.schemas.handoff import ConversationStatePublic, MessagesPublic, SurveyCreate
+from vocab import DomainError, Sender
+
+router = APIRouter(prefix="/api/v1", tags=["chat"])
+
+
+def _chat_public(conversation_id: str, reply: HandoffReply) -> ChatPublic:
+    return ChatPublic.model_validate({"conversation_id": conversation_id, **vars(reply)})
+
+
+@router.get("/chat/{conversation_id}/messages", response_model=MessagesPublic,
+            response_model_exclude_none=True)
+def messages(conversation_id: str, handoff: HandoffDep,
+             after: int = Query(0, ge=0, description="cursor: last message id seen")
+             ) -> MessagesView:
+    """Transcript lines after the cursor (agent messages included) and the current state."""
+    return handoff.messages_after(conversation_id, after)
+
+
+@router.get("/chat/{conversation_id}/status", response_model=ConversationStatePublic,
+            response_model_exclude_none=True)
+def status(conversation_id: str, handoff: HandoffDep) -> StatusView:
+    """State of the conversation; while queued, the position and estimated wait."""
+    return handoff.get_status(conversation_id)
+
+
+@router.post("/chat/{conversation_id}/cancel", response_model=ChatPublic,
+             response_model_exclude_none=True)
+async def cancel_waiting(conversation_id: str, handoff: HandoffDep,
+                         rasa: RasaDep) -> ChatPublic:
+    """Stop waiting for a human; the bot takes over again (409 if not waiting)."""
+    return _chat_public(conversation_id, await handoff.cancel(rasa, conversation_id))
+
+
+@router.post("/chat/{conversation_id}/survey", response_model=ChatPublic,
+             response_model_exclude_none=True)
+async def survey(conversation_id: str, body: SurveyCreate, handoff: HandoffDep,
+                 rasa: RasaDep) -> ChatPublic:
+    """Rate the agent (1-5, optional comment) in one call; the bot takes over again."""
+    reply = await handoff.submit_survey(rasa, conversation_id, body.score, body.comment)
+    return _chat_public(conversation_id, reply)
+
+
+@router.websocket("/chat/{conversation_id}/ws")
+async def live(ws: WebSocket, conversation_id: str, after: int | None = None) -> None:
+    """Live agent messages and state changes for the cardholder's widget.
+
+    With `?after=<cursor>` the socket first replays the transcript lines after the cursor.
+    """
+    handoff: HandoffService = ws.app.state.gateway.handoff
+    await ws.accept()
+    try:
+        state = handoff.get_status(conversation_id)
+    except DomainError as exc:
+        await ws.send_json({"type": "error", "detail": as_api_error(exc).detail})
+        await ws.close(code=4404)
+        return
+    sub = handoff.hub.subscribe(conversation_topic(conversation_id))
+    backlog: list[dict[str, Any]] = [{"type": "state", **state}]
+    if after is not None:
+        backlog += [{"type": "message", "message": m}
+                    for m in handoff.messages_after(conversation_id, after)["messages"]
+                    if m["sender"] != Sender.USER]
+    await serve(ws, sub, backlog)
