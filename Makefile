@@ -26,7 +26,7 @@ SVC_STAMP  := $(SVC_VENV)/.stamp
 MODEL_STAMP := var/models/.stamp
 NLU_INPUTS := $(shell find bot nlu_data actions -type f \( -name '*.yml' -o -name '*.py' -o -name '*.txt' \) -not -path 'bot/models/*' 2>/dev/null)
 
-.PHONY: help venvs run test test-rasa test-service lint bench train model index clean
+.PHONY: help venvs run test test-rasa test-service lint bench train model index migrate clean
 
 help:
 	@echo "make run    - create envs, train if needed, build retrieval, start everything"
@@ -59,12 +59,16 @@ $(MODEL_STAMP): $(SVC_STAMP) knowledge_base/search/model_build.py
 train: $(RASA_STAMP)
 	$(RASA_PY) -m bot.train
 
-index: $(SVC_STAMP) $(MODEL_STAMP)
+# Both databases to the newest schema (idempotent; Alembic, migrations/).
+migrate: $(SVC_STAMP)
+	set -a; source $(ENV_FILE); set +a; $(SVC_PY) -m api migrate
+
+index: $(SVC_STAMP) $(MODEL_STAMP) migrate
 	set -a; source $(ENV_FILE); set +a; $(SVC_PY) -m knowledge_base build-index
 
 # Loopback URLs between the processes follow the ports (PORT=9000 make run): a URL set to
 # another host is kept as it is.
-run: venvs model train index
+run: venvs model train migrate index
 	@saved="$$(export -p)"; set -a; source $(ENV_FILE); set +a; eval "$$saved"; \
 	 export CARDBOT_API_PORT="$${PORT:-8000}"; \
 	 case "$${KB_SEARCH_URL:-}" in ""|http://127.0.0.1:*/internal/v1/kb/search) \
@@ -83,15 +87,16 @@ test: venvs model train index
 	$(MAKE) test-rasa test-service
 
 test-rasa: $(RASA_STAMP)
-	set -a; source .env.example; set +a; $(RASA_PY) -m pytest -q tests/bot tests/actions
+	set -a; source .env.example; set +a; $(RASA_PY) -m pytest -q tests/bot tests/actions tests/cards
 
 test-service: $(SVC_STAMP) $(MODEL_STAMP)
-	set -a; source .env.example; set +a; $(SVC_PY) -m pytest -q tests/api tests/knowledge_base tests/pii bench/tests tests/e2e
+	set -a; source .env.example; set +a; $(SVC_PY) -m pytest -q tests/api tests/knowledge_base tests/pii tests/cards \
+	  tests/architecture tests/migrations bench/tests tests/e2e
 
 lint: venvs
 	$(SVC_VENV)/bin/ruff check .
-	$(SVC_VENV)/bin/mypy api knowledge_base pii
-	$(RASA_VENV)/bin/mypy actions bot
+	$(SVC_VENV)/bin/mypy api knowledge_base pii vocab migrations
+	$(RASA_VENV)/bin/mypy actions bot cards vocab
 
 bench: venvs model train
 	set -a; source .env.example; set +a; $(SVC_PY) -m bench

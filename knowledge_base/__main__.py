@@ -16,11 +16,11 @@ import time
 def _build_index(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from api.core.config import get_settings
+    from knowledge_base.config import KBConfig
     from knowledge_base.content.entries import SeedError
     from knowledge_base.search.service import load_snapshot
 
-    settings = get_settings()
+    settings = KBConfig.from_env()
     start = time.monotonic()
     try:
         snapshot, built = load_snapshot(settings, progress=None if args.quiet else tqdm)

@@ -128,7 +128,7 @@ class Gateway:
 
             messages, meta = convert_rasa_messages(raw)
             outcome = str(meta.get("outcome") or DEFAULT_OUTCOME)
-            stored = []
+            stored: list[dict[str, Any]] = []
             for msg in messages:
                 row = self.store(db, conv.id, Sender.BOT, msg, outcome=outcome)
                 stored.append({**msg, "id": row.id})
@@ -146,11 +146,12 @@ class Gateway:
                 human = await self.handoff.request(
                     self._rasa, conv.id, meta.get("handoff") or {}, user_id=incoming.user_id,
                     channel=incoming.channel)
-                stored.extend(human.messages)
+                stored.extend(dict(m) for m in human.messages)
                 details.update(human.details)
                 outcome = human.outcome
             return GatewayReply(conv.id, outcome, stored, details)
 
     @staticmethod
     def _human_reply(conversation_id: str, human: HandoffReply) -> GatewayReply:
-        return GatewayReply(conversation_id, human.outcome, human.messages, human.details)
+        return GatewayReply(conversation_id, human.outcome, [dict(m) for m in human.messages],
+                            human.details)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 import jwt
 from pwdlib import PasswordHash
@@ -18,7 +18,6 @@ from pwdlib.hashers.bcrypt import BcryptHasher
 
 from api.core.config import Settings, get_settings
 from api.core.errors import ApiError
-from api.models import StaffUser
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +42,15 @@ def verify_password(password: str, password_hash: str) -> bool:
         return False
 
 
-def create_access_token(user: StaffUser, settings: Settings | None = None,
+class TokenSubject(Protocol):
+    """Who a token is issued to (a staff account)."""
+
+    id: Any
+    username: Any
+    role: Any
+
+
+def create_access_token(user: TokenSubject, settings: Settings | None = None,
                         ttl: timedelta | None = None) -> str:
     """A signed JWT for a staff user: sub = username, role, exp."""
     settings = settings or get_settings()

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from api.channels.web import incoming_from_widget
 from api.core.errors import ApiError
 from api.deps import GatewayDep, SessionDep, SettingsDep
 from api.models import KBEvent
-from api.channels.web import incoming_from_widget
 from api.schemas.chat import ChatCreate, ChatPublic, FeedbackCreate, FeedbackPublic
 
 router = APIRouter(prefix="/api/v1", tags=["chat"])

@@ -115,6 +115,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if not RASA_PY.exists():
         pytest.fail("Rasa runtime missing: run `make test` (it creates both environments)")
     s = Stack(tmp_path_factory.mktemp("stack"), base_port=int(os.environ.get("E2E_PORT", "18005")))
+    # Deploy step, as `make run` does it: both databases to the newest schema.
+    subprocess.run([str(SVC_PY), "-m", "api", "migrate"], cwd=ROOT, env=s.env, check=True)
     for name in ("actions", "api", "rasa"):
         s.start(name)
     try:

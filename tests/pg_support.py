@@ -1,0 +1,41 @@
+"""A throwaway PostgreSQL database (named i15_*) for migration tests; skips without a server
+or a driver (the Rasa runtime has psycopg2, the service runtime may have psycopg)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import create_engine, text
+
+HOST = os.environ.get("TEST_PG_HOST", "postgres@127.0.0.1:5432")
+DRIVERS = ("postgresql+psycopg", "postgresql+psycopg2")
+
+
+@contextmanager
+def pg_database() -> Iterator[str]:
+    """Yield the URL of a new empty database; drop it afterwards."""
+    admin, problems = None, []
+    for driver in DRIVERS:
+        try:
+            engine = create_engine(f"{driver}://{HOST}/postgres", isolation_level="AUTOCOMMIT")
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            admin = engine
+            break
+        except Exception as exc:  # driver missing or server down: try the next one
+            problems.append(f"{driver}: {type(exc).__name__}")
+    if admin is None:
+        pytest.skip(f"PostgreSQL not usable ({'; '.join(problems)})")
+    name = f"i15_migrations_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{admin.url.drivername}://{HOST}/{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
