@@ -1,7 +1,7 @@
 """Deterministic demo cardholders, seeded once into an empty store.
 
 Dates are relative to the day of seeding so that every reminder of the goodbye message has a
-cardholder that triggers it (see actions/accounts/README.md for the list).
+cardholder that triggers it (see cards/README.md for the list).
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     kb_seed_dir: Path = Path("knowledge_base/seed")
 
     max_message_chars: int = 2000
-    # KB ops console (api/routers/kb.py): import limits, inbox clustering, statistics.
+    # KB ops console (api/routes/kb.py): import limits, inbox clustering, statistics.
     kb_import_max_bytes: int = 10 * 1024 * 1024
     kb_import_max_rows: int = 5000
     # Answers scored below this go to the unanswered inbox as low-confidence (cosine score).

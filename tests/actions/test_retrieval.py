@@ -37,7 +37,7 @@ ENTRIES = seed_entries()
 
 
 def hit(entry_id: str, score: float, related: tuple[str, ...] = ()) -> dict[str, Any]:
-    """One hit shaped like the service's (knowledge_base/service.py `_hit`)."""
+    """One hit shaped like the service's (knowledge_base/search/service.py `_hit`)."""
     entry = ENTRIES[entry_id]
     return {"entry_id": entry_id, "question": entry["question"], "category": entry["category"],
             "score": score, "matched_question": entry["question"], "answer": entry["answer"],

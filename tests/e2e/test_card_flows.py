@@ -1,7 +1,7 @@
 """Issue 7 done-when: self-service card flows through POST /api/v1/chat on the real stack.
 
 The stack seeds its own card store (a temporary CARD_DB_URL) on first use; the demo cardholders
-are listed in actions/accounts/README.md. Each test uses its own cardholder so that the order
+are listed in cards/README.md. Each test uses its own cardholder so that the order
 of the tests does not matter.
 """
 

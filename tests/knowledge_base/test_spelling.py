@@ -1,4 +1,4 @@
-"""Homophone typo correction of card terms (knowledge_base/spelling.py), with the real card
+"""Homophone typo correction of card terms (knowledge_base/search/spelling.py), with the real card
 dictionary and jieba's dictionary."""
 
 from __future__ import annotations
