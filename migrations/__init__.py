@@ -51,6 +51,30 @@ def upgrade(target: str, url: str | None = None, engine: Any = None,
     command.upgrade(config(target, url, engine), revision)
 
 
+def run_env(target_metadata: Any, default_url: str) -> None:
+    """The body of every env.py: migrate the configured engine (or URL) in one transaction."""
+    from alembic import context
+    from sqlalchemy import create_engine
+
+    cfg = context.config
+    engine = cfg.attributes.get("engine") or create_engine(
+        cfg.get_main_option("sqlalchemy.url") or default_url)
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=target_metadata,
+                          render_as_batch=True, compare_type=True)
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+def table_missing(table: str) -> bool:
+    """In a revision: whether `table` does not exist yet (baselines keep the tables an earlier
+    release made with create_all)."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    return not sa.inspect(op.get_bind()).has_table(table)
+
+
 def head(target: str) -> str:
     """The newest revision of `target`."""
     heads = ScriptDirectory.from_config(config(target)).get_heads()

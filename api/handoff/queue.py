@@ -11,7 +11,8 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TypedDict
+
+from typing_extensions import TypedDict  # pydantic validates it (needs it before 3.12)
 
 from api.handoff.profiles import TIER_RANK
 from api.models import Handoff, StaffUser

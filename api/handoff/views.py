@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, NotRequired, TypedDict, cast
+from typing import Any, cast
+
+# pydantic validates these views on the way out and needs typing_extensions.TypedDict (< 3.12).
+from typing_extensions import NotRequired, TypedDict
 
 from api.handoff.queue import QueueView
 from api.models import Message, StaffUser

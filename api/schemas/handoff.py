@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.handoff.views import HeldItemView, QueueItemView
 from vocab import Sender, SkillGroup, State
 
 
@@ -63,29 +64,10 @@ class QueuePublic(BaseModel):
     agents_online: int
 
 
-class QueueItemPublic(BaseModel):
-    """One waiting conversation in the agent's queue."""
-
-    conversation_id: str
-    user_id: str
-    channel: str
-    tier: str
-    tier_label: str
-    group: str
-    group_label: str
-    reason: str
-    priority: bool
-    position: int
-    waiting_seconds: int
-    last_message: str
-    last_message_at: str | None
-    requested_at: str | None
-
-
 class QueueListPublic(BaseModel):
     """GET /api/v1/agent/queue."""
 
-    items: list[QueueItemPublic]
+    items: list[QueueItemView]
     total: int
 
 
@@ -106,27 +88,10 @@ class DeskResultPublic(ConversationStatePublic):
     message: MessagePublic
 
 
-class HeldItemPublic(BaseModel):
-    """A conversation the agent holds."""
-
-    conversation_id: str
-    user_id: str
-    channel: str
-    tier: str
-    tier_label: str
-    group: str
-    reason: str
-    priority: bool
-    state: State
-    last_message: str
-    last_message_at: str | None
-    assigned_at: str | None
-
-
 class HeldListPublic(BaseModel):
     """GET /api/v1/agent/conversations."""
 
-    items: list[HeldItemPublic]
+    items: list[HeldItemView]
     total: int
 
 

@@ -8,23 +8,16 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, text
 
 import migrations
 from cards.client import CardStoreNotMigrated, SqlCardAccountClient, make_engine
 from cards.models import Base
 from tests.cards.conftest import TODAY
-from tests.pg_support import pg_database
+from tests.migration_support import pg_database, schema_diff
 
 PREVIOUS = (Path(__file__).parents[1] / "migrations" / "fixtures" /
             "cards_previous_release.sql").read_text(encoding="utf-8")
-
-
-def schema_diff(url: str) -> list:
-    with create_engine(url).connect() as connection:
-        return compare_metadata(MigrationContext.configure(connection), Base.metadata)
 
 
 def test_upgrade_from_empty_reaches_the_models(tmp_path: Path) -> None:
@@ -32,7 +25,7 @@ def test_upgrade_from_empty_reaches_the_models(tmp_path: Path) -> None:
     migrations.upgrade("cards", url)
     migrations.upgrade("cards", url)
     assert migrations.current("cards", create_engine(url)) == migrations.head("cards")
-    assert schema_diff(url) == []
+    assert schema_diff(url, Base.metadata) == []
 
 
 def test_upgrade_from_the_previous_release_keeps_its_accounts(tmp_path: Path) -> None:
@@ -43,7 +36,7 @@ def test_upgrade_from_the_previous_release_keeps_its_accounts(tmp_path: Path) ->
     old = make_engine(url)
     SqlCardAccountClient(old, today=lambda: TODAY)  # nothing happens before first use
     migrations.upgrade("cards", url)
-    assert schema_diff(url) == []
+    assert schema_diff(url, Base.metadata) == []
     client = SqlCardAccountClient(make_engine(url), today=lambda: TODAY)
     assert client.profile("demo-gold-001") is not None  # seeded on first use, as before
     migrations.upgrade("cards", url)
@@ -61,7 +54,7 @@ def test_upgrade_from_empty_on_postgresql() -> None:
     with pg_database() as url:
         migrations.upgrade("cards", url)
         migrations.upgrade("cards", url)
-        assert schema_diff(url) == []
+        assert schema_diff(url, Base.metadata) == []
         client = SqlCardAccountClient(make_engine(url), today=lambda: TODAY)
         assert client.profile("demo-gold-001") is not None
         client._engine.dispose()

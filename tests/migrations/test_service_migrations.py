@@ -7,21 +7,14 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
 import migrations
 from api.models import Base
-from tests.pg_support import pg_database
+from tests.migration_support import pg_database, schema_diff
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PREVIOUS = (FIXTURES / "service_previous_release.sql").read_text(encoding="utf-8")
-
-
-def schema_diff(url: str) -> list:
-    with create_engine(url).connect() as connection:
-        return compare_metadata(MigrationContext.configure(connection), Base.metadata)
 
 
 def test_upgrade_from_empty_reaches_the_models_and_is_idempotent(tmp_path: Path) -> None:
@@ -31,7 +24,7 @@ def test_upgrade_from_empty_reaches_the_models_and_is_idempotent(tmp_path: Path)
     engine = create_engine(url)
     assert migrations.current("service", engine) == migrations.head("service")
     migrations.check_current("service", engine)
-    assert schema_diff(url) == []
+    assert schema_diff(url, Base.metadata) == []
     assert set(inspect(engine).get_table_names()) == set(Base.metadata.tables) | {
         "alembic_version"}
 
@@ -49,7 +42,7 @@ def test_upgrade_from_the_previous_release_keeps_its_data(tmp_path: Path) -> Non
         migrations.check_current("service", create_engine(url))
     migrations.upgrade("service", url)
     assert migrations.current("service", create_engine(url)) == migrations.head("service")
-    assert schema_diff(url) == []
+    assert schema_diff(url, Base.metadata) == []
     with create_engine(url).connect() as connection:
         assert connection.execute(text("SELECT state FROM conversations")).scalar() == "queued"
         assert connection.execute(text("SELECT count(*) FROM kb_releases")).scalar() == 1
@@ -64,11 +57,11 @@ def test_upgrade_completes_a_partial_schema(tmp_path: Path) -> None:
         assert "conversations" not in {r[0] for r in con.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
     migrations.upgrade("service", f"sqlite:///{path}")
-    assert schema_diff(f"sqlite:///{path}") == []
+    assert schema_diff(f"sqlite:///{path}", Base.metadata) == []
 
 
 def test_upgrade_from_empty_on_postgresql() -> None:
     with pg_database() as url:
         migrations.upgrade("service", url)
         migrations.upgrade("service", url)
-        assert schema_diff(url) == []
+        assert schema_diff(url, Base.metadata) == []

@@ -13,15 +13,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from migrations import table_missing as _missing
+
 revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
-
-
-def _missing(table: str) -> bool:
-    """Tables an earlier release created are kept (it made them with create_all)."""
-    return not sa.inspect(op.get_bind()).has_table(table)
 
 
 def upgrade() -> None:

@@ -1,5 +1,6 @@
-"""A throwaway PostgreSQL database (named i15_*) for migration tests; skips without a server
-or a driver (the Rasa runtime has psycopg2, the service runtime may have psycopg)."""
+"""Helpers of the migration tests: the difference between a migrated database and the models,
+and a throwaway PostgreSQL database (named i15_*; skips without a server or a driver: the Rasa
+runtime has psycopg2, the service runtime may have psycopg)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import create_engine, text
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import MetaData, create_engine, text
 
 HOST = os.environ.get("TEST_PG_HOST", "postgres@127.0.0.1:5432")
 DRIVERS = ("postgresql+psycopg", "postgresql+psycopg2")
+
+
+def schema_diff(url: str, metadata: MetaData) -> list:
+    """What Alembic's autogenerate would still change: empty when the schema equals the models."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return list(compare_metadata(MigrationContext.configure(connection), metadata))
+    finally:
+        engine.dispose()
 
 
 @contextmanager
