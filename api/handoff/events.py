@@ -24,7 +24,12 @@ def publish_after_commit(db: Session, hub: Hub, topic: str, payload: dict[str, A
     if pending is None:
         pending = db.info[_PENDING] = []
         event.listen(db, "after_commit", _dispatch)
-        event.listen(db, "after_rollback", _discard)
+        # Every rollback() drops them, also one with no transaction begun since the last commit
+        # (after_rollback only fires when the database rolled back).
+        event.listen(db, "after_soft_rollback", _discard_soft)
+    # Bind the event to a real transaction, so that a rollback() right after this one (with
+    # no other statement in between) still drops it.
+    db.connection()
     pending.append((hub, topic, payload))
 
 
@@ -35,7 +40,7 @@ def _dispatch(db: Session) -> None:
         hub.publish(topic, payload)  # never raises; delivery happens on the event loop
 
 
-def _discard(db: Session) -> None:
+def _discard_soft(db: Session, _previous_transaction: object) -> None:
     pending = db.info.get(_PENDING)
     if pending:
         pending.clear()

@@ -12,19 +12,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas.chat import Button
 from knowledge_base.content.editor import WorkingEntry
 from knowledge_base.content.entries import CHANNELS, Entry
 
 ChannelName = Literal["web", "app", "wechat"]
-
-
-class ButtonIn(BaseModel):
-    """A button: clicking sends ``payload`` (``/intent`` or ``/faq{"kb_entry_id":"…"}``)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    title: str
-    payload: str
 
 
 class LinkIn(BaseModel):
@@ -40,7 +32,8 @@ class AnswerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str
-    buttons: list[ButtonIn] = Field(default_factory=list)
+    # ``/intent`` or ``/faq{"kb_entry_id":"…"}``; the store checks the shape (Chinese 422s).
+    buttons: list[Button] = Field(default_factory=list)
     links: list[LinkIn] = Field(default_factory=list)
     image: str | None = None
 
@@ -126,7 +119,8 @@ class RevisionIn(BaseModel):
 
 class AnswerPublic(BaseModel):
     text: str
-    buttons: list[ButtonIn] = Field(default_factory=list)
+    # ``/intent`` or ``/faq{"kb_entry_id":"…"}``; the store checks the shape (Chinese 422s).
+    buttons: list[Button] = Field(default_factory=list)
     links: list[LinkIn] = Field(default_factory=list)
     image: str | None = None
 
