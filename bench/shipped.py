@@ -42,7 +42,7 @@ def _settings() -> Any:
         from api.core.config import get_settings
     except ImportError as exc:
         raise Skip(f"api.core.config not importable: {exc}") from exc
-    return get_settings()
+    return get_settings().kb_config()  # the knowledge layer's own config
 
 
 def _abs(path: Path) -> Path:
