@@ -89,35 +89,30 @@ class TranscriptView(StatusView):
     surveys: list[SurveyView]
 
 
-class QueueItemView(TypedDict):
+class DeskItemView(TypedDict):
+    """A conversation in one of the agent's lists."""
+
     conversation_id: str
     user_id: str
     channel: str
     tier: str
     tier_label: str
     group: str
-    group_label: str
     reason: str
     priority: bool
-    position: int
-    waiting_seconds: int
     last_message: str
     last_message_at: str | None
+
+
+class QueueItemView(DeskItemView):
+    group_label: str
+    position: int
+    waiting_seconds: int
     requested_at: str | None
 
 
-class HeldItemView(TypedDict):
-    conversation_id: str
-    user_id: str
-    channel: str
-    tier: str
-    tier_label: str
-    group: str
-    reason: str
-    priority: bool
+class HeldItemView(DeskItemView):
     state: str
-    last_message: str
-    last_message_at: str | None
     assigned_at: str | None
 
 
