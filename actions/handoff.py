@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import retrieval
+from actions import declined, retrieval
 from actions.meta import CLARIFY, HANDOFF, send_meta
 
 # Intent that triggered the handoff -> (reason, skill group). Fraud and disputes jump the queue.
@@ -18,6 +18,9 @@ REASONS: dict[str, tuple[str, str]] = {
     "fraud_dispute": ("fraud_dispute", "disputes"),
     "none_of_these": ("clarify_rejected", "general"),
 }
+# A declined payment that reached fraud_dispute and that the KB cannot answer: a person in the
+# general queue, without the fraud priority.
+DECLINED = ("declined_payment", "general")
 
 
 def follows_a_clarify(tracker: Tracker) -> bool:
@@ -51,7 +54,16 @@ class ActionHandoff(Action):
             answered = await retrieval.answer_if_known(dispatcher, tracker)
             if answered is not None:
                 return answered
-        reason, group = REASONS.get(intent, ("fallback", "general"))
+        text = tracker.latest_message.get("text") or ""
+        if intent == "fraud_dispute" and declined.is_declined_payment(text):
+            # A payment that did not go through is not fraud: answer why and what to do.
+            answered = await retrieval.answer_if_known(dispatcher, tracker,
+                                                       reason=DECLINED[0])
+            if answered is not None:
+                return answered
+            reason, group = DECLINED
+        else:
+            reason, group = REASONS.get(intent, ("fallback", "general"))
         if reason == "fraud_dispute":
             dispatcher.utter_message(
                 text="涉及盗刷或争议交易，为保障资金安全，正在为您优先转接人工客服。"
