@@ -88,8 +88,9 @@ class CardServiceAction(Action, ABC):
             human_offer(dispatcher, identity.NO_PROFILE_TEXT)
             send_meta(dispatcher, FALLBACK, reason="no_card_account", offer_human=True)
             return reset_events()
-        if not identity.is_verified(tracker):
-            # Only reachable if a rule ran this action outside its form: never reveal data.
+        if not identity.is_verified(tracker,
+                                    change=self.form_name() in identity.CHANGE_FORMS):
+            # A rule ran this action outside its form, or the check expired: never reveal data.
             dispatcher.utter_message(text="为保障账户安全，办理前需要先核验身份，请重新发起业务办理。")
             send_meta(dispatcher, ANSWERED, reason="identity_required")
             return reset_events()

@@ -15,6 +15,10 @@ class Settings(BaseSettings):
     internal_api_token: str = "dev-internal-token-change-me"
     kb_timeout: float = 5.0
     card_db_url: str = "sqlite:///var/cards.db"
+    # Identity-check sessions (issue 16): a passed check expires after this long without a
+    # message; account changes (挂失, 冻结, 账单日修改, 额度) need one younger than the window.
+    identity_idle_seconds: float = 600.0
+    identity_change_window_seconds: float = 300.0
 
     class Config:
         env_file = None

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import OAuth2PasswordBearer
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
 from api.conversation.gateway import Gateway
@@ -18,6 +18,8 @@ from api.conversation.rasa_client import RasaClient
 from api.core.config import Settings, get_settings
 from api.core.db import session_scope
 from api.core.errors import ApiError
+from api.core.identity import conversation_of_token
+from api.core.ratelimit import RateLimiter
 from api.handoff.hub import Hub
 from api.handoff.service import HandoffService
 from api.models import StaffUser
@@ -27,6 +29,9 @@ from knowledge_base.search.service import KnowledgeService
 from vocab import DESK_ROLES, KB_EDIT_ROLES, KB_PUBLISH_ROLES, ROLES
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+# The cardholder's per-conversation credential (`conversation_token` of POST /api/v1/chat).
+conversation_bearer = HTTPBearer(auto_error=False, scheme_name="conversation_token",
+                                 description="conversation_token returned by POST /api/v1/chat")
 
 
 def _gateway(request: Request) -> Gateway:
@@ -51,6 +56,27 @@ def _hub(request: Request) -> Hub:
 
 def _rasa(request: Request) -> RasaClient:
     return request.app.state.rasa
+
+
+def _limiter(request: Request) -> RateLimiter:
+    return request.app.state.limiter
+
+
+def conversation_not_found() -> ApiError:
+    """The one answer to a missing, wrong or foreign credential (no existence oracle)."""
+    return ApiError(404, "conversation_not_found", "没有找到这个会话。",
+                    "No such conversation, or no valid conversation_token for it.")
+
+
+def owned_conversation(
+        conversation_id: str,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(conversation_bearer)],
+        settings: Annotated[Settings, Depends(get_settings)]) -> str:
+    """The path's conversation id, if the bearer token is that conversation's (else 404)."""
+    token = credentials.credentials if credentials is not None else None
+    if conversation_of_token(token, settings.conversation_token_secret) != conversation_id:
+        raise conversation_not_found()
+    return conversation_id
 
 
 def current_user(token: Annotated[str | None, Depends(oauth2_scheme)],
@@ -83,6 +109,9 @@ ReloaderDep = Annotated[Reloader, Depends(_reloader)]
 HandoffDep = Annotated[HandoffService, Depends(_handoff)]
 HubDep = Annotated[Hub, Depends(_hub)]
 RasaDep = Annotated[RasaClient, Depends(_rasa)]
+LimiterDep = Annotated[RateLimiter, Depends(_limiter)]
+# A conversation endpoint's path id, checked against `Authorization: Bearer <conversation_token>`.
+OwnedConversation = Annotated[str, Depends(owned_conversation)]
 # Signed-in staff (any role), and staff allowed to work the handoff desk.
 CurrentStaff = Annotated[StaffUser, Depends(current_user)]
 DeskAgent = Annotated[StaffUser, Depends(require_role(*DESK_ROLES))]

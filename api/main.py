@@ -19,6 +19,8 @@ from api.core.config import Settings, get_settings
 from api.core.db import get_engine, get_sessionmaker
 from api.core.errors import install_error_handlers
 from api.core.logging_setup import configure_logging
+from api.core.ratelimit import RateLimiter
+from api.core.web_security import install_web_security
 from api.handoff.hub import Hub
 from api.handoff.service import HandoffService
 from api.routes import agent, auth, chat, handoff, health, internal_kb, kb, wechat
@@ -33,11 +35,12 @@ STATIC = Path(__file__).parent / "static"
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Build Rasa client, gateway and retrieval once per process; close them on shutdown."""
     settings: Settings = app.state.settings
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.secret_values())
     # The schema is the migrations' job (`python -m api migrate`); refuse to run on an old one.
     migrations.check_current("service", get_engine())
     seed_demo_users(get_sessionmaker(), settings)
     app.state.rasa = RasaClient(settings)
+    app.state.limiter = RateLimiter(settings.rate_limit_storage_url)
     desk = HandoffService(get_sessionmaker(), settings, Hub())
     app.state.gateway = Gateway(get_sessionmaker(), app.state.rasa, desk)
     sweeper = asyncio.create_task(desk.run_sweeper())  # queue timeouts -> leave a message
@@ -73,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings or get_settings()
     install_error_handlers(app)
+    install_web_security(app, app.state.settings)
     for module in (chat, handoff, wechat, health, internal_kb, auth, agent, kb):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

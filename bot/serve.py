@@ -1,4 +1,10 @@
-"""Start the Rasa server on loopback with the token-protected HTTP API and the SQL tracker store."""
+"""Start the Rasa server on loopback with the token-protected HTTP API and the SQL tracker store.
+
+The secret never appears on a command line (`ps` shows every process's arguments): Rasa's CLI
+runs inside this process with its arguments set here, and `RASA_TOKEN` is Rasa's JWT secret, so
+its HTTP API is called with `Authorization: Bearer <JWT>` (api/conversation/rasa_client.py)
+instead of `?token=` in the URL.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +15,23 @@ from bot import paths
 from bot.train import model_path
 
 
+def rasa_args(model: str, token: str) -> list[str]:
+    """`rasa run` arguments (the token only goes to the in-process argv, never to exec)."""
+    return [
+        "rasa", "run",
+        "--enable-api",
+        "--jwt-secret", token,
+        "--jwt-method", "HS256",
+        "--interface", "127.0.0.1",
+        "--port", os.environ.get("RASA_PORT", "5005"),
+        "--model", model,
+        "--endpoints", str(paths.ENDPOINTS),
+        "--credentials", str(paths.CREDENTIALS),
+    ]
+
+
 def main() -> None:
-    """Exec `rasa run` with settings from the environment."""
+    """Run `rasa run` in this process with settings from the environment."""
     model = model_path()
     if not model.exists():
         raise SystemExit("No trained model for the current data: run `make train` first.")
@@ -18,17 +39,10 @@ def main() -> None:
     if not token:
         raise SystemExit("RASA_TOKEN is not set: Rasa's HTTP API must be protected.")
     os.makedirs(os.environ.get("DATA_DIR", "var"), exist_ok=True)
-    args = [
-        sys.executable, "-m", "rasa", "run",
-        "--enable-api",
-        "--auth-token", token,
-        "--interface", "127.0.0.1",
-        "--port", os.environ.get("RASA_PORT", "5005"),
-        "--model", str(model),
-        "--endpoints", str(paths.ENDPOINTS),
-        "--credentials", str(paths.CREDENTIALS),
-    ]
-    os.execv(sys.executable, args)
+    from rasa.__main__ import main as rasa_main
+
+    sys.argv = rasa_args(str(model), token)
+    rasa_main()
 
 
 if __name__ == "__main__":

@@ -30,6 +30,9 @@ class IncomingMessage:
     user_id: str
     text: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    # The channel proved who the user is (signed web identity, WeChat's signed openid). Only
+    # then may the bot's actions read a card account (`user_verified` metadata).
+    verified: bool = False
 
 
 @dataclass
@@ -116,10 +119,13 @@ class Gateway:
                 if human is not None:
                     return self._human_reply(conv.id, human)
             await self.handoff.ensure_resumed(self._rasa, conv.id)
-            metadata = {"user_id": incoming.user_id, "channel": incoming.channel,
-                        **incoming.metadata}
+            # The gateway's own keys come last: a client can never set them.
+            metadata = {**incoming.metadata, "user_id": incoming.user_id,
+                        "channel": incoming.channel, "user_verified": incoming.verified}
             try:
-                raw = await self._rasa.send(conv.id, incoming.text, metadata)
+                # Rasa (and its tracker store) only ever sees the masked text: card and ID
+                # numbers keep their last four characters, which is what the flows use.
+                raw = await self._rasa.send(conv.id, mask(incoming.text), metadata)
             except RasaUnavailable as exc:
                 logger.error("Rasa unavailable for conversation %s: %s", conv.id, exc)
                 msg = {"type": MessageType.TEXT.value, "text": APOLOGY}

@@ -1,15 +1,32 @@
-"""Talks to the Rasa server: REST channel for messages, token-protected HTTP API for the rest."""
+"""Talks to the Rasa server: REST channel for messages, token-protected HTTP API for the rest.
+
+Rasa's HTTP API is called with `Authorization: Bearer <JWT>` (HS256, signed with RASA_TOKEN,
+role admin, a few minutes of validity), never with the token in the URL: URLs end up in logs.
+`bot/serve.py` starts Rasa with RASA_TOKEN as its JWT secret.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import httpx
+import jwt
 
 from api.core.config import Settings
 
 logger = logging.getLogger(__name__)
+JWT_TTL_SECONDS = 300
+JWT_RENEW_SECONDS = 60
+
+
+def rasa_jwt(secret: str, now: float | None = None, ttl: int = JWT_TTL_SECONDS) -> str:
+    """A short-lived admin JWT for Rasa's HTTP API (sanic-jwt reads `user.username/role`)."""
+    now = time.time() if now is None else now
+    claims = {"user": {"username": "cardbot-gateway", "role": "admin"},
+              "username": "cardbot-gateway", "iat": int(now), "exp": int(now) + ttl}
+    return jwt.encode(claims, secret, algorithm="HS256")
 
 
 class RasaUnavailable(Exception):
@@ -21,6 +38,8 @@ class RasaClient:
 
     def __init__(self, settings: Settings, client: httpx.AsyncClient | None = None) -> None:
         self._settings = settings
+        self._jwt = ""
+        self._jwt_exp = 0.0
         self._client = client or httpx.AsyncClient(
             base_url=settings.rasa_url, timeout=settings.rasa_timeout
         )
@@ -45,10 +64,17 @@ class RasaClient:
             raise RasaUnavailable("unexpected Rasa response")
         return data
 
+    def _auth_header(self) -> dict[str, str]:
+        now = time.time()
+        if now > self._jwt_exp - JWT_RENEW_SECONDS:
+            self._jwt = rasa_jwt(self._settings.rasa_token, now)
+            self._jwt_exp = now + JWT_TTL_SECONDS
+        return {"Authorization": f"Bearer {self._jwt}"}
+
     async def _api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        params = {"token": self._settings.rasa_token}
         try:
-            resp = await self._client.request(method, path, params=params, **kwargs)
+            resp = await self._client.request(method, path, headers=self._auth_header(),
+                                              **kwargs)
         except httpx.HTTPError as exc:
             raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
         if resp.status_code >= 400:

@@ -7,6 +7,7 @@ import binascii
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,6 +23,8 @@ DEV_SECRETS = {
     "wechat_token": "dev-wechat-token-change-me",
     "wechat_app_secret": "dev-wechat-app-secret-change-me",
     "wechat_aes_key": "devWeChatAesKeyChangeMe0123456789abcdefghij",
+    "web_identity_secret": "dev-web-identity-secret-change-me",
+    "conversation_token_secret": "dev-conversation-token-secret-change-me",
 }
 
 
@@ -125,6 +128,63 @@ class Settings(BaseSettings):
     wechat_options_ttl_seconds: int = 1800
     wechat_token_refresh_margin_seconds: int = 300
     wechat_dedupe_retention_hours: int = 48
+
+    # Trust boundaries (issue 16). The bank's server signs the cardholder's user id:
+    # identity_hash = hex HMAC-SHA256(user_id, WEB_IDENTITY_SECRET); or it issues a short-lived
+    # HS256 JWT (sub = user id) with WEB_IDENTITY_JWT_SECRET (empty: JWTs not accepted).
+    web_identity_secret: str = DEV_SECRETS["web_identity_secret"]
+    web_identity_jwt_secret: str = ""
+    web_identity_jwt_max_ttl_seconds: int = 900
+    # Development/test only: GET /api/v1/dev/identity signs the README's demo cardholders for
+    # the demo page. Never served in production, whatever this says.
+    web_identity_demo_signing: bool = True
+    # Key of the per-conversation bearer credential (conversation_token).
+    conversation_token_secret: str = DEV_SECRETS["conversation_token_secret"]
+    # Rate limits (the `limits` library's notation, e.g. "20/minute"); storage memory:// or
+    # redis://host:port/db (shared by every API process).
+    rate_limit_storage_url: str = "memory://"
+    rate_limit_chat_per_user: str = "20/minute"
+    rate_limit_chat_per_conversation: str = "30/minute"
+    rate_limit_chat_per_ip: str = "600/minute"
+    rate_limit_login_failures: str = "5/15minutes"
+    rate_limit_wechat_per_openid: str = "20/minute"
+    # Browser-side safety: origins that may call the API cross-origin (CORS) and that may frame
+    # the pages (CSP frame-ancestors), comma-separated; empty: same origin only.
+    allowed_origins: str = ""
+    frame_ancestors: str = ""
+    # Largest request body accepted (bytes) outside the KB import upload.
+    max_body_bytes: int = 65536
+
+    @property
+    def demo_signing_enabled(self) -> bool:
+        """Demo identity signing runs in development and test only."""
+        return self.web_identity_demo_signing and self.app_env != "production"
+
+    @staticmethod
+    def _csv(value: str) -> list[str]:
+        return [v.strip() for v in value.split(",") if v.strip()]
+
+    @property
+    def allowed_origin_list(self) -> list[str]:
+        """ALLOWED_ORIGINS as a list."""
+        return self._csv(self.allowed_origins)
+
+    @property
+    def frame_ancestor_list(self) -> list[str]:
+        """FRAME_ANCESTORS as a list."""
+        return self._csv(self.frame_ancestors)
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret (for the log redaction), URL passwords included."""
+        names = [*DEV_SECRETS, "wechat_aes_key_previous", "web_identity_jwt_secret",
+                 "demo_agent_password", "demo_supervisor_password", "demo_ops_password",
+                 "demo_admin_password"]
+        values = [str(getattr(self, n)) for n in names]
+        for url in (self.database_url, self.card_db_url, self.rate_limit_storage_url):
+            password = urlsplit(url).password
+            if password:
+                values.append(password)
+        return [v for v in values if v]
 
     @model_validator(mode="after")
     def _no_default_secrets_in_production(self) -> Settings:

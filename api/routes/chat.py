@@ -1,37 +1,82 @@
-"""The web/app widget's chat endpoints: POST /api/v1/chat and answer feedback.
+"""The web/app widget's chat endpoints: POST /api/v1/chat, answer feedback, and the
+development-only demo identity signer.
 
 The widget's side of the human handoff (live messages, status, cancel, survey) is in
-`api/routes/handoff.py`.
+`api/routes/handoff.py`. Every conversation endpoint needs the conversation's
+`conversation_token` as `Authorization: Bearer` (`OwnedConversation`).
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from api.channels.web import incoming_from_widget
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials
+
+from api.channels.web import identify, incoming_from_widget, validated_text
 from api.core.errors import ApiError
-from api.deps import GatewayDep, SessionDep, SettingsDep
+from api.core.identity import conversation_token, identity_hash
+from api.core.ratelimit import enforce
+from api.deps import (
+    GatewayDep,
+    LimiterDep,
+    OwnedConversation,
+    SessionDep,
+    SettingsDep,
+    conversation_bearer,
+)
 from api.models import KBEvent
-from api.schemas.chat import ChatCreate, ChatPublic, FeedbackCreate, FeedbackPublic
+from api.schemas.chat import (
+    ChatCreate,
+    ChatPublic,
+    DemoIdentityPublic,
+    FeedbackCreate,
+    FeedbackPublic,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["chat"])
+DEMO_USER_PREFIX = "demo-"
+
+
+def client_ip(request: Request) -> str:
+    """The peer address (a reverse proxy in front must be configured to pass the real one)."""
+    return request.client.host if request.client else "unknown"
 
 
 @router.post("/chat", response_model=ChatPublic, response_model_exclude_none=True)
-async def chat(body: ChatCreate, gateway: GatewayDep, settings: SettingsDep) -> ChatPublic:
-    """Send a cardholder message; returns the bot's (or the agent desk's) reply and outcome."""
-    incoming = incoming_from_widget(body.channel, body.user_id, body.text, body.metadata,
+async def chat(body: ChatCreate, request: Request, gateway: GatewayDep, settings: SettingsDep,
+               db: SessionDep, limiter: LimiterDep,
+               credentials: Annotated[HTTPAuthorizationCredentials | None,
+                                      Depends(conversation_bearer)] = None) -> ChatPublic:
+    """Send a cardholder message; returns the bot's (or the agent desk's) reply and outcome.
+
+    Signed callers (`identity_hash` / `identity_token`) are the cardholder `user_id`; anyone
+    else is an anonymous visitor, continuing with `Authorization: Bearer <conversation_token>`.
+    """
+    validated_text(body.text, settings.max_message_chars)  # 422 before anything is counted
+    enforce(limiter, "chat_ip", settings.rate_limit_chat_per_ip, client_ip(request))
+    caller = identify(db, settings, body.channel, body.user_id, body.identity_hash,
+                      body.identity_token, credentials.credentials if credentials else None)
+    enforce(limiter, "chat_user", settings.rate_limit_chat_per_user,
+            f"{body.channel}:{caller.user_id}")
+    conv = gateway.conversation_for(db, body.channel, caller.user_id)
+    enforce(limiter, "chat_conversation", settings.rate_limit_chat_per_conversation, conv.id)
+    incoming = incoming_from_widget(body.channel, caller, body.text, body.metadata,
                                     settings.max_message_chars)
     reply = await gateway.handle(incoming)
     # The gateway's reply is untyped data from Rasa/handoff (plain str outcome, message dicts);
     # validating it here checks the outcome against the contract and builds the BotMessages.
-    return ChatPublic.model_validate({"conversation_id": reply.conversation_id,
-                                      "outcome": reply.outcome, "messages": reply.messages,
-                                      "details": reply.details})
+    return ChatPublic.model_validate({
+        "conversation_id": reply.conversation_id, "outcome": reply.outcome,
+        "messages": reply.messages, "details": reply.details,
+        "conversation_token": conversation_token(reply.conversation_id,
+                                                 settings.conversation_token_secret),
+        "user_id": caller.user_id, "identity": "verified" if caller.verified else "anonymous"})
 
 
 @router.post("/chat/{conversation_id}/feedback", response_model=FeedbackPublic)
-async def feedback(conversation_id: str, body: FeedbackCreate, db: SessionDep) -> FeedbackPublic:
+async def feedback(conversation_id: OwnedConversation, body: FeedbackCreate,
+                   db: SessionDep) -> FeedbackPublic:
     """Mark a KB answer helpful or not helpful (counted per entry for ops)."""
     event = db.get(KBEvent, body.kb_event_id)
     if event is None or event.conversation_id != conversation_id:
@@ -40,3 +85,17 @@ async def feedback(conversation_id: str, body: FeedbackCreate, db: SessionDep) -
     event.helpful = body.helpful
     db.commit()
     return FeedbackPublic(kb_event_id=event.id, helpful=body.helpful)
+
+
+@router.get("/dev/identity", response_model=DemoIdentityPublic)
+def demo_identity(settings: SettingsDep,
+                  user_id: str = Query(min_length=1, max_length=128)) -> DemoIdentityPublic:
+    """Development only: the identity hash of a README demo cardholder, for the demo page.
+
+    In production (and with WEB_IDENTITY_DEMO_SIGNING=false) this is 404: there the bank's
+    server computes the hash.
+    """
+    if not settings.demo_signing_enabled or not user_id.startswith(DEMO_USER_PREFIX):
+        raise ApiError(404, "not_found", "页面不存在。", "Not found.")
+    return DemoIdentityPublic(user_id=user_id,
+                              identity_hash=identity_hash(user_id, settings.web_identity_secret))

@@ -24,6 +24,7 @@ from api.channels.wechat.xmlmsg import (
     parse_fields,
 )
 from api.core.errors import ApiError
+from api.core.ratelimit import enforce
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +123,9 @@ async def receive(request: Request) -> Response:
         logger.warning("rejected a WeChat callback: %s", exc.code)
         raise ApiError(400, f"wechat_{exc.code}", "消息格式有误。", str(exc)) from exc
 
+    # Per-openid flood limit (429 + Retry-After; WeChat shows its "service unavailable" notice).
+    enforce(request.app.state.limiter, "wechat_openid", settings.rate_limit_wechat_per_openid,
+            inbound.from_user)
     reply = await service.respond(inbound, received_at)
     if reply.passive is None:
         return PlainTextResponse("success")

@@ -32,11 +32,18 @@ class BotMessage(BaseModel):
 
 
 class ChatCreate(BaseModel):
-    """POST /api/v1/chat body."""
+    """POST /api/v1/chat body.
+
+    `user_id` counts only with a valid `identity_hash` (hex HMAC-SHA256 of the user id with the
+    deployment's WEB_IDENTITY_SECRET, computed by the bank's server) or `identity_token` (a
+    short-lived JWT of the bank's app server); otherwise the caller is an anonymous visitor.
+    """
 
     user_id: str = Field(min_length=1, max_length=128)
-    text: str
+    text: str = Field(max_length=20000)
     channel: Literal["web", "app"] = "web"
+    identity_hash: str | None = Field(default=None, max_length=128)
+    identity_token: str | None = Field(default=None, max_length=4096)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -47,6 +54,11 @@ class ChatPublic(BaseModel):
     outcome: Outcome
     messages: list[BotMessage]
     details: dict[str, Any] = Field(default_factory=dict)
+    # Returned by POST /api/v1/chat: the conversation's bearer credential, the effective user
+    # id (a visitor id for anonymous callers) and whether the identity was verified.
+    conversation_token: str | None = None
+    user_id: str | None = None
+    identity: Literal["verified", "anonymous"] | None = None
 
 
 class FeedbackCreate(BaseModel):
@@ -54,6 +66,13 @@ class FeedbackCreate(BaseModel):
 
     kb_event_id: int
     helpful: bool
+
+
+class DemoIdentityPublic(BaseModel):
+    """GET /api/v1/dev/identity (development only): a demo cardholder's identity hash."""
+
+    user_id: str
+    identity_hash: str
 
 
 class FeedbackPublic(BaseModel):

@@ -98,7 +98,11 @@
     const proto = location.protocol === "https:" ? "wss://" : "ws://";
     wsFor = chat.conversationId;
     ws = new WebSocket(proto + location.host + base() + "/ws?after=" + cursor);
-    ws.onopen = function () { retries = 0; };
+    ws.onopen = function () {
+      retries = 0;
+      // Browsers cannot set headers on a WebSocket: the credential is the first frame.
+      ws.send(JSON.stringify({ type: "auth", token: chat.token }));
+    };
     ws.onmessage = function (e) {
       try { onEvent(JSON.parse(e.data)); } catch (err) { /* ignore malformed frames */ }
     };
@@ -115,7 +119,8 @@
   async function poll() {
     if (!chat.conversationId) return;
     try {
-      const resp = await fetch(base() + "/messages?after=" + cursor);
+      const resp = await fetch(base() + "/messages?after=" + cursor,
+                               { headers: chat.authHeaders() });
       if (!resp.ok) return;
       const body = await resp.json();
       (body.messages || []).forEach(show);
@@ -136,7 +141,8 @@
   cancelBtn.addEventListener("click", async function () {
     cancelBtn.disabled = true;
     try {
-      const resp = await fetch(base() + "/cancel", { method: "POST" });
+      const resp = await fetch(base() + "/cancel",
+                               { method: "POST", headers: chat.authHeaders() });
       const body = await resp.json().catch(function () { return null; });
       if (resp.ok && body) {
         (body.messages || []).forEach(function (m) { show({ ...m, sender: "system" }); });

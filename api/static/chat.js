@@ -2,20 +2,45 @@
 (function () {
   "use strict";
   const params = new URLSearchParams(location.search);
-  // The app passes its logged-in user id; a plain web visitor gets a stable random id.
-  let userId = params.get("user_id") || localStorage.getItem("cardbot_user_id");
-  if (!userId) {
-    userId = "web-" + Math.random().toString(36).slice(2, 12);
+  // The bank's app/H5 page passes the logged-in user id with the identity_hash its server
+  // computed (?user_id=…&identity_hash=…). In development the demo page asks the API's
+  // development-only signer for the README's demo cardholders. Anyone else is an anonymous
+  // visitor: the server issues the id, the conversation_token continues the conversation.
+  const userId = params.get("user_id") || "web-visitor";
+  let identityHash = params.get("identity_hash");
+  const identityToken = params.get("identity_token");
+  const TOKEN_KEY = "cardbot_conversation_token:" + userId;
+  let signing = null;
+  if (params.get("user_id") && !identityHash && !identityToken) {
+    signing = fetch("/api/v1/dev/identity?user_id=" + encodeURIComponent(userId))
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (b) { identityHash = b ? b.identity_hash : null; })
+      .catch(function () { identityHash = null; });
   }
-  localStorage.setItem("cardbot_user_id", userId);
 
   const list = document.getElementById("messages");
   const form = document.getElementById("composer");
   const input = document.getElementById("input");
   const send = document.getElementById("send");
   const typing = document.getElementById("typing");
-  const state = { conversationId: null, busy: false };
-  window.cardbotChat = state; // other scripts (live agent messages) share the conversation id
+  // The conversation's bearer credential lives for this browser tab only.
+  const state = { conversationId: null, token: sessionStorage.getItem(TOKEN_KEY), busy: false };
+  window.cardbotChat = state; // other scripts (live agent messages) share id and token
+
+  function authHeaders(extra) {
+    const h = Object.assign({}, extra || {});
+    if (state.token) h.authorization = "Bearer " + state.token;
+    return h;
+  }
+  state.authHeaders = authHeaders;
+
+  // Only web links and images (never javascript: or data: URLs from a message).
+  function safeUrl(url) {
+    try {
+      const u = new URL(url, location.href);
+      return (u.protocol === "https:" || u.protocol === "http:") ? u.href : null;
+    } catch (e) { return null; }
+  }
 
   function scrollDown() { list.scrollTop = list.scrollHeight; }
 
@@ -44,16 +69,16 @@
 
   function renderMessage(m, role, who) {
     role = role || "bot";
-    if (m.type === "image" && m.url) {
+    if (m.type === "image" && safeUrl(m.url)) {
       const b = bubble(role, who);
       const img = document.createElement("img");
-      img.src = m.url;
+      img.src = safeUrl(m.url);
       img.alt = m.text || "图片";
       b.appendChild(img);
-    } else if (m.type === "link" && m.url) {
+    } else if (m.type === "link" && safeUrl(m.url)) {
       const b = bubble(role, who);
       const a = document.createElement("a");
-      a.href = m.url;
+      a.href = safeUrl(m.url);
       a.target = "_blank";
       a.rel = "noopener";
       a.textContent = m.text || m.url;
@@ -90,7 +115,7 @@
       el.addEventListener("click", function () {
         fetch("/api/v1/chat/" + encodeURIComponent(state.conversationId) + "/feedback", {
           method: "POST",
-          headers: { "content-type": "application/json" },
+          headers: authHeaders({ "content-type": "application/json" }),
           body: JSON.stringify({ kb_event_id: eventId, helpful: pair[1] }),
         }).then(function (r) {
           if (r.ok) {
@@ -118,10 +143,14 @@
     addText("user", shown || text);
     typing.hidden = false;
     try {
+      if (signing) await signing;
+      const payload = { user_id: userId, text: text, channel: "web" };
+      if (identityHash) payload.identity_hash = identityHash;
+      if (identityToken) payload.identity_token = identityToken;
       const resp = await fetch("/api/v1/chat", {
         method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ user_id: userId, text: text, channel: "web" }),
+        headers: authHeaders({ "content-type": "application/json" }),
+        body: JSON.stringify(payload),
       });
       const body = await resp.json().catch(function () { return null; });
       if (!resp.ok) {
@@ -129,6 +158,10 @@
         return;
       }
       state.conversationId = body.conversation_id;
+      if (body.conversation_token) {
+        state.token = body.conversation_token;
+        sessionStorage.setItem(TOKEN_KEY, state.token);
+      }
       document.dispatchEvent(new CustomEvent("cardbot:reply", { detail: body }));
       (body.messages || []).forEach(function (m) { renderMessage(m, "bot"); });
       if (body.outcome === "answered" && body.details && body.details.kb_event_id) {

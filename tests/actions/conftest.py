@@ -63,9 +63,12 @@ def base_tracker() -> dict[str, Any]:
 
 
 def user_event(text: str, intent: str, entities: list[dict[str, Any]] | None,
-               user_id: str | None) -> dict[str, Any]:
-    """A `user` event as Rasa stores it, with the gateway's metadata."""
-    metadata = {"user_id": user_id, "channel": "web"} if user_id else {"channel": "web"}
+               user_id: str | None, verified: bool = True) -> dict[str, Any]:
+    """A `user` event as Rasa stores it, with the gateway's metadata (`user_verified`:
+    the gateway checked the signed identity of that user id)."""
+    metadata: dict[str, Any] = (
+        {"user_id": user_id, "channel": "web", "user_verified": verified} if user_id
+        else {"channel": "web", "user_verified": False})
     return {"event": "user", "text": text,
             "parse_data": {"text": text, "intent": {"name": intent, "confidence": 0.95},
                            "entities": entities or [], "metadata": metadata},
@@ -115,7 +118,9 @@ class Turn:
 class Driver:
     """Runs the real actions for a conversation the way Rasa's FormAction would."""
 
-    def __init__(self, domain: dict[str, Any], user_id: str | None) -> None:
+    def __init__(self, domain: dict[str, Any], user_id: str | None,
+                 verified: bool = True) -> None:
+        self.verified = verified
         self.domain = domain
         self.user_id = user_id
         self.slots: dict[str, Any] = {
@@ -191,7 +196,7 @@ class Driver:
             entities: list[dict[str, Any]] | None = None) -> Turn:
         """One user message: start the flow of a self-service intent, or answer the form."""
         turn = Turn()
-        event = user_event(text, intent, entities, self.user_id)
+        event = user_event(text, intent, entities, self.user_id, self.verified)
         self.latest_message = event["parse_data"]
         self.events += [event]
         form = self.active
@@ -248,7 +253,7 @@ class Driver:
 def driver(domain: dict[str, Any], store: SqlCardAccountClient):
     """`driver(user_id)`: a new conversation of that channel user."""
 
-    def make(user_id: str | None = "demo-gold-001") -> Driver:
-        return Driver(domain, user_id)
+    def make(user_id: str | None = "demo-gold-001", verified: bool = True) -> Driver:
+        return Driver(domain, user_id, verified)
 
     return make

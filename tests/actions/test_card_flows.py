@@ -316,7 +316,7 @@ def test_actions_are_registered_by_name(domain) -> None:
 def test_final_action_refuses_without_identity(domain, store) -> None:
     d = Driver(domain, "demo-gold-001")
     d.latest_message = {"text": "x", "intent": {"name": "check_bill"}, "entities": [],
-                        "metadata": {"user_id": "demo-gold-001"}}
+                        "metadata": {"user_id": "demo-gold-001", "user_verified": True}}
     action = executor().actions["action_change_statement_date"]
     dispatcher = CollectingDispatcher()
     asyncio.run(action(dispatcher, d.tracker([{"event": "slot", "name": "new_statement_day",

@@ -71,7 +71,7 @@ def test_unverified_reminder_hides_amounts_and_card_digits(store) -> None:
 def run_goodbye(domain, user_id: str | None, slots: dict | None = None) -> CollectingDispatcher:
     d = Driver(domain, user_id)
     d.latest_message = {"text": "再见", "intent": {"name": "goodbye"}, "entities": [],
-                        "metadata": {"user_id": user_id} if user_id else {}}
+                        "metadata": {"user_id": user_id, "user_verified": True} if user_id else {}}
     d.events.append({"event": "user", "text": "再见", "parse_data": d.latest_message})
     d.apply([{"event": "slot", "name": k, "value": v} for k, v in (slots or {}).items()])
     dispatcher = CollectingDispatcher()

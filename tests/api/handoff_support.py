@@ -15,6 +15,7 @@ import migrations
 from api.core import db
 from api.models import StaffUser
 from api.staff import create_user
+from tests.chat_support import signed
 
 # What the fake Rasa does with a message: (substring, handoff request) like actions/handoff.py.
 HANDOFF_TRIGGERS = (
@@ -76,7 +77,7 @@ def login(client: TestClient, username: str, password: str = PASSWORD) -> dict[s
 
 def say(client: TestClient, user_id: str, text: str) -> dict[str, Any]:
     """POST /api/v1/chat and return the JSON body (must be 200)."""
-    resp = client.post("/api/v1/chat", json={"user_id": user_id, "text": text})
+    resp = client.post("/api/v1/chat", json=signed(user_id, text))
     assert resp.status_code == 200, resp.text
     return resp.json()
 

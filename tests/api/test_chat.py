@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from api.core import db
 from api.models import KBEvent, Message
+from tests.chat_support import owner, signed
 
 
 def meta(outcome: str, **extra):
@@ -18,7 +19,7 @@ def test_contract_shape_and_outcome_from_meta(client, fake_rasa) -> None:
             {"title": "立即挂失", "payload": "/report_lost_card"}]},
         meta("answered", kb={"entry_id": "lost-001", "score": 0.97, "release": 1}),
     ]
-    resp = client.post("/api/v1/chat", json={"user_id": "u1", "text": "卡丢了", "channel": "web"})
+    resp = client.post("/api/v1/chat", json=signed("u1", "卡丢了", channel="web"))
     assert resp.status_code == 200
     body = resp.json()
     assert body["outcome"] == "answered"
@@ -30,6 +31,9 @@ def test_contract_shape_and_outcome_from_meta(client, fake_rasa) -> None:
     sent = fake_rasa.sent[-1]
     assert sent["sender"] == body["conversation_id"]
     assert sent["metadata"]["user_id"] == "u1" and sent["metadata"]["channel"] == "web"
+    assert sent["metadata"]["user_verified"] is True
+    assert body["identity"] == "verified" and body["user_id"] == "u1"
+    assert body["conversation_token"].startswith(body["conversation_id"] + ".")
 
 
 def test_default_outcome_is_answered_and_text_message(client) -> None:
@@ -86,17 +90,19 @@ def test_kb_event_recorded_and_feedback(client, fake_rasa) -> None:
         {"recipient_id": body["sender"], "text": "年费规则……"},
         meta("answered", kb={"entry_id": "fee-001", "score": 0.95, "release": 1}),
     ]
-    body = client.post("/api/v1/chat", json={"user_id": "u2", "text": "年费怎么收"}).json()
+    body = client.post("/api/v1/chat", json=signed("u2", "年费怎么收")).json()
     event_id = body["details"]["kb_event_id"]
     conv = body["conversation_id"]
     resp = client.post(f"/api/v1/chat/{conv}/feedback", json={"kb_event_id": event_id,
-                                                               "helpful": False})
+                                                               "helpful": False},
+                       headers={"Authorization": f"Bearer {body['conversation_token']}"})
     assert resp.status_code == 200
     with db.get_sessionmaker()() as s:
         event = s.get(KBEvent, event_id)
         assert event.entry_id == "fee-001" and event.helpful is False and event.score == 0.95
     other = client.post("/api/v1/chat/other-conv/feedback", json={"kb_event_id": event_id,
-                                                                   "helpful": True})
+                                                                   "helpful": True},
+                        headers=owner("other-conv"))
     assert other.status_code == 404
 
 

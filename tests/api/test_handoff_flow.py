@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from api.core import db
 from api.models import Conversation, Handoff, Message, Survey, Transition
+from tests.chat_support import auth_frame, owner
 
 
 @pytest.fixture()
@@ -76,13 +77,14 @@ def test_full_handoff_round_trip(desk) -> None:
                        json={"text": "您好，我是 1007 号，马上为您查询。"})
     assert sent.status_code == 200 and sent.json()["sender"] == "agent"
 
-    got = client.get(f"/api/v1/chat/{cid}/messages", params={"after": cursor}).json()
+    got = client.get(f"/api/v1/chat/{cid}/messages",
+                     headers=owner(cid), params={"after": cursor}).json()
     assert got["state"] == "assigned" and got["agent"]["agent_no"] == "1007"
     senders = [(m["sender"], m["text"]) for m in got["messages"]]
     assert ("agent", "您好，我是 1007 号，马上为您查询。") in senders
     assert any(s == "system" and "1007 号为您服务" in t for s, t in senders)
     assert got["next_cursor"] == got["messages"][-1]["id"]
-    assert client.get(f"/api/v1/chat/{cid}/messages",
+    assert client.get(f"/api/v1/chat/{cid}/messages", headers=owner(cid),
                       params={"after": got["next_cursor"]}).json()["messages"] == []
 
     # the agent's transcript has the bot turn with its KB entry and score, and masked PII
@@ -137,6 +139,7 @@ def test_agent_messages_arrive_over_the_cardholder_websocket(desk) -> None:
     client, _fake, headers = desk
     cid = say(client, "u-ws", "转人工")["conversation_id"]
     with client.websocket_connect(f"/api/v1/chat/{cid}/ws") as ws:
+        ws.send_json(auth_frame(cid))
         first = ws.receive_json()
         assert first["type"] == "state" and first["state"] == "queued"
         assert first["queue"]["position"] == 1
@@ -164,11 +167,21 @@ def test_websocket_replays_after_cursor_and_rejects_unknown_conversation(desk) -
     client.post(f"/api/v1/agent/conversations/{cid}/messages", headers=headers,
                 json={"text": "在的"})
     with client.websocket_connect(f"/api/v1/chat/{cid}/ws?after=0") as ws:
+        ws.send_json(auth_frame(cid))
         frames = [ws.receive_json() for _ in range(1 + 4)]
     assert frames[0]["type"] == "state" and frames[0]["state"] == "assigned"
     replayed = [f["message"]["text"] for f in frames[1:]]
     assert "在的" in replayed
     with client.websocket_connect("/api/v1/chat/nope/ws") as ws:
+        ws.send_json(auth_frame("nope"))  # a well-signed token, but no such conversation
+        assert ws.receive_json()["detail"]["code"] == "conversation_not_found"
+    # Another conversation's token, or none at all: the same 404 (no existence oracle).
+    other = say(client, "u-replay-other", "你好")["conversation_id"]
+    with client.websocket_connect(f"/api/v1/chat/{cid}/ws") as ws:
+        ws.send_json(auth_frame(other))
+        assert ws.receive_json()["detail"]["code"] == "conversation_not_found"
+    with client.websocket_connect(f"/api/v1/chat/{cid}/ws") as ws:
+        ws.send_json({"type": "auth"})
         assert ws.receive_json()["detail"]["code"] == "conversation_not_found"
 
 
@@ -240,12 +253,15 @@ def test_survey_question_instead_of_score_goes_to_the_bot(desk) -> None:
 def test_survey_through_the_api_and_skip_comment(desk) -> None:
     client, _fake, headers = desk
     cid = say(client, "u-api-survey", "转人工")["conversation_id"]
-    assert client.post(f"/api/v1/chat/{cid}/survey", json={"score": 5}).status_code == 409
+    assert client.post(f"/api/v1/chat/{cid}/survey",
+                       headers=owner(cid), json={"score": 5}).status_code == 409
     client.post(f"/api/v1/agent/conversations/{cid}/accept", headers=headers)
     client.post(f"/api/v1/agent/conversations/{cid}/resolve", headers=headers)
     for bad in ({"score": 0}, {"score": 6}, {"score": "x"}, {}):
-        assert client.post(f"/api/v1/chat/{cid}/survey", json=bad).status_code == 422
-    resp = client.post(f"/api/v1/chat/{cid}/survey", json={"score": 2, "comment": "等太久"})
+        assert client.post(f"/api/v1/chat/{cid}/survey",
+                           headers=owner(cid), json=bad).status_code == 422
+    resp = client.post(f"/api/v1/chat/{cid}/survey",
+                       headers=owner(cid), json={"score": 2, "comment": "等太久"})
     assert resp.status_code == 200 and resp.json()["details"]["state"] == "bot"
     detail = client.get(f"/api/v1/agent/conversations/{cid}", headers=headers).json()
     assert detail["surveys"][0]["score"] == 2 and detail["surveys"][0]["comment"] == "等太久"

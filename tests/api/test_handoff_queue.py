@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from api.core import db
 from api.models import Handoff
+from tests.chat_support import owner
 
 
 @pytest.fixture()
@@ -43,7 +44,8 @@ def test_platinum_goes_to_vip_group_ahead_of_earlier_standard_and_gold(desk) -> 
     # inside the general group the gold card went ahead of the standard one that came first
     assert {i["user_id"]: i["position"] for i in items} == {
         "demo-platinum-001": 1, "demo-gold-001": 1, "demo-standard-001": 2}
-    status = client.get(f"/api/v1/chat/{standard['conversation_id']}/status").json()
+    status = client.get(f"/api/v1/chat/{standard['conversation_id']}/status",
+                        headers=owner(standard['conversation_id'])).json()
     assert status["queue"]["position"] == 2
 
 
@@ -76,17 +78,17 @@ def test_estimated_wait_uses_online_agents_and_refreshes(desk) -> None:
     client, headers = desk
     client.post("/api/v1/agent/status", headers=headers, json={"status": "away"})
     cids = [say(client, f"u-wait-{i}", "转人工")["conversation_id"] for i in range(3)]
-    third = client.get(f"/api/v1/chat/{cids[2]}/status").json()["queue"]
+    third = client.get(f"/api/v1/chat/{cids[2]}/status", headers=owner(cids[2])).json()["queue"]
     assert third["position"] == 3 and third["agents_online"] == 0
     assert third["estimated_wait_seconds"] == 3 * 300  # nobody online: one agent assumed
     make_staff("a1", status="online")
     make_staff("a2", status="online")
-    third = client.get(f"/api/v1/chat/{cids[2]}/status").json()["queue"]
+    third = client.get(f"/api/v1/chat/{cids[2]}/status", headers=owner(cids[2])).json()["queue"]
     assert third["agents_online"] == 2 and third["estimated_wait_seconds"] == 2 * 300
     a1 = login(client, "a1")
     assert client.post(f"/api/v1/agent/conversations/{cids[0]}/accept",
                        headers=a1).status_code == 200
-    third = client.get(f"/api/v1/chat/{cids[2]}/status").json()["queue"]
+    third = client.get(f"/api/v1/chat/{cids[2]}/status", headers=owner(cids[2])).json()["queue"]
     assert third["position"] == 2
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from api.core import db
 from api.models import Conversation, Handoff, Message, Ticket
+from tests.chat_support import auth_frame, owner
 
 
 @pytest.fixture()
@@ -103,6 +104,7 @@ def test_queue_timeout_moves_to_ticket_via_sweeper(ten_minutes, client, fake_ras
         h.queued_at = datetime.now(timezone.utc) - timedelta(minutes=11)
         s.commit()
     with client.websocket_connect(f"/api/v1/chat/{cid}/ws") as ws:
+        ws.send_json(auth_frame(cid))
         assert ws.receive_json()["state"] == "queued"
         assert handoff.sweep() == 1
         event = ws.receive_json()
@@ -143,9 +145,9 @@ def test_cancel_waiting_by_text_button_and_endpoint(base_env, client, fake_rasa)
     assert say(client, "u-cancel", button["payload"])["outcome"] == "cancelled"
 
     say(client, "u-cancel", "转人工")
-    resp = client.post(f"/api/v1/chat/{cid}/cancel")
+    resp = client.post(f"/api/v1/chat/{cid}/cancel", headers=owner(cid))
     assert resp.status_code == 200 and resp.json()["outcome"] == "cancelled"
-    again = client.post(f"/api/v1/chat/{cid}/cancel")
+    again = client.post(f"/api/v1/chat/{cid}/cancel", headers=owner(cid))
     assert again.status_code == 409 and again.json()["detail"]["code"] == "not_queued"
     assert client.post("/api/v1/chat/nope/cancel").status_code == 404
     # a stale cancel button never reaches Rasa

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from kb_support import KB, staff, wait_serving
 
+from tests.chat_support import owner, signed
+
 
 @pytest.fixture(autouse=True)
 def _fast_bcrypt(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -46,7 +48,7 @@ def scripted(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def say(client, user: str, text: str) -> dict[str, Any]:
-    resp = client.post("/api/v1/chat", json={"user_id": user, "text": text})
+    resp = client.post("/api/v1/chat", json=signed(user, text))
     assert resp.status_code == 200, resp.text
     return resp.json()
 
@@ -74,6 +76,7 @@ def test_inbox_groups_unanswered_questions_by_meaning(client, fake_rasa) -> None
     say(client, "l2", "境外机场贵宾厅能免费用吗")
     bad = say(client, "b1", "我的账单不对劲")          # thumbs down
     feedback = client.post(f"/api/v1/chat/{bad['conversation_id']}/feedback",
+                           headers=owner(bad['conversation_id']),
                            json={"kb_event_id": bad["details"]["kb_event_id"], "helpful": False})
     assert feedback.status_code == 200
     say(client, "ok", "信用卡怎么还款")                 # answered well: not in the inbox
@@ -130,9 +133,11 @@ def test_entry_stats_count_hits_thumbs_and_handoffs_right_after(client, fake_ras
     say(client, "s1", "转人工")                        # handoff right after the answer
     r2 = say(client, "s2", "账单在哪看")
     client.post(f"/api/v1/chat/{r2['conversation_id']}/feedback",
+                headers=owner(r2['conversation_id']),
                 json={"kb_event_id": r2["details"]["kb_event_id"], "helpful": True})
     r3 = say(client, "s3", "账单怎么查")
     client.post(f"/api/v1/chat/{r3['conversation_id']}/feedback",
+                headers=owner(r3['conversation_id']),
                 json={"kb_event_id": r3["details"]["kb_event_id"], "helpful": False})
     say(client, "s3", "你好")
     say(client, "s3", "在吗")

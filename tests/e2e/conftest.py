@@ -20,6 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.chat_support import signed
+
 ROOT = Path(__file__).resolve().parents[2]
 RASA_PY = ROOT / ".venv-rasa" / "bin" / "python"
 SVC_PY = Path(sys.executable)
@@ -129,12 +131,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture()
 def chat(stack: Stack) -> Callable[..., dict[str, Any]]:
-    """Send one message through POST /api/v1/chat and return the JSON reply."""
+    """Send one message through POST /api/v1/chat as the signed cardholder `user_id` (the
+    bank's server signs it, tests/chat_support.py) and return the JSON reply."""
 
     def _chat(user_id: str, text: str, channel: str = "web") -> dict[str, Any]:
         resp = httpx.post(f"{stack.base_url}/api/v1/chat",
-                          json={"user_id": user_id, "text": text, "channel": channel},
-                          timeout=60)
+                          json=signed(user_id, text, channel=channel), timeout=60)
         assert resp.status_code == 200, resp.text
         return resp.json()
 

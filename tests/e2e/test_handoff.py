@@ -15,6 +15,8 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
+from tests.chat_support import auth_frame, owner
+
 pytestmark = pytest.mark.e2e
 
 AGENT_USER = os.environ.get("DEMO_AGENT_USER", "agent")
@@ -85,7 +87,7 @@ def test_handoff_round_trip_and_the_bot_resumes(stack, chat, texts) -> None:
     queue = reply["details"]["queue"]
     assert queue["position"] >= 1 and queue["estimated_wait_seconds"] > 0
     assert "排在第" in texts(reply)
-    status = httpx.get(f"{api}/api/v1/chat/{cid}/status", timeout=30).json()
+    status = httpx.get(f"{api}/api/v1/chat/{cid}/status", headers=owner(cid), timeout=30).json()
     assert status["state"] == "queued" and status["queue"]["position"] == queue["position"]
     cursor = max(m["id"] for m in reply["messages"])
 
@@ -98,6 +100,7 @@ def test_handoff_round_trip_and_the_bot_resumes(stack, chat, texts) -> None:
     agent_no = accepted.json()["agent"]["agent_no"]
 
     with connect(ws_url(stack, f"/api/v1/chat/{cid}/ws"), open_timeout=30) as ws:
+        ws.send(json.dumps(auth_frame(cid)))
         first = json.loads(ws.recv(timeout=30))
         assert first["type"] == "state" and first["state"] == "assigned"
 
@@ -121,7 +124,8 @@ def test_handoff_round_trip_and_the_bot_resumes(stack, chat, texts) -> None:
         pushed = next_message(ws, "agent")
         assert pushed["text"] == "您好，请问是哪个国家的交易？"
         assert pushed["agent"]["agent_no"] == agent_no
-    polled = httpx.get(f"{api}/api/v1/chat/{cid}/messages", params={"after": cursor},
+    polled = httpx.get(f"{api}/api/v1/chat/{cid}/messages",
+                       headers=owner(cid), params={"after": cursor},
                        timeout=30).json()
     assert "您好，请问是哪个国家的交易？" in [m["text"] for m in polled["messages"]]
     assert any(f"人工客服 {agent_no} 号为您服务" in m["text"] for m in polled["messages"])
@@ -178,7 +182,8 @@ def test_triggers_complaint_fraud_and_none_of_these(stack, chat) -> None:
     assert items[0]["conversation_id"] == fraud["conversation_id"]  # priority first
     for reply in (fraud, complaint, rejected, button):  # leave the shared stack clean
         cid = reply["conversation_id"]
-        assert httpx.post(f"{api}/api/v1/chat/{cid}/cancel", timeout=30).status_code == 200
+        assert httpx.post(f"{api}/api/v1/chat/{cid}/cancel",
+                          headers=owner(cid), timeout=30).status_code == 200
 
 
 def test_platinum_cardholder_goes_to_the_vip_group(stack, chat) -> None:

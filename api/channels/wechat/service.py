@@ -221,7 +221,8 @@ class WeChatService:
             picked = pick_option(text, self._load_options(openid))
             incoming = IncomingMessage(
                 channel=CHANNEL, user_id=openid, text=picked["payload"] if picked else text,
-                metadata={"wechat_msg_type": inbound.msg_type})
+                metadata={"wechat_msg_type": inbound.msg_type},
+                verified=True)  # the openid comes from a signature-checked WeChat callback
             reply = await self._gateway.handle(incoming)
             conversation_id = reply.conversation_id
             self._follow_desk(conversation_id, openid, reply.details)
