@@ -56,6 +56,10 @@ class Stack:
             "KB_SEARCH_URL": f"{self.base_url}/internal/v1/kb/search",
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+            # The e2e modules replay whole card flows per cardholder in seconds: per-user and
+            # per-conversation limits are tested in tests/security, not here.
+            "RATE_LIMIT_CHAT_PER_USER": "1000/minute",
+            "RATE_LIMIT_CHAT_PER_CONVERSATION": "1000/minute",
         }
         self.commands = {
             "rasa": [str(RASA_PY), "-m", "bot.serve"],

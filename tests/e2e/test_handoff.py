@@ -15,6 +15,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
+from api.conversation.rasa_client import rasa_jwt
 from tests.chat_support import auth_frame, owner
 
 pytestmark = pytest.mark.e2e
@@ -52,8 +53,10 @@ def online(stack: Any, headers: dict[str, str]) -> None:
 
 
 def tracker(stack: Any, conversation_id: str) -> dict[str, Any]:
+    # Rasa's HTTP API takes a bearer JWT signed with RASA_TOKEN (issue 16), never ?token=
+    jwt = rasa_jwt(stack.env["RASA_TOKEN"])
     resp = httpx.get(f"{stack.rasa_url}/conversations/{conversation_id}/tracker",
-                     params={"token": stack.env["RASA_TOKEN"]}, timeout=30)
+                     headers={"Authorization": f"Bearer {jwt}"}, timeout=30)
     assert resp.status_code == 200, resp.text
     return resp.json()
 
