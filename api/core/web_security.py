@@ -19,8 +19,9 @@ from api.core.config import Settings
 
 # Swagger UI and ReDoc load their bundles from a CDN with inline bootstrapping: no page CSP.
 DOCS_PATHS = ("/docs", "/redoc")
-# Uploads with their own, larger limit (KB_IMPORT_MAX_BYTES) checked by the route.
-UPLOAD_PATHS = ("/api/v1/kb/import",)
+# Routes with their own body limit: the KB upload (KB_IMPORT_MAX_BYTES) and WeChat's callbacks
+# (WECHAT_MAX_BODY_BYTES, answered with WeChat's own error codes).
+UPLOAD_PATHS = ("/api/v1/kb/import", "/wechat")
 
 
 def content_security_policy(settings: Settings) -> str:
