@@ -72,5 +72,5 @@ class RasaSync(ReadModels):
     async def mirror_agent(self, rasa: RasaClient, conversation_id: str, text: str,
                            agent: AgentView) -> None:
         await self._rasa_events(rasa, conversation_id, [{
-            "event": "bot", "text": text, "timestamp": time.time(),
+            "event": "bot", "text": mask(text), "timestamp": time.time(),  # no PII at rest
             "metadata": {"agent": agent}}])
