@@ -24,7 +24,15 @@ from api.models import StaffUser
 from api.staff import user_from_token
 from knowledge_base.search.reloader import Reloader
 from knowledge_base.search.service import KnowledgeService
-from vocab import DESK_ROLES, KB_EDIT_ROLES, KB_PUBLISH_ROLES, ROLES
+from api.quality.service import QualityInspector
+from vocab import (
+    DESK_ROLES,
+    INSIGHTS_ROLES,
+    KB_EDIT_ROLES,
+    KB_PUBLISH_ROLES,
+    QUALITY_REVIEW_ROLES,
+    ROLES,
+)
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -51,6 +59,12 @@ def _hub(request: Request) -> Hub:
 
 def _rasa(request: Request) -> RasaClient:
     return request.app.state.rasa
+
+
+def _inspector(settings: Annotated[Settings, Depends(get_settings)]) -> QualityInspector:
+    return QualityInspector(first_response_seconds=settings.quality_first_response_seconds,
+                            reply_seconds=settings.quality_reply_seconds,
+                            risk_threshold=settings.quality_risk_threshold)
 
 
 def current_user(token: Annotated[str | None, Depends(oauth2_scheme)],
@@ -89,3 +103,7 @@ DeskAgent = Annotated[StaffUser, Depends(require_role(*DESK_ROLES))]
 # KB ops console: staff who edit drafts, staff who publish / roll back.
 KBEditorStaff = Annotated[StaffUser, Depends(require_role(*KB_EDIT_ROLES))]
 KBPublisherStaff = Annotated[StaffUser, Depends(require_role(*KB_PUBLISH_ROLES))]
+# Service insights: the dashboard (ops read it too) and the quality review (supervisors).
+InsightsStaff = Annotated[StaffUser, Depends(require_role(*INSIGHTS_ROLES))]
+QualityReviewer = Annotated[StaffUser, Depends(require_role(*QUALITY_REVIEW_ROLES))]
+InspectorDep = Annotated[QualityInspector, Depends(_inspector)]

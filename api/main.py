@@ -21,7 +21,7 @@ from api.core.errors import install_error_handlers
 from api.core.logging_setup import configure_logging
 from api.handoff.hub import Hub
 from api.handoff.service import HandoffService
-from api.routes import agent, auth, chat, handoff, health, internal_kb, kb, wechat
+from api.routes import agent, auth, chat, handoff, health, insights, internal_kb, kb, wechat
 from api.staff import seed_demo_users
 from knowledge_base.search.reloader import Reloader
 from knowledge_base.search.service import KnowledgeService
@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings or get_settings()
     install_error_handlers(app)
-    for module in (chat, handoff, wechat, health, internal_kb, auth, agent, kb):
+    for module in (chat, handoff, wechat, health, internal_kb, auth, agent, kb, insights):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
@@ -88,5 +88,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/ops", include_in_schema=False)
     async def ops_console() -> FileResponse:
         return FileResponse(STATIC / "ops.html")
+
+    @app.get("/ops/insights", include_in_schema=False)
+    async def insights_dashboard() -> FileResponse:
+        return FileResponse(STATIC / "insights.html")
 
     return app

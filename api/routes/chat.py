@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from api.channels.web import incoming_from_widget
 from api.core.errors import ApiError
 from api.deps import GatewayDep, SessionDep, SettingsDep
+from api.insights.sessions import refresh_thumbs_down
 from api.models import KBEvent
 from api.schemas.chat import ChatCreate, ChatPublic, FeedbackCreate, FeedbackPublic
 
@@ -38,5 +39,7 @@ async def feedback(conversation_id: str, body: FeedbackCreate, db: SessionDep) -
         raise ApiError(404, "answer_not_found", "没有找到这条回答。",
                        "kb_event_id not found in this conversation")
     event.helpful = body.helpful
+    db.flush()
+    refresh_thumbs_down(db, event)  # a thumbs-down un-resolves the session on the dashboard
     db.commit()
     return FeedbackPublic(kb_event_id=event.id, helpful=body.helpful)
