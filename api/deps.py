@@ -21,10 +21,10 @@ from api.core.errors import ApiError
 from api.handoff.hub import Hub
 from api.handoff.service import HandoffService
 from api.models import StaffUser
+from api.quality.service import QualityInspector
 from api.staff import user_from_token
 from knowledge_base.search.reloader import Reloader
 from knowledge_base.search.service import KnowledgeService
-from api.quality.service import QualityInspector
 from vocab import (
     DESK_ROLES,
     INSIGHTS_ROLES,

@@ -7,7 +7,8 @@ from typing import Any
 
 SUMMARY_LABELS = {
     "conversations": "会话数", "bot_turns": "机器人回复轮次", "resolution_rate": "机器人解决率",
-    "clarify_rate": "澄清率（按轮次）", "fallback_rate": "兜底率（按轮次）", "handoff_rate": "转人工率",
+    "clarify_rate": "澄清率（按轮次）", "fallback_rate": "兜底率（按轮次）",
+    "handoff_rate": "转人工率",
     "handoffs": "转人工次数", "queue_wait_p50_seconds": "排队等待P50（秒）",
     "queue_wait_p90_seconds": "排队等待P90（秒）", "helped_within_5min_rate": "5分钟内接入率",
     "abandonment_rate": "放弃排队率", "agent_handle_seconds": "平均处理时长（秒）",

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Float, String
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+from sqlalchemy.sql.expression import FunctionElement
 
 
 class seconds_between(FunctionElement[float]):  # noqa: N801 (SQL function style)
@@ -39,7 +39,7 @@ class local_day(FunctionElement[str]):  # noqa: N801
     inherit_cache = False  # the offset is rendered into the SQL text, not bound
     name = "local_day"
 
-    def __init__(self, column: ColumnElement[Any], offset_hours: int) -> None:
+    def __init__(self, column: Any, offset_hours: int) -> None:
         super().__init__(column)
         self.offset_hours = int(offset_hours)
 
@@ -58,5 +58,5 @@ def _day_pg(element: local_day, compiler: Any, **kw: Any) -> str:
             f"interval '{element.offset_hours:d} hours', 'YYYY-MM-DD')")
 
 
-def day_of(column: ColumnElement[Any], offset_hours: int) -> local_day:
+def day_of(column: Any, offset_hours: int) -> local_day:
     return local_day(column, offset_hours)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, select, union_all
+from sqlalchemy import and_, case, func, select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnElement
 
@@ -76,7 +76,7 @@ class Filters:
                 "channel": self.channel, "tier": self.tier}
 
 
-def _where(stmt: Select[Any], f: Filters, at: Any, channel: Any, tier: Any) -> Select[Any]:
+def _where(stmt: Any, f: Filters, at: Any, channel: Any, tier: Any) -> Any:
     stmt = stmt.where(at >= f.start, at < f.end)
     if f.channel:
         stmt = stmt.where(channel == f.channel)
@@ -91,7 +91,7 @@ def _ratio(part: float | int | None, whole: float | int | None, digits: int = 4)
     return round(float(part or 0) / float(whole), digits) if whole else None
 
 
-def _sessions(f: Filters, *cols: Any) -> Select[Any]:
+def _sessions(f: Filters, *cols: Any) -> Any:
     s = ServiceSession
     return _where(select(*cols), f, s.started_at, s.channel, s.tier)
 
@@ -101,7 +101,7 @@ def _resolved() -> ColumnElement[int]:
     return case((and_(s.answered > 0, s.handoff.is_(False), s.thumbs_down == 0), 1), else_=0)
 
 
-def _handoffs(f: Filters, *cols: Any) -> Select[Any]:
+def _handoffs(f: Filters, *cols: Any) -> Any:
     h = Handoff
     return _where(select(*cols), f, h.requested_at, h.channel, h.tier)
 
@@ -228,7 +228,8 @@ def breakdowns(db: Session, f: Filters, top: int = 10) -> dict[str, Any]:
                          .where(s.handoff.is_(True)).group_by(s.handoff_reason)
                          .order_by(func.count().desc(), s.handoff_reason)).all()
     scores = _csat_scores(f)
-    dist = dict(db.execute(select(scores.c.score, func.count()).group_by(scores.c.score)).all())
+    dist: dict[int, int] = dict(db.execute(  # type: ignore[arg-type]
+        select(scores.c.score, func.count()).group_by(scores.c.score)).all())
     return {
         **f.public(),
         "handoff_reasons": [{"reason": r or "requested", "count": int(k)} for r, k in reasons],
@@ -281,7 +282,7 @@ def quality_scores(db: Session, f: Filters) -> dict[int, dict[str, Any]]:
         .join(h, h.id == qi.handoff_id)
         .outerjoin(flagged, flagged.c.inspection_id == qi.id),
         f, qi.inspected_at, h.channel, h.tier).group_by(qi.agent_id)).all()
-    open_flags = dict(db.execute(_where(
+    open_flags: dict[int, int] = dict(db.execute(_where(
         select(qf.agent_id, func.count(qf.id)).join(qi, qi.id == qf.inspection_id)
         .join(h, h.id == qi.handoff_id).where(qf.status == "open"),
         f, qi.inspected_at, h.channel, h.tier).group_by(qf.agent_id)).all())

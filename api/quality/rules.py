@@ -13,15 +13,16 @@ from datetime import datetime, timezone
 from typing import Any
 
 GREETING = re.compile(r"您好|你好|很高兴为您服务|请问有什么可以帮|欢迎")
-CLOSING = re.compile(r"还有.{0,6}(问题|需要|帮|疑问)|感谢.{0,6}(耐心|咨询|支持|理解|来电)|祝您|再见|"
-                     r"请对.{0,4}服务.{0,4}评价")
-PROMISE = re.compile(r"(保证|担保|承诺|一定(会|能|给您|帮您|可以|没问题)|肯定(能|会|给您|可以|没问题)|"
-                     r"百分之百|100%|绝对(能|会|没问题|可以)|包您|包你)")
+CLOSING = re.compile(r"还有.{0,6}(问题|需要|帮|疑问)|感谢.{0,6}(耐心|咨询|支持|理解|来电)|"
+                     r"祝您|再见|请对.{0,4}服务.{0,4}评价")
+PROMISE = re.compile(r"(保证|担保|承诺|一定(会|能|给您|帮您|可以|没问题)|"
+                     r"肯定(能|会|给您|可以|没问题)|百分之百|100%|绝对(能|会|没问题|可以)|包您|包你)")
 PROMISE_NEGATED = re.compile(r"(不能|无法|没法|不敢|不好|不可以|不)(保证|担保|承诺)")
 PII_TOKEN = re.compile(r"\[(卡号|身份证|手机号|号码)\*{4}[0-9Xx]{0,4}\]")
 IMPOLITE = re.compile(r"你烦不烦|有完没完|听不懂|你自己(去)?看|自己看去|随便你|爱办不办|不归我管|"
                       r"说了多少遍|废话|别烦|别问了|你懂不懂|笨|我也没办法|跟我没关系|你听好了")
-QUESTION = re.compile(r"[？?]|吗[。.!！]*$|怎么|如何|多少|什么|能不能|可不可以|哪里|为什么|是否|几号|哪天")
+QUESTION = re.compile(r"[？?]|吗[。.!！]*$|怎么|如何|多少|什么|能不能|可不可以|哪里|为什么|是否|"
+                      r"几号|哪天")
 
 RULES: dict[str, tuple[str, str]] = {
     # rule: (severity, Chinese label shown to supervisors)

@@ -33,7 +33,8 @@ def _filters(settings: Any, days: int | None, from_: date | None, to: date | Non
     if from_ and to and from_ > to:
         raise ApiError(422, "invalid_range", "开始日期不能晚于结束日期。", "`from` is after `to`.")
     if from_ and to and (to - from_).days > 366:
-        raise ApiError(422, "range_too_long", "日期范围最长一年。", "The range is limited to 366 days.")
+        raise ApiError(422, "range_too_long", "日期范围最长一年。",
+                       "The range is limited to 366 days.")
     return summary.Filters.from_params(
         days=days, from_=from_, to=to, channel=channel, tier=tier,
         offset_hours=settings.insights_utc_offset_hours,
