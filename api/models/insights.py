@@ -22,7 +22,10 @@ class ServiceSession(Base):
     """One visit of a cardholder and what happened in it."""
 
     __tablename__ = "service_sessions"
-    __table_args__ = (Index("ix_service_sessions_started", "started_at", "channel", "tier"),)
+    # Covering index of the dashboard's aggregates (a range of days, filtered, summed).
+    __table_args__ = (Index("ix_service_sessions_started", "started_at", "channel", "tier",
+                            "turns", "answered", "clarify", "fallback", "thumbs_down", "handoff",
+                            "handoff_reason"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
@@ -48,7 +51,8 @@ class NpsResponse(Base):
     """The 0-10 question at the end of a session, its answer and the optional follow-up."""
 
     __tablename__ = "nps_responses"
-    __table_args__ = (Index("ix_nps_responses_asked", "asked_at", "channel", "tier"),)
+    __table_args__ = (Index("ix_nps_responses_asked", "asked_at", "channel", "tier", "score",
+                            "csat"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)

@@ -19,6 +19,11 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # indexes of the dashboard's date ranges on two existing tables
+    with op.batch_alter_table('kb_events', schema=None) as batch_op:
+        batch_op.create_index('ix_kb_events_at_outcome', ['created_at', 'outcome', 'entry_id', 'helpful'], unique=False)
+    with op.batch_alter_table('handoffs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_handoffs_requested_at'), ['requested_at'], unique=False)
     op.create_table('quality_inspections',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('conversation_id', sa.String(length=36), nullable=False),
@@ -62,7 +67,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('service_sessions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_service_sessions_conversation_id'), ['conversation_id'], unique=False)
-        batch_op.create_index('ix_service_sessions_started', ['started_at', 'channel', 'tier'], unique=False)
+        batch_op.create_index('ix_service_sessions_started', ['started_at', 'channel', 'tier', 'turns', 'answered', 'clarify', 'fallback', 'thumbs_down', 'handoff', 'handoff_reason'], unique=False)
 
     op.create_table('nps_responses',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
@@ -85,7 +90,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('session_id')
     )
     with op.batch_alter_table('nps_responses', schema=None) as batch_op:
-        batch_op.create_index('ix_nps_responses_asked', ['asked_at', 'channel', 'tier'], unique=False)
+        batch_op.create_index('ix_nps_responses_asked', ['asked_at', 'channel', 'tier', 'score', 'csat'], unique=False)
         batch_op.create_index(batch_op.f('ix_nps_responses_conversation_id'), ['conversation_id'], unique=False)
 
     op.create_table('quality_flags',
@@ -118,6 +123,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('handoffs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_handoffs_requested_at'))
+    with op.batch_alter_table('kb_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_kb_events_at_outcome')
     with op.batch_alter_table('quality_flags', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_quality_flags_status'))
         batch_op.drop_index(batch_op.f('ix_quality_flags_inspection_id'))
