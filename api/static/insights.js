@@ -212,6 +212,7 @@
 
   async function loadUnanswered(days) {
     const node = $("unanswered-table");
+    node.removeAttribute("data-done");
     try {
       const data = await session.api("/api/v1/kb/inbox?limit=5&days=" + days);
       table(node, ["代表问题", "次数", ""], data.items.map(function (g) {
@@ -221,6 +222,7 @@
     } catch (e) {
       table(node, ["代表问题", "次数", ""], []);
     }
+    node.setAttribute("data-done", "1");
   }
 
   function renderReview(items) {
