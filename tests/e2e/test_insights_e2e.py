@@ -17,7 +17,7 @@ def _summary(stack) -> dict:
     token = httpx.post(f"{stack.base_url}/api/v1/auth/token", timeout=30, data={
         "username": s.demo_supervisor_user, "password": s.demo_supervisor_password}
     ).json()["access_token"]
-    resp = httpx.get(f"{stack.base_url}/api/v1/insights/summary", params={"days": 1},
+    resp = httpx.get(f"{stack.base_url}/api/v1/insights/summary", params={"days": 2},
                      headers={"Authorization": f"Bearer {token}"}, timeout=30)
     assert resp.status_code == 200, resp.text
     return resp.json()
