@@ -148,5 +148,7 @@ class ActionGoodbye(Action):
         dispatcher.utter_message(text=GOODBYE)
         if reminder:
             dispatcher.utter_message(text=reminder.text)
-        send_meta(dispatcher, ANSWERED, reminder=reminder.kind if reminder else None)
+        # `end`: the cardholder closed the conversation; the gateway asks the NPS question.
+        send_meta(dispatcher, ANSWERED, reminder=reminder.kind if reminder else None,
+                  end="goodbye")
         return []

@@ -23,10 +23,18 @@ from api.core.ratelimit import RateLimiter
 from api.handoff.hub import Hub
 from api.handoff.service import HandoffService
 from api.models import StaffUser
+from api.quality.service import QualityInspector
 from api.staff import user_from_token
 from knowledge_base.search.reloader import Reloader
 from knowledge_base.search.service import KnowledgeService
-from vocab import DESK_ROLES, KB_EDIT_ROLES, KB_PUBLISH_ROLES, ROLES
+from vocab import (
+    DESK_ROLES,
+    INSIGHTS_ROLES,
+    KB_EDIT_ROLES,
+    KB_PUBLISH_ROLES,
+    QUALITY_REVIEW_ROLES,
+    ROLES,
+)
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 # The cardholder's per-conversation credential (`conversation_token` of POST /api/v1/chat).
@@ -77,6 +85,10 @@ def owned_conversation(
     if conversation_of_token(token, settings.conversation_token_secret) != conversation_id:
         raise conversation_not_found()
     return conversation_id
+def _inspector(settings: Annotated[Settings, Depends(get_settings)]) -> QualityInspector:
+    return QualityInspector(first_response_seconds=settings.quality_first_response_seconds,
+                            reply_seconds=settings.quality_reply_seconds,
+                            risk_threshold=settings.quality_risk_threshold)
 
 
 def current_user(token: Annotated[str | None, Depends(oauth2_scheme)],
@@ -118,3 +130,7 @@ DeskAgent = Annotated[StaffUser, Depends(require_role(*DESK_ROLES))]
 # KB ops console: staff who edit drafts, staff who publish / roll back.
 KBEditorStaff = Annotated[StaffUser, Depends(require_role(*KB_EDIT_ROLES))]
 KBPublisherStaff = Annotated[StaffUser, Depends(require_role(*KB_PUBLISH_ROLES))]
+# Service insights: the dashboard (ops read it too) and the quality review (supervisors).
+InsightsStaff = Annotated[StaffUser, Depends(require_role(*INSIGHTS_ROLES))]
+QualityReviewer = Annotated[StaffUser, Depends(require_role(*QUALITY_REVIEW_ROLES))]
+InspectorDep = Annotated[QualityInspector, Depends(_inspector)]

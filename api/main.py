@@ -23,7 +23,7 @@ from api.core.ratelimit import RateLimiter
 from api.core.web_security import install_web_security
 from api.handoff.hub import Hub
 from api.handoff.service import HandoffService
-from api.routes import agent, auth, chat, handoff, health, internal_kb, kb, wechat
+from api.routes import agent, auth, chat, handoff, health, insights, internal_kb, kb, wechat
 from api.staff import seed_demo_users
 from knowledge_base.search.reloader import Reloader
 from knowledge_base.search.service import KnowledgeService
@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings or get_settings()
     install_error_handlers(app)
     install_web_security(app, app.state.settings)
-    for module in (chat, handoff, wechat, health, internal_kb, auth, agent, kb):
+    for module in (chat, handoff, wechat, health, internal_kb, auth, agent, kb, insights):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
@@ -92,5 +92,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/ops", include_in_schema=False)
     async def ops_console() -> FileResponse:
         return FileResponse(STATIC / "ops.html")
+
+    @app.get("/ops/insights", include_in_schema=False)
+    async def insights_dashboard() -> FileResponse:
+        return FileResponse(STATIC / "insights.html")
 
     return app

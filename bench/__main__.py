@@ -1,4 +1,6 @@
-"""`python -m bench [ccb|heldout|scale|e2e|heldout_chat|all]`: run benchmarks, write bench/results/.
+"""`python -m bench [ccb|heldout|scale|e2e|heldout_chat|insights|all]`: run benchmarks.
+
+Results go to bench/results/.
 
 Each benchmark writes `<name>.json` and `<name>.md`. A benchmark whose inputs are missing (the
 shared evaluation data, the built model, a running stack) is skipped with a message; `all`
@@ -17,7 +19,7 @@ from typing import Any
 
 from bench.common import RESULTS_DIR, Skip
 
-NAMES = ("ccb", "heldout", "scale", "e2e", "heldout_chat")
+NAMES = ("ccb", "heldout", "scale", "e2e", "heldout_chat", "insights")
 
 
 def log(message: str) -> None:
@@ -53,6 +55,10 @@ def runner(name: str, args: argparse.Namespace) -> Callable[[], Any]:
         from bench import heldout_chat
 
         return lambda: heldout_chat.run(log=log)
+    if name == "insights":
+        from bench import insights
+
+        return lambda: insights.run(conversations=args.conversations, log=log)
     raise ValueError(name)
 
 
@@ -64,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", help="ccb: comma-separated subset of methods")
     parser.add_argument("--no-pairs", action="store_true", help="ccb: skip BQ/AFQMC pair AUC")
     parser.add_argument("--requests", type=int, default=200, help="e2e: requests per endpoint")
+    parser.add_argument("--conversations", type=int, default=100_000,
+                        help="insights: generated conversations")
     parser.add_argument(
         "--threads", type=int, default=1, help="ccb/heldout: torch and faiss threads (default 1)"
     )

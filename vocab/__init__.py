@@ -93,6 +93,9 @@ DESK_LEADS: tuple[Role, ...] = (Role.SUPERVISOR, Role.ADMIN)
 KB_EDIT_ROLES: tuple[Role, ...] = (Role.OPS, Role.SUPERVISOR, Role.ADMIN)
 KB_PUBLISH_ROLES: tuple[Role, ...] = (Role.SUPERVISOR, Role.ADMIN)
 SKILL_GROUPS: tuple[SkillGroup, ...] = tuple(SkillGroup)
+# Service insights dashboard (read) and the quality-inspection review (supervisors).
+INSIGHTS_ROLES: tuple[Role, ...] = (Role.OPS, Role.SUPERVISOR, Role.ADMIN)
+QUALITY_REVIEW_ROLES: tuple[Role, ...] = (Role.SUPERVISOR, Role.ADMIN)
 
 
 class ErrorKind(StrEnum):

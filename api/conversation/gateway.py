@@ -12,7 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.conversation.rasa_client import RasaClient, RasaUnavailable
 from api.handoff.service import HandoffReply, HandoffService
-from api.models import Conversation, KBEvent, Message
+from api.insights.nps import NpsSurvey, is_closing
+from api.insights.nps import question_message as nps_question
+from api.insights.sessions import SessionTracker
+from api.models import Conversation, KBEvent, Message, ServiceSession
 from pii import mask
 from vocab import MessageType, Outcome, Sender, State
 
@@ -79,6 +82,11 @@ class Gateway:
         self._sessions = sessions
         self._rasa = rasa
         self.handoff = handoff
+        settings = handoff.settings
+        self.tracker = SessionTracker(settings.insights_session_gap_minutes,
+                                      lambda user_id: handoff.profiles.get(user_id).tier)
+        self.nps = NpsSurvey(settings.insights_session_gap_minutes,
+                             settings.insights_nps_enabled)
 
     def conversation_for(self, db: Session, channel: str, user_id: str) -> Conversation:
         """Get or create the conversation of a user on a channel (race-safe)."""
@@ -113,11 +121,18 @@ class Gateway:
             conv = self.conversation_for(db, incoming.channel, incoming.user_id)
             user_row = self.store(db, conv.id, Sender.USER, {"type": MessageType.TEXT.value,
                                                              "text": incoming.text})
+            # the answer to a pending NPS question never reaches the NLU
+            if conv.state == State.BOT:
+                answered = self._nps_answer(db, conv.id, incoming.text)
+                if answered is not None:
+                    return answered
+            session = self.tracker.current(db, conv)
+            db.commit()
             # human path: queued, with an agent, survey, leaving a message (or a stale button)
             if conv.state != State.BOT or self.handoff.is_handoff_payload(incoming.text):
                 human = await self.handoff.on_user_message(self._rasa, conv.id, incoming.text)
                 if human is not None:
-                    return self._human_reply(conv.id, human)
+                    return self.after_human(conv.id, human)
             await self.handoff.ensure_resumed(self._rasa, conv.id)
             # The gateway's own keys come last: a client can never set them.
             metadata = {**incoming.metadata, "user_id": incoming.user_id,
@@ -148,6 +163,10 @@ class Gateway:
                 db.add(event)
                 db.commit()
                 details["kb_event_id"] = event.id
+            session = db.merge(session)
+            self.tracker.record_turn(session, outcome,
+                                     kb.get("entry_id") if isinstance(kb, dict) else None)
+            db.commit()
             if outcome == Outcome.HANDOFF:  # the bot asked for a human: queue (or take a message)
                 human = await self.handoff.request(
                     self._rasa, conv.id, meta.get("handoff") or {}, user_id=incoming.user_id,
@@ -155,9 +174,58 @@ class Gateway:
                 stored.extend(dict(m) for m in human.messages)
                 details.update(human.details)
                 outcome = human.outcome
+                session = db.merge(session)
+                self.tracker.record_handoff(db, session, (meta.get("handoff") or {}).get("reason"))
+                db.commit()
+            elif outcome not in (Outcome.FORM, Outcome.UNAVAILABLE) and (
+                    meta.get("end") == "goodbye" or is_closing(incoming.text)):
+                trigger = "goodbye" if meta.get("end") == "goodbye" else "closing"
+                stored.extend(self._ask_nps(db, session, trigger, details))
             return GatewayReply(conv.id, outcome, stored, details)
 
-    @staticmethod
-    def _human_reply(conversation_id: str, human: HandoffReply) -> GatewayReply:
-        return GatewayReply(conversation_id, human.outcome, [dict(m) for m in human.messages],
-                            human.details)
+    # ---- NPS at the end of a session
+
+    def _nps_answer(self, db: Session, conversation_id: str, text: str) -> GatewayReply | None:
+        pending = self.nps.pending(db, conversation_id)
+        if pending is None:
+            db.commit()
+            return None
+        turn = self.nps.answer(db, pending, text)
+        db.commit()
+        if turn is None:  # ignored: the message is a normal one
+            return None
+        stored = []
+        for msg in turn.messages:
+            row = self.store(db, conversation_id, Sender.BOT, msg, outcome=Outcome.SURVEY)
+            stored.append({**msg, "id": row.id})
+        return GatewayReply(conversation_id, Outcome.SURVEY, stored, turn.details)
+
+    def _ask_nps(self, db: Session, session: ServiceSession, trigger: str,
+                 details: dict[str, Any], human: bool | None = None) -> list[dict[str, Any]]:
+        """Ask the 0-10 question once per session (ends the session); the stored message."""
+        session = db.merge(session)
+        involved = self.tracker.human_involved(db, session) if human is None else human
+        row = self.nps.ask(db, session, trigger, involved)
+        if row is None:
+            db.commit()
+            return []
+        self.tracker.end(session, trigger)
+        db.commit()
+        msg = nps_question()
+        stored = self.store(db, session.conversation_id, Sender.BOT, msg, outcome=Outcome.SURVEY)
+        details["nps"] = {"id": row.id, "status": row.status}
+        return [{**msg, "id": stored.id}]
+
+    def after_human(self, conversation_id: str, human: HandoffReply) -> GatewayReply:
+        """The desk's reply; when it closed the agent survey, the NPS question follows."""
+        reply = GatewayReply(conversation_id, human.outcome, [dict(m) for m in human.messages],
+                             dict(human.details))
+        survey = human.details.get("survey")
+        if human.outcome == Outcome.SURVEY and human.details.get("state") == State.BOT and \
+                isinstance(survey, dict) and survey.get("status") == "done":
+            with self._sessions() as db:
+                session = self.tracker.latest(db, conversation_id)
+                if session is not None:
+                    reply.messages.extend(self._ask_nps(db, session, "survey", reply.details,
+                                                        human=True))
+        return reply

@@ -110,6 +110,15 @@ class Settings(BaseSettings):
 
     # WeChat Official Account channel (api/channels/wechat). Token and EncodingAESKey are the
     # values entered under 公众号后台 > 设置与开发 > 基本配置 > 服务器配置.
+    # Service insights (issue 18): sessions, NPS at the end, the dashboard, quality inspection.
+    insights_session_gap_minutes: int = 60  # a quiet gap this long starts a new session
+    insights_nps_enabled: bool = True
+    insights_utc_offset_hours: int = 8  # the dashboard's days are Beijing time
+    insights_helped_within_seconds: int = 300  # "helped within 5 minutes"
+    quality_first_response_seconds: int = 60
+    quality_reply_seconds: int = 180
+    quality_risk_threshold: float = 0.5
+
     wechat_token: str = DEV_SECRETS["wechat_token"]
     wechat_app_id: str = "wxd000000000000dev"
     wechat_app_secret: str = DEV_SECRETS["wechat_app_secret"]

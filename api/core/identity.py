@@ -36,7 +36,9 @@ def valid_identity_hash(user_id: str, given: str | None, secret: str) -> bool:
     """True when `given` is the identity hash of `user_id` (constant-time comparison)."""
     if not given or not secret:
         return False
-    return hmac.compare_digest(identity_hash(user_id, secret), given.strip().lower())
+    # bytes: compare_digest refuses non-ASCII str, and a hostile client may send any text
+    return hmac.compare_digest(identity_hash(user_id, secret).encode(),
+                               given.strip().lower().encode())
 
 
 def user_of_identity_jwt(token: str | None, settings: Settings) -> str | None:
@@ -82,7 +84,8 @@ def conversation_of_token(token: str | None, secret: str) -> str | None:
     if not token or "." not in token or len(token) > 512:
         return None
     conversation_id, _, mac = token.rpartition(".")
-    if not conversation_id or not hmac.compare_digest(_mac(conversation_id, secret), mac):
+    if not conversation_id or not hmac.compare_digest(_mac(conversation_id, secret).encode(),
+                                                      mac.encode()):
         return None
     return conversation_id
 

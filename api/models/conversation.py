@@ -6,7 +6,17 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from knowledge_base.db import Base
@@ -53,6 +63,9 @@ class KBEvent(Base):
     """A KB decision on a user turn: what the bot used, how sure it was, what it did."""
 
     __tablename__ = "kb_events"
+    # The insights dashboard's top entries: a range of days, answered, per entry (covering).
+    __table_args__ = (Index("ix_kb_events_at_outcome", "created_at", "outcome", "entry_id",
+                            "helpful"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)

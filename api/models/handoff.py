@@ -25,7 +25,8 @@ class Handoff(Base):
     group: Mapped[str] = mapped_column(String(16), index=True)  # general | vip | disputes
     priority: Mapped[bool] = mapped_column(default=False)
     tier: Mapped[str] = mapped_column(String(16), default="standard")
-    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                   index=True)  # the insights' date range
     # Latest time it entered the queue (a transfer re-queues); the queue timeout counts from it.
     queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), nullable=True,

@@ -13,12 +13,12 @@ import json
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Query, WebSocket
+from fastapi import APIRouter, BackgroundTasks, Query, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from api.core.db import get_sessionmaker
 from api.core.errors import ApiError
-from api.deps import DeskAgent, HandoffDep, KBDep, RasaDep
+from api.deps import DeskAgent, HandoffDep, InspectorDep, KBDep, RasaDep
 from api.handoff.canned import CANNED_REPLIES
 from api.handoff.hub import STAFF
 from api.handoff.views import DeskResultView, MessageView, TicketView, TranscriptView
@@ -99,9 +99,13 @@ async def send_message(conversation_id: str, body: AgentMessageCreate, agent: De
 
 @router.post("/conversations/{conversation_id}/resolve", response_model=DeskResultPublic,
              response_model_exclude_none=True)
-def resolve(conversation_id: str, agent: DeskAgent, handoff: HandoffDep) -> DeskResultView:
-    """Close the case; the cardholder gets the satisfaction survey."""
-    return handoff.resolve(conversation_id, agent)
+def resolve(conversation_id: str, agent: DeskAgent, handoff: HandoffDep,
+            inspector: InspectorDep, tasks: BackgroundTasks) -> DeskResultView:
+    """Close the case; the cardholder gets the satisfaction survey; quality inspection (质检)
+    of the episode runs after the response."""
+    result = handoff.resolve(conversation_id, agent)
+    tasks.add_task(inspector.inspect_resolved, get_sessionmaker(), conversation_id)
+    return result
 
 
 @router.post("/conversations/{conversation_id}/transfer", response_model=DeskResultPublic,

@@ -25,6 +25,7 @@ from api.deps import (
     SettingsDep,
     conversation_bearer,
 )
+from api.insights.sessions import refresh_thumbs_down
 from api.models import KBEvent
 from api.schemas.chat import (
     ChatCreate,
@@ -83,6 +84,8 @@ async def feedback(conversation_id: OwnedConversation, body: FeedbackCreate,
         raise ApiError(404, "answer_not_found", "没有找到这条回答。",
                        "kb_event_id not found in this conversation")
     event.helpful = body.helpful
+    db.flush()
+    refresh_thumbs_down(db, event)  # a thumbs-down un-resolves the session on the dashboard
     db.commit()
     return FeedbackPublic(kb_event_id=event.id, helpful=body.helpful)
 

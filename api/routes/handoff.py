@@ -19,7 +19,7 @@ from starlette.websockets import WebSocketDisconnect
 from api.core.config import Settings
 from api.core.errors import as_api_error
 from api.core.identity import conversation_of_token
-from api.deps import HandoffDep, OwnedConversation, RasaDep, conversation_not_found
+from api.deps import GatewayDep, HandoffDep, OwnedConversation, RasaDep, conversation_not_found
 from api.handoff.hub import conversation_topic
 from api.handoff.service import HandoffReply, HandoffService
 from api.handoff.views import MessagesView, StatusView
@@ -63,10 +63,14 @@ async def cancel_waiting(conversation_id: OwnedConversation, handoff: HandoffDep
 @router.post("/chat/{conversation_id}/survey", response_model=ChatPublic,
              response_model_exclude_none=True)
 async def survey(conversation_id: OwnedConversation, body: SurveyCreate, handoff: HandoffDep,
-                 rasa: RasaDep) -> ChatPublic:
-    """Rate the agent (1-5, optional comment) in one call; the bot takes over again."""
+                 gateway: GatewayDep, rasa: RasaDep) -> ChatPublic:
+    """Rate the agent (1-5, optional comment) in one call; the bot takes over again and asks
+    the NPS question (0-10) of the session."""
     reply = await handoff.submit_survey(rasa, conversation_id, body.score, body.comment)
-    return _chat_public(conversation_id, reply)
+    after = gateway.after_human(conversation_id, reply)
+    return ChatPublic.model_validate({"conversation_id": conversation_id,
+                                      "outcome": after.outcome, "messages": after.messages,
+                                      "details": after.details})
 
 
 @router.websocket("/chat/{conversation_id}/ws")

@@ -60,6 +60,8 @@
   function renderMe() {
     const me = desk.me;
     $("me").textContent = me.display_name + (me.agent_no ? "（工号 " + me.agent_no + "）" : "");
+    // supervisors review quality flags on the insights dashboard
+    $("quality-link").hidden = !(me.role === "supervisor" || me.role === "admin");
     document.querySelectorAll(".status-switch button").forEach(function (b) {
       b.classList.toggle("on", b.dataset.status === me.status);
     });

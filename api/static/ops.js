@@ -75,6 +75,7 @@
     $("publish-open").hidden = !canPublish();
     await Promise.all([loadFacets(), loadEntries(), refreshStatus()]);
     state.statusTimer = setInterval(refreshStatus, 5000);
+    if (location.hash === "#inbox") showTab("inbox");  // linked from the insights dashboard
   }
 
   // ---------------------------------------------------------------- tabs & status

@@ -85,7 +85,7 @@ def test_goodbye_action_says_bye_and_one_reminder(domain, store) -> None:
     assert texts[0] == reminders.GOODBYE
     assert len(texts) == 2 and "12,680.00" in texts[1]
     meta = dispatcher.messages[-1]["custom"]["meta"]
-    assert meta == {"outcome": "answered", "reminder": "payment_due"}
+    assert meta == {"outcome": "answered", "reminder": "payment_due", "end": "goodbye"}
 
 
 def test_goodbye_for_unknown_or_locked_user_is_plain(domain, store) -> None:

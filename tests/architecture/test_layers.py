@@ -124,7 +124,7 @@ def test_the_vocabulary_is_standard_library_only() -> None:
 def test_layers_of_the_service_runtime_point_one_way() -> None:
     http = ("api.main", "api.__main__", "api.deps", "api.routes", "api.schemas")
     domain = ("api.conversation", "api.handoff", "api.channels", "api.kbops", "api.models",
-              "api.staff")
+              "api.staff", "api.insights", "api.quality")
     assert violations(domain, http) == []
     # core (settings, db, security, error mapping) serves everyone and knows no domain
     assert violations(("api.core",), (*http, *domain)) == []
@@ -136,6 +136,9 @@ def test_layers_of_the_service_runtime_point_one_way() -> None:
     assert violations(("api.conversation",), ("api.channels", "api.kbops")) == []
     # the ops console's services read the records, never the desk or a channel
     assert violations(("api.kbops",), ("api.handoff", "api.channels", "api.conversation")) == []
+    # insights and quality inspection read the records; the gateway and the routes call them
+    assert violations(("api.insights", "api.quality"), ("api.handoff", "api.channels",
+                                                        "api.conversation", "api.kbops")) == []
 
 
 def _cycles() -> list[list[str]]:

@@ -123,3 +123,11 @@ def test_production_has_no_demo_signing_and_no_default_identity_secret() -> None
         Settings(app_env="production", **{**real,
                                           "web_identity_secret": DEV_SECRETS[
                                               "web_identity_secret"]})
+
+
+def test_non_ascii_credentials_are_refused_not_crashed() -> None:
+    """A hostile client may send any text as a hash or token (found by schemathesis)."""
+    from api.core.identity import conversation_of_token, valid_identity_hash
+
+    assert valid_identity_hash("demo-gold-001", "签名ü", "secret") is False
+    assert conversation_of_token("会话.签名", "secret") is None

@@ -25,7 +25,7 @@ def test_no_operation_answers_with_a_server_error(desk_app, client, fake_rasa) -
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
+        @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=True,
                   suppress_health_check=list(HealthCheck))
         def run(case) -> None:
             response = case.call()

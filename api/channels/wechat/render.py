@@ -1,7 +1,9 @@
 """Render the gateway's channel-neutral messages for WeChat.
 
 WeChat has no buttons: options become numbered lines ("回复1 立即挂失") and the user answers
-with the number. Text, options and links of one turn are merged into one text message (each
+with the number. A rating (a message with `scale: [low, high]`, e.g. the NPS 0-10 question)
+says "回复0-10的数字" instead: the number typed is the score itself.
+Text, options and links of one turn are merged into one text message (each
 extra message costs customer-service quota), links as `<a href>` lines; a turn that is only a
 link or an image becomes a news (图文) message, and images are sent as news articles. Text over
 WeChat's limit (2048 bytes) is split on sentence ends, never inside a UTF-8 character.
@@ -129,6 +131,13 @@ def render_messages(messages: list[dict[str, Any]], max_bytes: int = 2048,
         text = (msg.get("text") or "").strip()
         if kind in ("text", "buttons"):
             lines = [text] if text else []
+            scale = msg.get("scale")
+            if isinstance(scale, list) and len(scale) == 2:  # a rating: the number is the answer
+                lines.append(f"回复{scale[0]}-{scale[1]}的数字" + (
+                    "，或直接回复“不用了”" if any(b.get("title") == "不用了"
+                                          for b in msg.get("buttons") or []) else ""))
+                blocks.append("\n".join(lines))
+                continue
             for button in msg.get("buttons") or []:
                 options.append({"title": str(button.get("title", "")),
                                 "payload": str(button.get("payload", ""))})
