@@ -80,7 +80,7 @@ run: venvs model train migrate index
 	 echo "聊天页面 / chat:   http://$${HOST:-127.0.0.1}:$$CARDBOT_API_PORT/"; \
 	 echo "API 文档 / docs:   http://$${HOST:-127.0.0.1}:$$CARDBOT_API_PORT/docs"; \
 	 echo "健康检查 / health: http://$${HOST:-127.0.0.1}:$$CARDBOT_API_PORT/health"; \
-	 exec $(SVC_VENV)/bin/honcho -f Procfile start
+	 exec $(SVC_PY) -m api supervise
 
 # The index is built first so every test that starts the API finds it in the on-disk cache.
 test: venvs model train index

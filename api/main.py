@@ -39,10 +39,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     seed_demo_users(get_sessionmaker(), settings)
     app.state.rasa = RasaClient(settings)
     desk = HandoffService(get_sessionmaker(), settings, Hub())
-    app.state.gateway = Gateway(get_sessionmaker(), app.state.rasa, desk)
-    sweeper = asyncio.create_task(desk.run_sweeper())  # queue timeouts -> leave a message
     kb_config = settings.kb_config()
     app.state.kb = KnowledgeService(kb_config)
+    # the KB answers in degraded mode when the bot is slow or down
+    app.state.gateway = Gateway(get_sessionmaker(), app.state.rasa, desk, app.state.kb)
+    sweeper = asyncio.create_task(desk.run_sweeper())  # queue timeouts -> leave a message
     app.state.kb_reloader = Reloader(app.state.kb)
     app.state.kb.start_background()
     kb_watch = (asyncio.create_task(app.state.kb_reloader.watch(

@@ -6,19 +6,22 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from anyio import to_thread
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.conversation import degraded
 from api.conversation.rasa_client import RasaClient, RasaUnavailable
 from api.handoff.service import HandoffReply, HandoffService
 from api.models import Conversation, KBEvent, Message
+from knowledge_base.search.service import KBNotReady, KnowledgeService, UnknownEntry
 from pii import mask
 from vocab import MessageType, Outcome, Sender, State
 
 logger = logging.getLogger(__name__)
 
-APOLOGY = "抱歉，智能客服暂时开小差了，请稍后再试，或拨打信用卡客服热线 400-123-4567。"
+APOLOGY = degraded.KB_DOWN
 DEFAULT_OUTCOME = Outcome.ANSWERED
 
 
@@ -69,13 +72,20 @@ def convert_rasa_messages(raw: list[dict[str, Any]]) -> tuple[list[dict[str, Any
 
 
 class Gateway:
-    """Routes a message to Rasa (or, while a human owns the conversation, to the agent)."""
+    """Routes a message to Rasa (or, while a human owns the conversation, to the agent).
+
+    Database work runs in worker threads (`anyio.to_thread`), never on the event loop, so one
+    slow write does not stall every other conversation. When the bot is slow, down or failing
+    (`RasaUnavailable`: over budget, breaker open, error, empty reply) the turn is answered in
+    degraded mode from the in-process KB (`api/conversation/degraded.py`).
+    """
 
     def __init__(self, sessions: sessionmaker[Session], rasa: RasaClient,
-                 handoff: HandoffService) -> None:
+                 handoff: HandoffService, kb: KnowledgeService | None = None) -> None:
         self._sessions = sessions
         self._rasa = rasa
         self.handoff = handoff
+        self.kb = kb
 
     def conversation_for(self, db: Session, channel: str, user_id: str) -> Conversation:
         """Get or create the conversation of a user on a channel (race-safe)."""
@@ -104,52 +114,115 @@ class Gateway:
         db.commit()
         return row
 
-    async def handle(self, incoming: IncomingMessage) -> GatewayReply:
-        """Store the user's message, get the bot's answer, store that, return it."""
+    # --- the database steps of a turn (each in a worker thread) --------------------------
+
+    def _begin(self, incoming: IncomingMessage) -> tuple[str, str, int]:
+        """Conversation (created if new) and the stored user message: (id, state, message id)."""
         with self._sessions() as db:
             conv = self.conversation_for(db, incoming.channel, incoming.user_id)
-            user_row = self.store(db, conv.id, Sender.USER, {"type": MessageType.TEXT.value,
-                                                             "text": incoming.text})
-            # human path: queued, with an agent, survey, leaving a message (or a stale button)
-            if conv.state != State.BOT or self.handoff.is_handoff_payload(incoming.text):
-                human = await self.handoff.on_user_message(self._rasa, conv.id, incoming.text)
-                if human is not None:
-                    return self._human_reply(conv.id, human)
-            await self.handoff.ensure_resumed(self._rasa, conv.id)
-            metadata = {"user_id": incoming.user_id, "channel": incoming.channel,
-                        **incoming.metadata}
-            try:
-                raw = await self._rasa.send(conv.id, incoming.text, metadata)
-            except RasaUnavailable as exc:
-                logger.error("Rasa unavailable for conversation %s: %s", conv.id, exc)
-                msg = {"type": MessageType.TEXT.value, "text": APOLOGY}
-                row = self.store(db, conv.id, Sender.SYSTEM, msg, outcome=Outcome.UNAVAILABLE)
-                return GatewayReply(conv.id, Outcome.UNAVAILABLE, [{**msg, "id": row.id}])
+            row = self.store(db, conv.id, Sender.USER, {"type": MessageType.TEXT.value,
+                                                        "text": incoming.text})
+            return conv.id, str(conv.state), row.id
 
-            messages, meta = convert_rasa_messages(raw)
-            outcome = str(meta.get("outcome") or DEFAULT_OUTCOME)
-            stored: list[dict[str, Any]] = []
-            for msg in messages:
-                row = self.store(db, conv.id, Sender.BOT, msg, outcome=outcome)
-                stored.append({**msg, "id": row.id})
-            details = {k: v for k, v in meta.items() if k != "outcome"}
-            kb = meta.get("kb")
-            if isinstance(kb, dict):
-                event = KBEvent(conversation_id=conv.id, user_message_id=user_row.id,
-                                query=mask(incoming.text), outcome=outcome,
-                                entry_id=kb.get("entry_id"), score=kb.get("score"),
-                                release=kb.get("release"), details=meta)
+    def _finish(self, conversation_id: str, sender: str, messages: list[dict[str, Any]],
+                outcome: str, kb_event: dict[str, Any] | None) -> tuple[list[dict[str, Any]],
+                                                                        int | None]:
+        """Store the reply's messages (and the turn's KB event); returns them with ids."""
+        with self._sessions() as db:
+            stored = [{**msg, "id": self.store(db, conversation_id, sender, msg,
+                                               outcome=outcome).id} for msg in messages]
+            event_id = None
+            if kb_event is not None:
+                event = KBEvent(**kb_event)
                 db.add(event)
                 db.commit()
-                details["kb_event_id"] = event.id
-            if outcome == Outcome.HANDOFF:  # the bot asked for a human: queue (or take a message)
-                human = await self.handoff.request(
-                    self._rasa, conv.id, meta.get("handoff") or {}, user_id=incoming.user_id,
-                    channel=incoming.channel)
-                stored.extend(dict(m) for m in human.messages)
-                details.update(human.details)
-                outcome = human.outcome
-            return GatewayReply(conv.id, outcome, stored, details)
+                event_id = event.id
+            return stored, event_id
+
+    async def handle(self, incoming: IncomingMessage) -> GatewayReply:
+        """Store the user's message, get the bot's answer, store that, return it."""
+        conv_id, state, user_row_id = await to_thread.run_sync(self._begin, incoming)
+        # human path: queued, with an agent, survey, leaving a message (or a stale button)
+        if state != State.BOT or self.handoff.is_handoff_payload(incoming.text):
+            human = await self.handoff.on_user_message(self._rasa, conv_id, incoming.text)
+            if human is not None:
+                return self._human_reply(conv_id, human)
+        await self.handoff.ensure_resumed(self._rasa, conv_id)
+        metadata = {"user_id": incoming.user_id, "channel": incoming.channel,
+                    **incoming.metadata}
+        try:
+            raw = await self._rasa.send(conv_id, incoming.text, metadata)
+        except RasaUnavailable as exc:
+            logger.warning("bot unavailable for conversation %s, degraded reply: %s",
+                           conv_id, exc)
+            return await self._degraded(conv_id, incoming, user_row_id, str(exc))
+
+        messages, meta = convert_rasa_messages(raw)
+        outcome = str(meta.get("outcome") or DEFAULT_OUTCOME)
+        details = {k: v for k, v in meta.items() if k != "outcome"}
+        kb = meta.get("kb")
+        kb_event = (dict(conversation_id=conv_id, user_message_id=user_row_id,
+                         query=mask(incoming.text), outcome=outcome,
+                         entry_id=kb.get("entry_id"), score=kb.get("score"),
+                         release=kb.get("release"), details=meta)
+                    if isinstance(kb, dict) else None)
+        stored, event_id = await to_thread.run_sync(self._finish, conv_id, Sender.BOT, messages,
+                                                    outcome, kb_event)
+        if event_id is not None:
+            details["kb_event_id"] = event_id
+        if outcome == Outcome.HANDOFF:  # the bot asked for a human: queue (or take a message)
+            human = await self.handoff.request(
+                self._rasa, conv_id, meta.get("handoff") or {}, user_id=incoming.user_id,
+                channel=incoming.channel)
+            stored.extend(dict(m) for m in human.messages)
+            details.update(human.details)
+            outcome = human.outcome
+        return GatewayReply(conv_id, outcome, stored, details)
+
+    async def _degraded(self, conv_id: str, incoming: IncomingMessage, user_row_id: int,
+                        reason: str) -> GatewayReply:
+        """Answer without the bot: KB questions from the KB, a human on request, else a
+        "briefly limited" notice with a human offer. Everything is stored as usual."""
+        text = incoming.text.strip()
+        if text == degraded.HUMAN_PAYLOAD:
+            human = await self.handoff.request(
+                self._rasa, conv_id, {"reason": "requested"}, user_id=incoming.user_id,
+                channel=incoming.channel)
+            reply = self._human_reply(conv_id, human)
+            reply.details = {**reply.details, "degraded": True, "degraded_reason": reason}
+            return reply
+        turn = await self._kb_turn(text, incoming.channel, reason)
+        kb_event = (dict(conversation_id=conv_id, user_message_id=user_row_id,
+                         query=mask(incoming.text), outcome=turn.outcome,
+                         entry_id=turn.kb.get("entry_id"), score=turn.kb.get("score"),
+                         release=turn.kb.get("release"),
+                         details={"outcome": turn.outcome, **turn.details})
+                    if turn.kb is not None else None)
+        sender = Sender.SYSTEM if turn.outcome == Outcome.UNAVAILABLE else Sender.BOT
+        stored, event_id = await to_thread.run_sync(self._finish, conv_id, sender,
+                                                    turn.messages, turn.outcome, kb_event)
+        details = dict(turn.details)
+        if event_id is not None:
+            details["kb_event_id"] = event_id
+        return GatewayReply(conv_id, turn.outcome, stored, details)
+
+    async def _kb_turn(self, text: str, channel: str, reason: str) -> degraded.DegradedTurn:
+        if self.kb is None:
+            return degraded.unavailable(reason)
+        entry_id = degraded.picked_entry(text)
+        if entry_id is None and (not text or text.startswith("/")):
+            return degraded.limited(reason)  # another button (forms, confirmations): bot only
+        try:
+            if entry_id is not None:
+                result = await to_thread.run_sync(
+                    lambda: self.kb.search(entry_id=entry_id, channel=channel))  # type: ignore[union-attr]
+            else:
+                result = await to_thread.run_sync(
+                    lambda: self.kb.search(text, channel=channel))  # type: ignore[union-attr]
+        except (KBNotReady, UnknownEntry) as exc:
+            logger.error("degraded reply without the KB: %r", exc)
+            return degraded.unavailable(reason)
+        return degraded.from_kb(result, picked=entry_id is not None, reason=reason)
 
     @staticmethod
     def _human_reply(conversation_id: str, human: HandoffReply) -> GatewayReply:

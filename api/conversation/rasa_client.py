@@ -1,12 +1,21 @@
-"""Talks to the Rasa server: REST channel for messages, token-protected HTTP API for the rest."""
+"""Talks to the Rasa server: REST channel for messages, token-protected HTTP API for the rest.
+
+Every call of the conversation path is bounded by the bot budget (`BOT_BUDGET_SECONDS`) and goes
+through one circuit breaker (`api/conversation/breaker.py`): while the breaker is open, calls
+fail at once with `RasaUnavailable` and the gateway answers in degraded mode. A reply with no
+message at all counts as a failure too: that is what Rasa sends when the action server is down
+or failing. `status()` (the health check) bypasses the breaker so it always tells the truth.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 import httpx
 
+from api.conversation.breaker import CircuitBreaker
 from api.core.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -19,11 +28,46 @@ class RasaUnavailable(Exception):
 class RasaClient:
     """Async client for one Rasa server."""
 
-    def __init__(self, settings: Settings, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, settings: Settings, client: httpx.AsyncClient | None = None,
+                 breaker: CircuitBreaker | None = None) -> None:
         self._settings = settings
         self._client = client or httpx.AsyncClient(
             base_url=settings.rasa_url, timeout=settings.rasa_timeout
         )
+        self.budget = min(settings.bot_budget_seconds, settings.rasa_timeout)
+        self.breaker = breaker or CircuitBreaker(settings.bot_breaker_failures,
+                                                 settings.bot_breaker_reset_seconds)
+
+    async def _guarded(self, method: str, path: str, *, empty_is_failure: bool = False,
+                       **kwargs: Any) -> httpx.Response:
+        """One call through the breaker, bounded by the budget."""
+        if not self.breaker.allow():
+            raise RasaUnavailable(f"circuit open ({self.breaker.last_error})")
+        ok = False
+        error = "cancelled"
+        try:
+            async with asyncio.timeout(self.budget):
+                resp = await self._client.request(method, path, **kwargs)
+            if resp.status_code >= 400:
+                error = f"Rasa {path} returned {resp.status_code}"
+                raise RasaUnavailable(error)
+            if empty_is_failure and resp.content.strip() in (b"", b"[]"):
+                error = "empty reply (action server down or failing?)"
+                raise RasaUnavailable(error)
+            ok = True
+            return resp
+        except TimeoutError as exc:
+            error = f"no reply within the {self.budget:g} s budget"
+            raise RasaUnavailable(error) from exc
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            raise RasaUnavailable(error) from exc
+        finally:
+            # always settle the breaker (also on cancellation), or a half-open probe would hang
+            if ok:
+                self.breaker.success()
+            else:
+                self.breaker.failure(error)
 
     async def aclose(self) -> None:
         """Close the underlying connection pool."""
@@ -31,21 +75,20 @@ class RasaClient:
 
     async def send(self, sender: str, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
         """Send a user message through Rasa's REST channel; return Rasa's bot messages."""
-        try:
-            resp = await self._client.post(
-                "/webhooks/rest/webhook",
-                json={"sender": sender, "message": text, "metadata": metadata},
-            )
-        except httpx.HTTPError as exc:
-            raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        if resp.status_code != 200:
-            raise RasaUnavailable(f"Rasa returned {resp.status_code}")
+        resp = await self._guarded(
+            "POST", "/webhooks/rest/webhook", empty_is_failure=True,
+            json={"sender": sender, "message": text, "metadata": metadata})
         data = resp.json()
         if not isinstance(data, list):
             raise RasaUnavailable("unexpected Rasa response")
         return data
 
     async def _api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Token-protected HTTP API call through the breaker and the budget."""
+        params = {"token": self._settings.rasa_token}
+        return await self._guarded(method, path, params=params, **kwargs)
+
+    async def _api_unguarded(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         params = {"token": self._settings.rasa_token}
         try:
             resp = await self._client.request(method, path, params=params, **kwargs)
@@ -57,7 +100,7 @@ class RasaClient:
 
     async def status(self) -> dict[str, Any]:
         """Rasa's /status (needs the token); raises when Rasa is down or has no model."""
-        data = (await self._api("GET", "/status")).json()
+        data = (await self._api_unguarded("GET", "/status", timeout=3)).json()
         if not data.get("model_file"):
             raise RasaUnavailable("Rasa has no model loaded")
         return data

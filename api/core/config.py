@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_token: str = DEV_SECRETS["rasa_token"]
     rasa_timeout: float = 20.0
+    # Degraded mode (api/conversation/degraded.py): a bot turn gets at most this long; slower,
+    # failing or unreachable bots are answered from the in-process KB instead.
+    bot_budget_seconds: float = 3.0
+    # The bot's circuit breaker: opens after this many consecutive failures, probes again after
+    # this many seconds (one half-open request).
+    bot_breaker_failures: int = 3
+    bot_breaker_reset_seconds: float = 5.0
     actions_url: str = "http://127.0.0.1:5055/webhook"
 
     internal_api_token: str = DEV_SECRETS["internal_api_token"]
