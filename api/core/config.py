@@ -55,7 +55,8 @@ class Settings(BaseSettings):
     rasa_token: str = DEV_SECRETS["rasa_token"]
     rasa_timeout: float = 20.0
     # Degraded mode (api/conversation/degraded.py): a bot turn gets at most this long; slower,
-    # failing or unreachable bots are answered from the in-process KB instead.
+    # failing or unreachable bots are answered from the in-process KB instead. Keep it below
+    # WECHAT_PASSIVE_TIMEOUT_SECONDS so WeChat gets that answer passively (its 5-second rule).
     bot_budget_seconds: float = 3.0
     # The bot's circuit breaker: opens after this many consecutive failures, probes again after
     # this many seconds (one half-open request).

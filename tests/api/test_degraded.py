@@ -174,3 +174,10 @@ def test_breaker_opens_then_probes_and_goes_back_to_rasa(client, fake_rasa) -> N
 def test_picked_entry_parsing(text: str) -> None:
     assert degraded.picked_entry(text) is None
     assert degraded.picked_entry('/faq{"kb_entry_id":"x-1"}') == "x-1"
+
+
+def test_default_budget_leaves_wechat_a_passive_answer() -> None:
+    from api.core.config import Settings
+
+    defaults = Settings()
+    assert 0 < defaults.bot_budget_seconds < defaults.wechat_passive_timeout_seconds < 5
