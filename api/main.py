@@ -19,7 +19,7 @@ from api.core.config import Settings, get_settings
 from api.core.db import get_engine, get_sessionmaker
 from api.core.errors import install_error_handlers
 from api.core.logging_setup import configure_logging
-from api.handoff.hub import Hub
+from api.handoff.hub import Hub, RedisHub
 from api.handoff.service import HandoffService
 from api.routes import agent, auth, chat, handoff, health, internal_kb, kb, wechat
 from api.staff import seed_demo_users
@@ -38,7 +38,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     migrations.check_current("service", get_engine())
     seed_demo_users(get_sessionmaker(), settings)
     app.state.rasa = RasaClient(settings)
-    desk = HandoffService(get_sessionmaker(), settings, Hub())
+    hub = (RedisHub(settings.hub_redis_url, settings.hub_redis_channel)
+           if settings.hub_redis_url else Hub())  # several API replicas: Redis pub/sub
+    if isinstance(hub, RedisHub):
+        await hub.start()
+    desk = HandoffService(get_sessionmaker(), settings, hub)
     kb_config = settings.kb_config()
     app.state.kb = KnowledgeService(kb_config)
     # the KB answers in degraded mode when the bot is slow or down
@@ -58,6 +62,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if kb_watch is not None:
             kb_watch.cancel()
         await app.state.rasa.aclose()
+        if isinstance(hub, RedisHub):
+            await hub.stop()
         # Cancel and wait for background builds: killed inside torch at exit, a daemon thread
         # aborts the whole process.
         await asyncio.to_thread(app.state.kb.close)

@@ -1,4 +1,5 @@
-"""`python -m bench [ccb|heldout|scale|e2e|heldout_chat|all]`: run benchmarks, write bench/results/.
+"""`python -m bench [ccb|heldout|scale|e2e|heldout_chat|loop|all]`: run benchmarks, write
+bench/results/.
 
 Each benchmark writes `<name>.json` and `<name>.md`. A benchmark whose inputs are missing (the
 shared evaluation data, the built model, a running stack) is skipped with a message; `all`
@@ -17,7 +18,7 @@ from typing import Any
 
 from bench.common import RESULTS_DIR, Skip
 
-NAMES = ("ccb", "heldout", "scale", "e2e", "heldout_chat")
+NAMES = ("ccb", "heldout", "scale", "e2e", "heldout_chat", "loop")
 
 
 def log(message: str) -> None:
@@ -53,6 +54,10 @@ def runner(name: str, args: argparse.Namespace) -> Callable[[], Any]:
         from bench import heldout_chat
 
         return lambda: heldout_chat.run(log=log)
+    if name == "loop":
+        from bench import loop
+
+        return lambda: loop.run(log=log)
     raise ValueError(name)
 
 

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     # this many seconds (one half-open request).
     bot_breaker_failures: int = 3
     bot_breaker_reset_seconds: float = 5.0
+    # Live hub across API replicas (production mode): Redis pub/sub; empty = in-process hub.
+    hub_redis_url: str = ""
+    hub_redis_channel: str = "cardbot:hub"
     actions_url: str = "http://127.0.0.1:5055/webhook"
 
     internal_api_token: str = DEV_SECRETS["internal_api_token"]
