@@ -1,4 +1,5 @@
-"""Start the Rasa server on loopback with the token-protected HTTP API and the SQL tracker store."""
+"""Start the Rasa server on loopback with the token-protected HTTP API and the SQL tracker store
+(production mode: PostgreSQL tracker + Redis lock store, `bot/endpoints.production.yml`)."""
 
 from __future__ import annotations
 
@@ -18,14 +19,17 @@ def main() -> None:
     if not token:
         raise SystemExit("RASA_TOKEN is not set: Rasa's HTTP API must be protected.")
     os.makedirs(os.environ.get("DATA_DIR", "var"), exist_ok=True)
+    production = os.environ.get("APP_ENV") == "production"
+    endpoints = paths.ENDPOINTS_PRODUCTION if production else paths.ENDPOINTS
     args = [
         sys.executable, "-m", "rasa", "run",
         "--enable-api",
         "--auth-token", token,
-        "--interface", "127.0.0.1",
+        # loopback by default; a container listens on its own network (RASA_INTERFACE=0.0.0.0)
+        "--interface", os.environ.get("RASA_INTERFACE", "127.0.0.1"),
         "--port", os.environ.get("RASA_PORT", "5005"),
         "--model", str(model),
-        "--endpoints", str(paths.ENDPOINTS),
+        "--endpoints", str(endpoints),
         "--credentials", str(paths.CREDENTIALS),
     ]
     os.execv(sys.executable, args)
