@@ -26,6 +26,7 @@ import httpx
 import pytest
 
 from api import supervision
+from api.core.config import Settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -130,8 +131,12 @@ def test_kill_9_is_healed_within_15_s(supervised: Supervised, name: str) -> None
         started = time.monotonic()
         resp = httpx.post(f"{supervised.base_url}/api/v1/chat", timeout=30,
                           json={"user_id": "sup-1", "text": "年费怎么收"})
+        took = time.monotonic() - started
         assert resp.status_code == 200 and resp.json()["details"].get("degraded") is True
-        assert time.monotonic() - started < 5.0
+        # not the old RASA_TIMEOUT wait: the KB answers (on a busy machine a KB query after a
+        # restart can take a few seconds; the figure is printed)
+        assert took < Settings().rasa_timeout / 2
+        print(f"degraded answer while Rasa is down: {took:.1f} s")
     after = supervised.wait_healthy(HEALED_WITHIN[name])["processes"]
     took = time.monotonic() - killed_at
     assert after[name]["pid"] != before[name]["pid"]
@@ -143,7 +148,8 @@ def test_kill_9_is_healed_within_15_s(supervised: Supervised, name: str) -> None
 
 
 def test_sigterm_stops_every_process(supervised: Supervised) -> None:
-    pids = [p["pid"] for p in supervised.wait_healthy(RECOVERY_SECONDS)["processes"].values()]
+    procs = supervised.wait_healthy(max(HEALED_WITHIN.values()))["processes"]
+    pids = [p["pid"] for p in procs.values()]
     assert supervised.stop() == 0
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and any(_pid_alive(p) for p in pids):
