@@ -91,7 +91,7 @@ test-rasa: $(RASA_STAMP)
 
 test-service: $(SVC_STAMP) $(MODEL_STAMP)
 	set -a; source .env.example; set +a; $(SVC_PY) -m pytest -q tests/api tests/knowledge_base tests/pii tests/cards \
-	  tests/architecture tests/migrations bench/tests tests/e2e
+	  tests/architecture tests/migrations bench/tests tests/e2e tests/resilience tests/scaleout
 
 lint: venvs
 	$(SVC_VENV)/bin/ruff check .
