@@ -46,7 +46,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     kb_config = settings.kb_config()
     app.state.kb = KnowledgeService(kb_config)
     # the KB answers in degraded mode when the bot is slow or down
-    app.state.gateway = Gateway(get_sessionmaker(), app.state.rasa, desk, app.state.kb)
+    app.state.gateway = Gateway(get_sessionmaker(), app.state.rasa, desk, app.state.kb,
+                                max_bot_inflight=settings.bot_max_inflight,
+                                max_degraded_inflight=settings.degraded_max_inflight,
+                                retry_after=settings.busy_retry_after_seconds)
     sweeper = asyncio.create_task(desk.run_sweeper())  # queue timeouts -> leave a message
     app.state.kb_reloader = Reloader(app.state.kb)
     app.state.kb.start_background()

@@ -17,7 +17,7 @@ from api.handoff.service import HandoffReply, HandoffService
 from api.models import Conversation, KBEvent, Message
 from knowledge_base.search.service import KBNotReady, KnowledgeService, UnknownEntry
 from pii import mask
-from vocab import MessageType, Outcome, Sender, State
+from vocab import DomainError, ErrorKind, MessageType, Outcome, Sender, State
 
 logger = logging.getLogger(__name__)
 
@@ -81,11 +81,28 @@ class Gateway:
     """
 
     def __init__(self, sessions: sessionmaker[Session], rasa: RasaClient,
-                 handoff: HandoffService, kb: KnowledgeService | None = None) -> None:
+                 handoff: HandoffService, kb: KnowledgeService | None = None, *,
+                 max_bot_inflight: int = 0, max_degraded_inflight: int = 0,
+                 retry_after: int = 2) -> None:
         self._sessions = sessions
         self._rasa = rasa
         self.handoff = handoff
         self.kb = kb
+        self.max_bot_inflight = max_bot_inflight
+        self.max_degraded_inflight = max_degraded_inflight
+        self.retry_after = retry_after
+        self.degraded_inflight = 0
+
+    def _bot_saturated(self) -> bool:
+        return 0 < self.max_bot_inflight <= self._rasa.inflight
+
+    def _shed_if_overloaded(self) -> None:
+        """Refuse the turn before anything is stored when the bot and the KB path are both
+        full: 429 + Retry-After, with a polite message (never a 5xx, never a long wait)."""
+        if self._bot_saturated() and 0 < self.max_degraded_inflight <= self.degraded_inflight:
+            raise DomainError(ErrorKind.BUSY, "busy", "当前咨询人数较多，请稍后几秒再试。",
+                              "Too many conversations right now; please retry shortly.",
+                              retry_after=self.retry_after)
 
     def conversation_for(self, db: Session, channel: str, user_id: str) -> Conversation:
         """Get or create the conversation of a user on a channel (race-safe)."""
@@ -141,6 +158,7 @@ class Gateway:
 
     async def handle(self, incoming: IncomingMessage) -> GatewayReply:
         """Store the user's message, get the bot's answer, store that, return it."""
+        self._shed_if_overloaded()
         conv_id, state, user_row_id = await to_thread.run_sync(self._begin, incoming)
         # human path: queued, with an agent, survey, leaving a message (or a stale button)
         if state != State.BOT or self.handoff.is_handoff_payload(incoming.text):
@@ -150,6 +168,9 @@ class Gateway:
         await self.handoff.ensure_resumed(self._rasa, conv_id)
         metadata = {"user_id": incoming.user_id, "channel": incoming.channel,
                     **incoming.metadata}
+        if self._bot_saturated():  # shed load: answer from the KB at once
+            return await self._degraded(conv_id, incoming, user_row_id,
+                                        f"busy: {self._rasa.inflight} bot turns in flight")
         try:
             raw = await self._rasa.send(conv_id, incoming.text, metadata)
         except RasaUnavailable as exc:
@@ -183,6 +204,14 @@ class Gateway:
                         reason: str) -> GatewayReply:
         """Answer without the bot: KB questions from the KB, a human on request, else a
         "briefly limited" notice with a human offer. Everything is stored as usual."""
+        self.degraded_inflight += 1
+        try:
+            return await self._degraded_turn(conv_id, incoming, user_row_id, reason)
+        finally:
+            self.degraded_inflight -= 1
+
+    async def _degraded_turn(self, conv_id: str, incoming: IncomingMessage, user_row_id: int,
+                             reason: str) -> GatewayReply:
         text = incoming.text.strip()
         if text == degraded.HUMAN_PAYLOAD:
             human = await self.handoff.request(

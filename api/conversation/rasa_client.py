@@ -35,6 +35,7 @@ class RasaClient:
             base_url=settings.rasa_url, timeout=settings.rasa_timeout
         )
         self.budget = min(settings.bot_budget_seconds, settings.rasa_timeout)
+        self.inflight = 0  # messages sent and not answered yet (load shedding in the gateway)
         self.breaker = breaker or CircuitBreaker(settings.bot_breaker_failures,
                                                  settings.bot_breaker_reset_seconds)
 
@@ -75,9 +76,13 @@ class RasaClient:
 
     async def send(self, sender: str, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
         """Send a user message through Rasa's REST channel; return Rasa's bot messages."""
-        resp = await self._guarded(
-            "POST", "/webhooks/rest/webhook", empty_is_failure=True,
-            json={"sender": sender, "message": text, "metadata": metadata})
+        self.inflight += 1
+        try:
+            resp = await self._guarded(
+                "POST", "/webhooks/rest/webhook", empty_is_failure=True,
+                json={"sender": sender, "message": text, "metadata": metadata})
+        finally:
+            self.inflight -= 1
         data = resp.json()
         if not isinstance(data, list):
             raise RasaUnavailable("unexpected Rasa response")

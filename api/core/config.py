@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     # this many seconds (one half-open request).
     bot_breaker_failures: int = 3
     bot_breaker_reset_seconds: float = 5.0
+    # Load shedding: at most this many bot turns in flight per API process; more are answered
+    # from the KB at once (degraded, reason "busy"), and beyond this many KB-only turns the
+    # chat answers 429 with Retry-After (nothing stored; the client retries). 0: no limit.
+    bot_max_inflight: int = 48
+    degraded_max_inflight: int = 32
+    busy_retry_after_seconds: int = 2
     # Live hub across API replicas (production mode): Redis pub/sub; empty = in-process hub.
     hub_redis_url: str = ""
     hub_redis_channel: str = "cardbot:hub"

@@ -152,7 +152,7 @@ def test_empty_bot_reply_counts_as_failure(client, fake_rasa) -> None:
 
 def test_breaker_opens_then_probes_and_goes_back_to_rasa(client, fake_rasa) -> None:
     fake_rasa.down = True
-    rasa = use(client, fake_rasa, failures=2, reset=0.4)
+    rasa = use(client, fake_rasa, failures=2, reset=3.0)
     client.app.state.gateway.kb = FakeKB({"decision": "answer", "release": 7, "hits": [HIT]})
     chat(client, "年费怎么收")
     chat(client, "年费怎么收")
@@ -164,7 +164,7 @@ def test_breaker_opens_then_probes_and_goes_back_to_rasa(client, fake_rasa) -> N
     assert len(fake_rasa.sent) == sent
     health = client.get("/health").json()
     assert health["components"]["rasa"]["breaker"]["state"] == "open"
-    time.sleep(0.45)
+    time.sleep(max(0.0, 3.05 - (time.monotonic() - rasa.breaker._opened_at)))
     body = chat(client, "年费怎么收")  # half-open probe succeeds: back to Rasa
     assert "degraded" not in body["details"] and body["messages"][0]["text"] == "您好"
     assert rasa.breaker.state == "closed" and len(fake_rasa.sent) == sent + 1
@@ -181,3 +181,27 @@ def test_default_budget_leaves_wechat_a_passive_answer() -> None:
 
     defaults = Settings()
     assert 0 < defaults.bot_budget_seconds < defaults.wechat_passive_timeout_seconds < 5
+
+
+def test_overload_sheds_to_the_kb_then_429_with_retry_after(client, fake_rasa) -> None:
+    rasa = use(client, fake_rasa)
+    gw = client.app.state.gateway
+    gw.kb = FakeKB({"decision": "answer", "release": 7, "hits": [HIT]})
+    gw.max_bot_inflight, gw.max_degraded_inflight, gw.retry_after = 2, 1, 3
+    rasa.inflight = 2  # as if two bot turns were in flight
+    body = chat(client, "年费怎么收", user="busy-1")
+    assert body["outcome"] == "answered" and body["details"]["degraded"]
+    assert body["details"]["degraded_reason"].startswith("busy")
+    assert fake_rasa.sent == [] and rasa.breaker.state == "closed"  # load is not a failure
+
+    gw.degraded_inflight = 1  # the KB path is full too
+    with db.get_sessionmaker()() as s:
+        before = len(s.scalars(select(Message)).all())
+    resp = client.post("/api/v1/chat", json={"user_id": "busy-2", "text": "年费怎么收"})
+    assert resp.status_code == 429 and resp.headers["Retry-After"] == "3"
+    assert resp.json()["detail"]["code"] == "busy" and "稍后" in resp.json()["detail"]["message"]
+    with db.get_sessionmaker()() as s:
+        assert len(s.scalars(select(Message)).all()) == before  # nothing stored: a clean retry
+    gw.degraded_inflight = 0
+    rasa.inflight = 0
+    assert "degraded" not in chat(client, "年费怎么收", user="busy-3")["details"]

@@ -328,7 +328,8 @@ def test_a_kb_publish_is_served_by_both_apis(topo: Topology) -> None:
     admin = token(topo, topo.api["api1"], "so-admin", "so-admin-pass")
     tag = uuid.uuid4().hex[:4]
     body = {"standard_question": f"跨副本测试{tag}卡怎么办理",
-            "similar_questions": [f"跨副本{tag}卡怎么申请", f"我想办跨副本{tag}卡"],
+            "similar_questions": [f"跨副本{tag}卡怎么申请", f"我想办跨副本{tag}卡",
+                                  f"跨副本{tag}卡在哪里办", f"申请跨副本{tag}卡的流程"],
             "answer": {"text": f"跨副本{tag}卡在手机银行申请。", "buttons": [], "links": [],
                        "image": None},
             "category": "测试分类", "tags": ["测试"]}
