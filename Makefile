@@ -26,7 +26,7 @@ SVC_STAMP  := $(SVC_VENV)/.stamp
 MODEL_STAMP := var/models/.stamp
 NLU_INPUTS := $(shell find bot nlu_data actions -type f \( -name '*.yml' -o -name '*.py' -o -name '*.txt' \) -not -path 'bot/models/*' 2>/dev/null)
 
-.PHONY: help venvs run test test-rasa test-service lint bench train model index migrate clean
+.PHONY: help venvs run test test-rasa test-service lint bench bench-load train model index migrate clean
 
 help:
 	@echo "make run    - create envs, train if needed, build retrieval, start everything"
@@ -100,6 +100,10 @@ lint: venvs
 
 bench: venvs model train
 	set -a; source .env.example; set +a; $(SVC_PY) -m bench
+
+# Load and faults on the embedded default beside Rasa alone (bench/load.py; a few minutes).
+bench-load: venvs model train
+	set -a; source .env.example; set +a; $(SVC_PY) -m bench load
 
 clean:
 	rm -rf var bot/models .pytest_cache .mypy_cache .ruff_cache

@@ -54,6 +54,10 @@ class Stack:
             "KB_SEARCH_URL": f"{self.base_url}/internal/v1/kb/search",
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+            # These tests check the bot's answers: a slow turn on a busy CI machine must not
+            # become a degraded one (the budget itself: tests/api/test_degraded.py; Rasa down
+            # still degrades at once: test_zz_rasa_down.py).
+            "BOT_BUDGET_SECONDS": "15",
         }
         self.commands = {
             "rasa": [str(RASA_PY), "-m", "bot.serve"],
