@@ -120,13 +120,18 @@ class Gateway:
             conv = db.scalars(stmt).one()
         return conv
 
+    @staticmethod
+    def _row(conversation_id: str, sender: str, msg: dict[str, Any],
+             outcome: str | None = None) -> Message:
+        payload = {k: v for k, v in msg.items() if k not in ("type", "text")} or None
+        return Message(conversation_id=conversation_id, sender=sender,
+                       type=msg.get("type", MessageType.TEXT.value),
+                       text=mask(msg.get("text", "")), payload=payload, outcome=outcome)
+
     def store(self, db: Session, conversation_id: str, sender: str, msg: dict[str, Any],
               outcome: str | None = None) -> Message:
         """Write one transcript line with PII masked."""
-        payload = {k: v for k, v in msg.items() if k not in ("type", "text")} or None
-        row = Message(conversation_id=conversation_id, sender=sender,
-                      type=msg.get("type", MessageType.TEXT.value),
-                      text=mask(msg.get("text", "")), payload=payload, outcome=outcome)
+        row = self._row(conversation_id, sender, msg, outcome)
         db.add(row)
         db.commit()
         return row
@@ -144,16 +149,18 @@ class Gateway:
     def _finish(self, conversation_id: str, sender: str, messages: list[dict[str, Any]],
                 outcome: str, kb_event: dict[str, Any] | None) -> tuple[list[dict[str, Any]],
                                                                         int | None]:
-        """Store the reply's messages (and the turn's KB event); returns them with ids."""
+        """Store the reply's messages and the turn's KB event in one transaction; returns the
+        messages with their ids (and the event's id)."""
         with self._sessions() as db:
-            stored = [{**msg, "id": self.store(db, conversation_id, sender, msg,
-                                               outcome=outcome).id} for msg in messages]
-            event_id = None
-            if kb_event is not None:
-                event = KBEvent(**kb_event)
+            rows = [self._row(conversation_id, sender, msg, outcome) for msg in messages]
+            db.add_all(rows)
+            event = KBEvent(**kb_event) if kb_event is not None else None
+            if event is not None:
                 db.add(event)
-                db.commit()
-                event_id = event.id
+            db.flush()  # ids now, one commit for the whole reply
+            stored = [{**msg, "id": row.id} for msg, row in zip(messages, rows, strict=True)]
+            event_id = event.id if event is not None else None
+            db.commit()
             return stored, event_id
 
     async def handle(self, incoming: IncomingMessage) -> GatewayReply:
