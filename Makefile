@@ -26,7 +26,7 @@ SVC_STAMP  := $(SVC_VENV)/.stamp
 MODEL_STAMP := var/models/.stamp
 NLU_INPUTS := $(shell find bot nlu_data actions -type f \( -name '*.yml' -o -name '*.py' -o -name '*.txt' \) -not -path 'bot/models/*' 2>/dev/null)
 
-.PHONY: help venvs run test test-rasa test-service lint bench train model index migrate clean
+.PHONY: help venvs run test test-rasa test-service lint bench bench-load train model index migrate clean
 
 help:
 	@echo "make run    - create envs, train if needed, build retrieval, start everything"
@@ -80,7 +80,7 @@ run: venvs model train migrate index
 	 echo "聊天页面 / chat:   http://$${HOST:-127.0.0.1}:$$CARDBOT_API_PORT/"; \
 	 echo "API 文档 / docs:   http://$${HOST:-127.0.0.1}:$$CARDBOT_API_PORT/docs"; \
 	 echo "健康检查 / health: http://$${HOST:-127.0.0.1}:$$CARDBOT_API_PORT/health"; \
-	 exec $(SVC_VENV)/bin/honcho -f Procfile start
+	 exec $(SVC_PY) -m api supervise
 
 # The index is built first so every test that starts the API finds it in the on-disk cache.
 test: venvs model train index
@@ -91,7 +91,7 @@ test-rasa: $(RASA_STAMP)
 
 test-service: $(SVC_STAMP) $(MODEL_STAMP)
 	set -a; source .env.example; set +a; $(SVC_PY) -m pytest -q tests/api tests/knowledge_base tests/pii tests/cards \
-	  tests/architecture tests/migrations tests/security bench/tests tests/e2e
+	  tests/architecture tests/migrations tests/security bench/tests tests/e2e tests/resilience tests/scaleout
 
 lint: venvs
 	$(SVC_VENV)/bin/ruff check .
@@ -100,6 +100,10 @@ lint: venvs
 
 bench: venvs model train
 	set -a; source .env.example; set +a; $(SVC_PY) -m bench
+
+# Load and faults on the embedded default beside Rasa alone (bench/load.py; a few minutes).
+bench-load: venvs model train
+	set -a; source .env.example; set +a; $(SVC_PY) -m bench load
 
 clean:
 	rm -rf var bot/models .pytest_cache .mypy_cache .ruff_cache

@@ -36,9 +36,17 @@ def serve() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m api")
-    parser.add_argument("command", nargs="?", choices=("serve", "migrate"), default="serve")
+    parser.add_argument("command", nargs="?", choices=("serve", "migrate", "supervise"),
+                        default="serve")
     args = parser.parse_args(argv)
-    migrate() if args.command == "migrate" else serve()
+    if args.command == "migrate":
+        migrate()
+    elif args.command == "supervise":
+        from api import supervision
+
+        supervision.run()
+    else:
+        serve()
 
 
 if __name__ == "__main__":

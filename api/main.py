@@ -21,7 +21,7 @@ from api.core.errors import install_error_handlers
 from api.core.logging_setup import configure_logging
 from api.core.ratelimit import RateLimiter
 from api.core.web_security import install_web_security
-from api.handoff.hub import Hub
+from api.handoff.hub import Hub, RedisHub
 from api.handoff.service import HandoffService
 from api.routes import agent, auth, chat, handoff, health, insights, internal_kb, kb, wechat
 from api.staff import seed_demo_users
@@ -41,11 +41,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     seed_demo_users(get_sessionmaker(), settings)
     app.state.rasa = RasaClient(settings)
     app.state.limiter = RateLimiter(settings.rate_limit_storage_url)
-    desk = HandoffService(get_sessionmaker(), settings, Hub())
-    app.state.gateway = Gateway(get_sessionmaker(), app.state.rasa, desk)
-    sweeper = asyncio.create_task(desk.run_sweeper())  # queue timeouts -> leave a message
+    hub = (RedisHub(settings.hub_redis_url, settings.hub_redis_channel)
+           if settings.hub_redis_url else Hub())  # several API replicas: Redis pub/sub
+    if isinstance(hub, RedisHub):
+        await hub.start()
+    desk = HandoffService(get_sessionmaker(), settings, hub)
     kb_config = settings.kb_config()
     app.state.kb = KnowledgeService(kb_config)
+    # the KB answers in degraded mode when the bot is slow or down
+    app.state.gateway = Gateway(get_sessionmaker(), app.state.rasa, desk, app.state.kb,
+                                max_bot_inflight=settings.bot_max_inflight,
+                                max_degraded_inflight=settings.degraded_max_inflight,
+                                retry_after=settings.busy_retry_after_seconds)
+    sweeper = asyncio.create_task(desk.run_sweeper())  # queue timeouts -> leave a message
     app.state.kb_reloader = Reloader(app.state.kb)
     app.state.kb.start_background()
     kb_watch = (asyncio.create_task(app.state.kb_reloader.watch(
@@ -60,6 +68,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if kb_watch is not None:
             kb_watch.cancel()
         await app.state.rasa.aclose()
+        if isinstance(hub, RedisHub):
+            await hub.stop()
         # Cancel and wait for background builds: killed inside torch at exit, a daemon thread
         # aborts the whole process.
         await asyncio.to_thread(app.state.kb.close)

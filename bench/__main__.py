@@ -1,6 +1,5 @@
-"""`python -m bench [ccb|heldout|scale|e2e|heldout_chat|insights|all]`: run benchmarks.
-
-Results go to bench/results/.
+"""`python -m bench [ccb|heldout|scale|e2e|heldout_chat|insights|loop|load|all]`: run benchmarks,
+write bench/results/ (`load` starts its own stack and is not part of `all`: `make bench-load`).
 
 Each benchmark writes `<name>.json` and `<name>.md`. A benchmark whose inputs are missing (the
 shared evaluation data, the built model, a running stack) is skipped with a message; `all`
@@ -19,7 +18,7 @@ from typing import Any
 
 from bench.common import RESULTS_DIR, Skip
 
-NAMES = ("ccb", "heldout", "scale", "e2e", "heldout_chat", "insights")
+NAMES = ("ccb", "heldout", "scale", "e2e", "heldout_chat", "insights", "loop")
 
 
 def log(message: str) -> None:
@@ -59,13 +58,22 @@ def runner(name: str, args: argparse.Namespace) -> Callable[[], Any]:
         from bench import insights
 
         return lambda: insights.run(conversations=args.conversations, log=log)
+    if name == "load":
+        from bench import load
+
+        return lambda: load.run(seconds=args.seconds, log=log,
+                                think=tuple(float(x) for x in args.think.split(",")))  # type: ignore[arg-type]
+    if name == "loop":
+        from bench import loop
+
+        return lambda: loop.run(log=log)
     raise ValueError(name)
 
 
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; returns the process exit code."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("benchmark", nargs="?", default="all", choices=(*NAMES, "all"))
+    parser.add_argument("benchmark", nargs="?", default="all", choices=(*NAMES, "load", "all"))
     parser.add_argument("--sizes", help="scale: comma-separated database sizes")
     parser.add_argument("--methods", help="ccb: comma-separated subset of methods")
     parser.add_argument("--no-pairs", action="store_true", help="ccb: skip BQ/AFQMC pair AUC")
@@ -75,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--threads", type=int, default=1, help="ccb/heldout: torch and faiss threads (default 1)"
     )
+    parser.add_argument("--seconds", type=float, default=20.0,
+                        help="load: seconds of arrivals per step")
+    parser.add_argument("--think", default="2,6", help="load: think time range, seconds")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 

@@ -1,4 +1,5 @@
-"""Start the Rasa server on loopback with the token-protected HTTP API and the SQL tracker store.
+"""Start the Rasa server on loopback with the token-protected HTTP API and the SQL tracker store
+(production mode: PostgreSQL tracker + Redis lock store, `bot/endpoints.production.yml`).
 
 The secret never appears on a command line (`ps` shows every process's arguments): Rasa's CLI
 runs inside this process with its arguments set here, and `RASA_TOKEN` is Rasa's JWT secret, so
@@ -17,15 +18,17 @@ from bot.train import model_path
 
 def rasa_args(model: str, token: str) -> list[str]:
     """`rasa run` arguments (the token only goes to the in-process argv, never to exec)."""
+    production = os.environ.get("APP_ENV") == "production"
     return [
         "rasa", "run",
         "--enable-api",
         "--jwt-secret", token,
         "--jwt-method", "HS256",
-        "--interface", "127.0.0.1",
+        # loopback by default; a container listens on its own network (RASA_INTERFACE=0.0.0.0)
+        "--interface", os.environ.get("RASA_INTERFACE", "127.0.0.1"),
         "--port", os.environ.get("RASA_PORT", "5005"),
         "--model", model,
-        "--endpoints", str(paths.ENDPOINTS),
+        "--endpoints", str(paths.ENDPOINTS_PRODUCTION if production else paths.ENDPOINTS),
         "--credentials", str(paths.CREDENTIALS),
     ]
 

@@ -106,6 +106,7 @@ class ErrorKind(StrEnum):
     CONFLICT = "conflict"
     FORBIDDEN = "forbidden"
     UNAVAILABLE = "unavailable"
+    BUSY = "busy"  # overloaded: retry after `retry_after` seconds (HTTP 429 + Retry-After)
 
 
 class DomainError(Exception):

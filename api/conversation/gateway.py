@@ -6,22 +6,25 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from anyio import to_thread
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.conversation import degraded
 from api.conversation.rasa_client import RasaClient, RasaUnavailable
 from api.handoff.service import HandoffReply, HandoffService
 from api.insights.nps import NpsSurvey, is_closing
 from api.insights.nps import question_message as nps_question
 from api.insights.sessions import SessionTracker
 from api.models import Conversation, KBEvent, Message, ServiceSession
+from knowledge_base.search.service import KBNotReady, KnowledgeService, UnknownEntry
 from pii import mask
-from vocab import MessageType, Outcome, Sender, State
+from vocab import DomainError, ErrorKind, MessageType, Outcome, Sender, State
 
 logger = logging.getLogger(__name__)
 
-APOLOGY = "抱歉，智能客服暂时开小差了，请稍后再试，或拨打信用卡客服热线 400-123-4567。"
+APOLOGY = degraded.KB_DOWN
 DEFAULT_OUTCOME = Outcome.ANSWERED
 
 
@@ -75,18 +78,42 @@ def convert_rasa_messages(raw: list[dict[str, Any]]) -> tuple[list[dict[str, Any
 
 
 class Gateway:
-    """Routes a message to Rasa (or, while a human owns the conversation, to the agent)."""
+    """Routes a message to Rasa (or, while a human owns the conversation, to the agent).
+
+    Database work runs in worker threads (`anyio.to_thread`), never on the event loop, so one
+    slow write does not stall every other conversation. When the bot is slow, down or failing
+    (`RasaUnavailable`: over budget, breaker open, error, empty reply) the turn is answered in
+    degraded mode from the in-process KB (`api/conversation/degraded.py`).
+    """
 
     def __init__(self, sessions: sessionmaker[Session], rasa: RasaClient,
-                 handoff: HandoffService) -> None:
+                 handoff: HandoffService, kb: KnowledgeService | None = None, *,
+                 max_bot_inflight: int = 0, max_degraded_inflight: int = 0,
+                 retry_after: int = 2) -> None:
         self._sessions = sessions
         self._rasa = rasa
         self.handoff = handoff
+        self.kb = kb
+        self.max_bot_inflight = max_bot_inflight
+        self.max_degraded_inflight = max_degraded_inflight
+        self.retry_after = retry_after
+        self.degraded_inflight = 0
         settings = handoff.settings
         self.tracker = SessionTracker(settings.insights_session_gap_minutes,
                                       lambda user_id: handoff.profiles.get(user_id).tier)
         self.nps = NpsSurvey(settings.insights_session_gap_minutes,
                              settings.insights_nps_enabled)
+
+    def _bot_saturated(self) -> bool:
+        return 0 < self.max_bot_inflight <= self._rasa.inflight
+
+    def _shed_if_overloaded(self) -> None:
+        """Refuse the turn before anything is stored when the bot and the KB path are both
+        full: 429 + Retry-After, with a polite message (never a 5xx, never a long wait)."""
+        if self._bot_saturated() and 0 < self.max_degraded_inflight <= self.degraded_inflight:
+            raise DomainError(ErrorKind.BUSY, "busy", "当前咨询人数较多，请稍后几秒再试。",
+                              "Too many conversations right now; please retry shortly.",
+                              retry_after=self.retry_after)
 
     def conversation_for(self, db: Session, channel: str, user_id: str) -> Conversation:
         """Get or create the conversation of a user on a channel (race-safe)."""
@@ -104,84 +131,192 @@ class Gateway:
             conv = db.scalars(stmt).one()
         return conv
 
+    @staticmethod
+    def _row(conversation_id: str, sender: str, msg: dict[str, Any],
+             outcome: str | None = None) -> Message:
+        payload = {k: v for k, v in msg.items() if k not in ("type", "text")} or None
+        return Message(conversation_id=conversation_id, sender=sender,
+                       type=msg.get("type", MessageType.TEXT.value),
+                       text=mask(msg.get("text", "")), payload=payload, outcome=outcome)
+
     def store(self, db: Session, conversation_id: str, sender: str, msg: dict[str, Any],
               outcome: str | None = None) -> Message:
         """Write one transcript line with PII masked."""
-        payload = {k: v for k, v in msg.items() if k not in ("type", "text")} or None
-        row = Message(conversation_id=conversation_id, sender=sender,
-                      type=msg.get("type", MessageType.TEXT.value),
-                      text=mask(msg.get("text", "")), payload=payload, outcome=outcome)
+        row = self._row(conversation_id, sender, msg, outcome)
         db.add(row)
         db.commit()
         return row
 
-    async def handle(self, incoming: IncomingMessage) -> GatewayReply:
-        """Store the user's message, get the bot's answer, store that, return it."""
+    # --- the database steps of a turn (each in a worker thread) --------------------------
+
+    def _begin(self, incoming: IncomingMessage) -> tuple[str, str, int, int, GatewayReply | None]:
+        """Conversation (created if new), the stored user message and the service session:
+        (id, state, message id, session id, the reply when it answered a pending NPS question)."""
         with self._sessions() as db:
             conv = self.conversation_for(db, incoming.channel, incoming.user_id)
-            user_row = self.store(db, conv.id, Sender.USER, {"type": MessageType.TEXT.value,
-                                                             "text": incoming.text})
+            row = self.store(db, conv.id, Sender.USER, {"type": MessageType.TEXT.value,
+                                                        "text": incoming.text})
             # the answer to a pending NPS question never reaches the NLU
-            if conv.state == State.BOT:
-                answered = self._nps_answer(db, conv.id, incoming.text)
-                if answered is not None:
-                    return answered
+            answered = (self._nps_answer(db, conv.id, incoming.text)
+                        if conv.state == State.BOT else None)
+            if answered is not None:  # an answer to the survey opens no new session
+                return conv.id, str(conv.state), row.id, 0, answered
             session = self.tracker.current(db, conv)
             db.commit()
-            # human path: queued, with an agent, survey, leaving a message (or a stale button)
-            if conv.state != State.BOT or self.handoff.is_handoff_payload(incoming.text):
-                human = await self.handoff.on_user_message(self._rasa, conv.id, incoming.text)
-                if human is not None:
-                    return self.after_human(conv.id, human)
-            await self.handoff.ensure_resumed(self._rasa, conv.id)
-            # The gateway's own keys come last: a client can never set them.
-            metadata = {**incoming.metadata, "user_id": incoming.user_id,
-                        "channel": incoming.channel, "user_verified": incoming.verified}
-            try:
-                # Rasa (and its tracker store) only ever sees the masked text: card and ID
-                # numbers keep their last four characters, which is what the flows use.
-                raw = await self._rasa.send(conv.id, mask(incoming.text), metadata)
-            except RasaUnavailable as exc:
-                logger.error("Rasa unavailable for conversation %s: %s", conv.id, exc)
-                msg = {"type": MessageType.TEXT.value, "text": APOLOGY}
-                row = self.store(db, conv.id, Sender.SYSTEM, msg, outcome=Outcome.UNAVAILABLE)
-                return GatewayReply(conv.id, Outcome.UNAVAILABLE, [{**msg, "id": row.id}])
+            return conv.id, str(conv.state), row.id, session.id, None
 
-            messages, meta = convert_rasa_messages(raw)
-            outcome = str(meta.get("outcome") or DEFAULT_OUTCOME)
-            stored: list[dict[str, Any]] = []
-            for msg in messages:
-                row = self.store(db, conv.id, Sender.BOT, msg, outcome=outcome)
-                stored.append({**msg, "id": row.id})
-            details = {k: v for k, v in meta.items() if k != "outcome"}
-            kb = meta.get("kb")
-            if isinstance(kb, dict):
-                event = KBEvent(conversation_id=conv.id, user_message_id=user_row.id,
-                                query=mask(incoming.text), outcome=outcome,
-                                entry_id=kb.get("entry_id"), score=kb.get("score"),
-                                release=kb.get("release"), details=meta)
-                db.add(event)
-                db.commit()
-                details["kb_event_id"] = event.id
-            session = db.merge(session)
-            self.tracker.record_turn(session, outcome,
-                                     kb.get("entry_id") if isinstance(kb, dict) else None)
+    def _record(self, session_id: int, outcome: str, kb_entry: str | None,
+                handoff_reason: str | None = None, *, handoff: bool = False) -> None:
+        """The turn's outcome (and a handoff) on the service session (dashboard figures)."""
+        with self._sessions() as db:
+            session = db.get(ServiceSession, session_id)
+            if session is None:
+                return
+            self.tracker.record_turn(session, outcome, kb_entry)
+            if handoff:
+                self.tracker.record_handoff(db, session, handoff_reason)
             db.commit()
-            if outcome == Outcome.HANDOFF:  # the bot asked for a human: queue (or take a message)
-                human = await self.handoff.request(
-                    self._rasa, conv.id, meta.get("handoff") or {}, user_id=incoming.user_id,
-                    channel=incoming.channel)
-                stored.extend(dict(m) for m in human.messages)
-                details.update(human.details)
-                outcome = human.outcome
-                session = db.merge(session)
-                self.tracker.record_handoff(db, session, (meta.get("handoff") or {}).get("reason"))
-                db.commit()
-            elif outcome not in (Outcome.FORM, Outcome.UNAVAILABLE) and (
-                    meta.get("end") == "goodbye" or is_closing(incoming.text)):
-                trigger = "goodbye" if meta.get("end") == "goodbye" else "closing"
-                stored.extend(self._ask_nps(db, session, trigger, details))
-            return GatewayReply(conv.id, outcome, stored, details)
+
+    def _ask_nps_in_session(self, session_id: int, trigger: str,
+                            details: dict[str, Any]) -> list[dict[str, Any]]:
+        with self._sessions() as db:
+            session = db.get(ServiceSession, session_id)
+            return [] if session is None else self._ask_nps(db, session, trigger, details)
+
+    def _finish(self, conversation_id: str, sender: str, messages: list[dict[str, Any]],
+                outcome: str, kb_event: dict[str, Any] | None) -> tuple[list[dict[str, Any]],
+                                                                        int | None]:
+        """Store the reply's messages and the turn's KB event in one transaction; returns the
+        messages with their ids (and the event's id)."""
+        with self._sessions() as db:
+            rows = [self._row(conversation_id, sender, msg, outcome) for msg in messages]
+            db.add_all(rows)
+            event = KBEvent(**kb_event) if kb_event is not None else None
+            if event is not None:
+                db.add(event)
+            db.flush()  # ids now, one commit for the whole reply
+            stored = [{**msg, "id": row.id} for msg, row in zip(messages, rows, strict=True)]
+            event_id = event.id if event is not None else None
+            db.commit()
+            return stored, event_id
+
+    async def handle(self, incoming: IncomingMessage) -> GatewayReply:
+        """Store the user's message, get the bot's answer, store that, return it."""
+        self._shed_if_overloaded()
+        conv_id, state, user_row_id, session_id, answered = await to_thread.run_sync(
+            self._begin, incoming)
+        if answered is not None:
+            return answered
+        # human path: queued, with an agent, survey, leaving a message (or a stale button)
+        if state != State.BOT or self.handoff.is_handoff_payload(incoming.text):
+            human = await self.handoff.on_user_message(self._rasa, conv_id, incoming.text)
+            if human is not None:
+                return self.after_human(conv_id, human)
+        await self.handoff.ensure_resumed(self._rasa, conv_id)
+        # The gateway's own keys come last: a client can never set them.
+        metadata = {**incoming.metadata, "user_id": incoming.user_id,
+                    "channel": incoming.channel, "user_verified": incoming.verified}
+        if self._bot_saturated():  # shed load: answer from the KB at once
+            return await self._degraded(conv_id, incoming, user_row_id, session_id,
+                                        f"busy: {self._rasa.inflight} bot turns in flight")
+        try:
+            # Rasa (and its tracker store) only ever sees the masked text: card and ID
+            # numbers keep their last four characters, which is what the flows use.
+            raw = await self._rasa.send(conv_id, mask(incoming.text), metadata)
+        except RasaUnavailable as exc:
+            logger.warning("bot unavailable for conversation %s, degraded reply: %s",
+                           conv_id, exc)
+            return await self._degraded(conv_id, incoming, user_row_id, session_id, str(exc))
+
+        messages, meta = convert_rasa_messages(raw)
+        outcome = str(meta.get("outcome") or DEFAULT_OUTCOME)
+        details = {k: v for k, v in meta.items() if k != "outcome"}
+        kb = meta.get("kb")
+        kb_event = (dict(conversation_id=conv_id, user_message_id=user_row_id,
+                         query=mask(incoming.text), outcome=outcome,
+                         entry_id=kb.get("entry_id"), score=kb.get("score"),
+                         release=kb.get("release"), details=meta)
+                    if isinstance(kb, dict) else None)
+        stored, event_id = await to_thread.run_sync(self._finish, conv_id, Sender.BOT, messages,
+                                                    outcome, kb_event)
+        if event_id is not None:
+            details["kb_event_id"] = event_id
+        entry = kb.get("entry_id") if isinstance(kb, dict) else None
+        if outcome == Outcome.HANDOFF:  # the bot asked for a human: queue (or take a message)
+            await to_thread.run_sync(lambda: self._record(
+                session_id, outcome, entry, (meta.get("handoff") or {}).get("reason"),
+                handoff=True))
+            human = await self.handoff.request(
+                self._rasa, conv_id, meta.get("handoff") or {}, user_id=incoming.user_id,
+                channel=incoming.channel)
+            stored.extend(dict(m) for m in human.messages)
+            details.update(human.details)
+            outcome = human.outcome
+            return GatewayReply(conv_id, outcome, stored, details)
+        await to_thread.run_sync(self._record, session_id, outcome, entry)
+        if outcome not in (Outcome.FORM, Outcome.UNAVAILABLE) and (
+                meta.get("end") == "goodbye" or is_closing(incoming.text)):
+            trigger = "goodbye" if meta.get("end") == "goodbye" else "closing"
+            stored.extend(await to_thread.run_sync(self._ask_nps_in_session, session_id,
+                                                   trigger, details))
+        return GatewayReply(conv_id, outcome, stored, details)
+
+    async def _degraded(self, conv_id: str, incoming: IncomingMessage, user_row_id: int,
+                        session_id: int, reason: str) -> GatewayReply:
+        """Answer without the bot: KB questions from the KB, a human on request, else a
+        "briefly limited" notice with a human offer. Everything is stored as usual."""
+        self.degraded_inflight += 1
+        try:
+            return await self._degraded_turn(conv_id, incoming, user_row_id, session_id, reason)
+        finally:
+            self.degraded_inflight -= 1
+
+    async def _degraded_turn(self, conv_id: str, incoming: IncomingMessage, user_row_id: int,
+                             session_id: int, reason: str) -> GatewayReply:
+        text = incoming.text.strip()
+        if text == degraded.HUMAN_PAYLOAD:
+            human = await self.handoff.request(
+                self._rasa, conv_id, {"reason": "requested"}, user_id=incoming.user_id,
+                channel=incoming.channel)
+            await to_thread.run_sync(lambda: self._record(
+                session_id, Outcome.HANDOFF, None, "requested", handoff=True))
+            reply = self.after_human(conv_id, human)
+            reply.details = {**reply.details, "degraded": True, "degraded_reason": reason}
+            return reply
+        turn = await self._kb_turn(text, incoming.channel, reason)
+        kb_event = (dict(conversation_id=conv_id, user_message_id=user_row_id,
+                         query=mask(incoming.text), outcome=turn.outcome,
+                         entry_id=turn.kb.get("entry_id"), score=turn.kb.get("score"),
+                         release=turn.kb.get("release"),
+                         details={"outcome": turn.outcome, **turn.details})
+                    if turn.kb is not None else None)
+        sender = Sender.SYSTEM if turn.outcome == Outcome.UNAVAILABLE else Sender.BOT
+        stored, event_id = await to_thread.run_sync(self._finish, conv_id, sender,
+                                                    turn.messages, turn.outcome, kb_event)
+        details = dict(turn.details)
+        if event_id is not None:
+            details["kb_event_id"] = event_id
+        await to_thread.run_sync(self._record, session_id, turn.outcome,
+                                 turn.kb.get("entry_id") if turn.kb is not None else None)
+        return GatewayReply(conv_id, turn.outcome, stored, details)
+
+    async def _kb_turn(self, text: str, channel: str, reason: str) -> degraded.DegradedTurn:
+        if self.kb is None:
+            return degraded.unavailable(reason)
+        entry_id = degraded.picked_entry(text)
+        if entry_id is None and (not text or text.startswith("/")):
+            return degraded.limited(reason)  # another button (forms, confirmations): bot only
+        try:
+            if entry_id is not None:
+                result = await to_thread.run_sync(
+                    lambda: self.kb.search(entry_id=entry_id, channel=channel))  # type: ignore[union-attr]
+            else:
+                result = await to_thread.run_sync(
+                    lambda: self.kb.search(text, channel=channel))  # type: ignore[union-attr]
+        except (KBNotReady, UnknownEntry) as exc:
+            logger.error("degraded reply without the KB: %r", exc)
+            return degraded.unavailable(reason)
+        return degraded.from_kb(result, picked=entry_id is not None, reason=reason)
 
     # ---- NPS at the end of a session
 

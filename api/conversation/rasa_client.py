@@ -3,10 +3,17 @@
 Rasa's HTTP API is called with `Authorization: Bearer <JWT>` (HS256, signed with RASA_TOKEN,
 role admin, a few minutes of validity), never with the token in the URL: URLs end up in logs.
 `bot/serve.py` starts Rasa with RASA_TOKEN as its JWT secret.
+
+Every call of the conversation path is bounded by the bot budget (`BOT_BUDGET_SECONDS`) and goes
+through one circuit breaker (`api/conversation/breaker.py`): while the breaker is open, calls
+fail at once with `RasaUnavailable` and the gateway answers in degraded mode. A reply with no
+message at all counts as a failure too: that is what Rasa sends when the action server is down
+or failing. `status()` (the health check) bypasses the breaker so it always tells the truth.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -14,6 +21,7 @@ from typing import Any
 import httpx
 import jwt
 
+from api.conversation.breaker import CircuitBreaker
 from api.core.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -36,13 +44,49 @@ class RasaUnavailable(Exception):
 class RasaClient:
     """Async client for one Rasa server."""
 
-    def __init__(self, settings: Settings, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, settings: Settings, client: httpx.AsyncClient | None = None,
+                 breaker: CircuitBreaker | None = None) -> None:
         self._settings = settings
         self._jwt = ""
         self._jwt_exp = 0.0
         self._client = client or httpx.AsyncClient(
             base_url=settings.rasa_url, timeout=settings.rasa_timeout
         )
+        self.budget = min(settings.bot_budget_seconds, settings.rasa_timeout)
+        self.inflight = 0  # messages sent and not answered yet (load shedding in the gateway)
+        self.breaker = breaker or CircuitBreaker(settings.bot_breaker_failures,
+                                                 settings.bot_breaker_reset_seconds)
+
+    async def _guarded(self, method: str, path: str, *, empty_is_failure: bool = False,
+                       **kwargs: Any) -> httpx.Response:
+        """One call through the breaker, bounded by the budget."""
+        if not self.breaker.allow():
+            raise RasaUnavailable(f"circuit open ({self.breaker.last_error})")
+        ok = False
+        error = "cancelled"
+        try:
+            async with asyncio.timeout(self.budget):
+                resp = await self._client.request(method, path, **kwargs)
+            if resp.status_code >= 400:
+                error = f"Rasa {path} returned {resp.status_code}"
+                raise RasaUnavailable(error)
+            if empty_is_failure and resp.content.strip() in (b"", b"[]"):
+                error = "empty reply (action server down or failing?)"
+                raise RasaUnavailable(error)
+            ok = True
+            return resp
+        except TimeoutError as exc:
+            error = f"no reply within the {self.budget:g} s budget"
+            raise RasaUnavailable(error) from exc
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            raise RasaUnavailable(error) from exc
+        finally:
+            # always settle the breaker (also on cancellation), or a half-open probe would hang
+            if ok:
+                self.breaker.success()
+            else:
+                self.breaker.failure(error)
 
     async def aclose(self) -> None:
         """Close the underlying connection pool."""
@@ -50,15 +94,13 @@ class RasaClient:
 
     async def send(self, sender: str, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
         """Send a user message through Rasa's REST channel; return Rasa's bot messages."""
+        self.inflight += 1
         try:
-            resp = await self._client.post(
-                "/webhooks/rest/webhook",
-                json={"sender": sender, "message": text, "metadata": metadata},
-            )
-        except httpx.HTTPError as exc:
-            raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        if resp.status_code != 200:
-            raise RasaUnavailable(f"Rasa returned {resp.status_code}")
+            resp = await self._guarded(
+                "POST", "/webhooks/rest/webhook", empty_is_failure=True,
+                json={"sender": sender, "message": text, "metadata": metadata})
+        finally:
+            self.inflight -= 1
         data = resp.json()
         if not isinstance(data, list):
             raise RasaUnavailable("unexpected Rasa response")
@@ -72,6 +114,10 @@ class RasaClient:
         return {"Authorization": f"Bearer {self._jwt}"}
 
     async def _api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Authenticated HTTP API call through the breaker and the budget."""
+        return await self._guarded(method, path, headers=self._auth_header(), **kwargs)
+
+    async def _api_unguarded(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             resp = await self._client.request(method, path, headers=self._auth_header(),
                                               **kwargs)
@@ -83,7 +129,7 @@ class RasaClient:
 
     async def status(self) -> dict[str, Any]:
         """Rasa's /status (needs the token); raises when Rasa is down or has no model."""
-        data = (await self._api("GET", "/status")).json()
+        data = (await self._api_unguarded("GET", "/status", timeout=3)).json()
         if not data.get("model_file"):
             raise RasaUnavailable("Rasa has no model loaded")
         return data

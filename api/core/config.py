@@ -57,6 +57,23 @@ class Settings(BaseSettings):
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_token: str = DEV_SECRETS["rasa_token"]
     rasa_timeout: float = 20.0
+    # Degraded mode (api/conversation/degraded.py): a bot turn gets at most this long; slower,
+    # failing or unreachable bots are answered from the in-process KB instead. Keep it below
+    # WECHAT_PASSIVE_TIMEOUT_SECONDS so WeChat gets that answer passively (its 5-second rule).
+    bot_budget_seconds: float = 3.0
+    # The bot's circuit breaker: opens after this many consecutive failures, probes again after
+    # this many seconds (one half-open request).
+    bot_breaker_failures: int = 3
+    bot_breaker_reset_seconds: float = 5.0
+    # Load shedding: at most this many bot turns in flight per API process; more are answered
+    # from the KB at once (degraded, reason "busy"), and beyond this many KB-only turns the
+    # chat answers 429 with Retry-After (nothing stored; the client retries). 0: no limit.
+    bot_max_inflight: int = 48
+    degraded_max_inflight: int = 32
+    busy_retry_after_seconds: int = 2
+    # Live hub across API replicas (production mode): Redis pub/sub; empty = in-process hub.
+    hub_redis_url: str = ""
+    hub_redis_channel: str = "cardbot:hub"
     actions_url: str = "http://127.0.0.1:5055/webhook"
 
     internal_api_token: str = DEV_SECRETS["internal_api_token"]

@@ -29,6 +29,7 @@ STATUS: dict[ErrorKind, int] = {
     ErrorKind.CONFLICT: 409,
     ErrorKind.FORBIDDEN: 403,
     ErrorKind.UNAVAILABLE: 503,
+    ErrorKind.BUSY: 429,  # with Retry-After (never a 5xx for load: issue 17)
 }
 
 
@@ -48,7 +49,10 @@ class ApiError(HTTPException):
 def as_api_error(exc: Exception) -> ApiError:
     """The HTTP form of a domain error (also used where no handler runs, e.g. WebSockets)."""
     if isinstance(exc, DomainError):
-        return ApiError(STATUS[exc.kind], exc.code, exc.message, exc.message_en, **exc.extra)
+        err = ApiError(STATUS[exc.kind], exc.code, exc.message, exc.message_en, **exc.extra)
+        if exc.kind == ErrorKind.BUSY:
+            err.headers = {"Retry-After": str(int(exc.extra.get("retry_after", 1)))}
+        return err
     if isinstance(exc, UnknownEntry):
         entry_id = exc.args[0] if exc.args else ""
         return ApiError(404, "kb_entry_not_found", "未找到该知识条目。",

@@ -12,6 +12,7 @@ import logging
 import time
 from typing import Any
 
+from anyio import to_thread
 from sqlalchemy import select
 
 from api.conversation.rasa_client import RasaClient, RasaUnavailable
@@ -45,19 +46,29 @@ class RasaSync(ReadModels):
                     h.rasa_paused = True
                     db.commit()
 
-    async def ensure_resumed(self, rasa: RasaClient, conversation_id: str) -> None:
-        """Resume the Rasa tracker if a finished handoff left it paused (e.g. Rasa was down)."""
+    def _paused_after_end(self, conversation_id: str) -> list[int]:
         with self._sessions() as db:
-            pending = list(db.scalars(select(Handoff).where(
+            return list(db.scalars(select(Handoff.id).where(
                 Handoff.conversation_id == conversation_id, Handoff.ended_at.is_not(None),
                 Handoff.rasa_paused.is_(True))))
-            if not pending:
-                return
-            if await self._rasa_events(rasa, conversation_id,
-                                       [{"event": "resume", "timestamp": time.time()}]):
-                for h in pending:
+
+    def _mark_resumed(self, handoff_ids: list[int]) -> None:
+        with self._sessions() as db:
+            for hid in handoff_ids:
+                h = db.get(Handoff, hid)
+                if h is not None:
                     h.rasa_paused = False
-                db.commit()
+            db.commit()
+
+    async def ensure_resumed(self, rasa: RasaClient, conversation_id: str) -> None:
+        """Resume the Rasa tracker if a finished handoff left it paused (e.g. Rasa was down).
+        Runs before every bot turn: its database work stays off the event loop."""
+        pending = await to_thread.run_sync(self._paused_after_end, conversation_id)
+        if not pending:
+            return
+        if await self._rasa_events(rasa, conversation_id,
+                                   [{"event": "resume", "timestamp": time.time()}]):
+            await to_thread.run_sync(self._mark_resumed, pending)
 
     async def mirror_user(self, rasa: RasaClient, conversation_id: str, text: str) -> None:
         """Append what the cardholder said to the human to the (paused) Rasa tracker.

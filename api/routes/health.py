@@ -9,6 +9,7 @@ import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from api import supervision
 from api.conversation.rasa_client import RasaUnavailable
 
 router = APIRouter(tags=["health"])
@@ -35,9 +36,17 @@ async def _actions(request: Request) -> dict[str, Any]:
 
 @router.get("/health")
 async def health(request: Request) -> JSONResponse:
-    """Report rasa, actions and retrieval; HTTP 503 if one of them is not up."""
+    """Report rasa, actions and retrieval (and supervised processes); HTTP 503 if one of
+    rasa, actions or retrieval is not up."""
     rasa, actions = await asyncio.gather(_rasa(request), _actions(request))
     components = {"rasa": rasa, "actions": actions, "retrieval": request.app.state.kb.status()}
+    # the bot's circuit breaker: open means chat turns are answered in degraded mode
+    rasa["breaker"] = request.app.state.rasa.breaker.snapshot()
     healthy = all(c["state"] == "up" for c in components.values())
-    body = {"status": "ok" if healthy else "degraded", "components": components}
+    body: dict[str, Any] = {"status": "ok" if healthy else "degraded", "components": components}
+    # Under `make run` (supervisord): each process's state and restart count.
+    procs = await asyncio.to_thread(
+        supervision.processes, request.app.state.settings.data_dir.resolve() / "supervisor")
+    if procs is not None:
+        body["processes"] = procs
     return JSONResponse(status_code=200 if healthy else 503, content=body)

@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from api.core import db
 from api.models import KBEvent, Message
+from knowledge_base.search.service import KBNotReady
 from tests.chat_support import owner, signed
 
 
@@ -72,6 +73,12 @@ def test_exactly_2000_chars_is_accepted(client) -> None:
 
 def test_rasa_down_gives_apology_and_keeps_user_message(client, fake_rasa) -> None:
     fake_rasa.down = True
+
+    class KBLoading:  # neither the bot nor the KB (degraded mode: tests/api/test_degraded.py)
+        def search(self, *args, **kwargs):
+            raise KBNotReady("loading")
+
+    client.app.state.gateway.kb = KBLoading()
     text = "我的卡号6222021234567890128丢了"
     resp = client.post("/api/v1/chat", json={"user_id": "u9", "text": text})
     assert resp.status_code == 200

@@ -60,6 +60,10 @@ class Stack:
             # per-conversation limits are tested in tests/security, not here.
             "RATE_LIMIT_CHAT_PER_USER": "1000/minute",
             "RATE_LIMIT_CHAT_PER_CONVERSATION": "1000/minute",
+            # These tests check the bot's answers: a slow turn on a busy CI machine must not
+            # become a degraded one (the budget itself: tests/api/test_degraded.py; Rasa down
+            # still degrades at once: test_zz_rasa_down.py).
+            "BOT_BUDGET_SECONDS": "15",
         }
         self.commands = {
             "rasa": [str(RASA_PY), "-m", "bot.serve"],

@@ -41,6 +41,8 @@ def wechat_env(monkeypatch: pytest.MonkeyPatch, fake_wechat: FakeWeChat) -> None
         "WECHAT_TOKEN": TOKEN, "WECHAT_APP_ID": APP_ID, "WECHAT_APP_SECRET": APP_SECRET,
         "WECHAT_AES_KEY": AES_KEY, "WECHAT_AES_KEY_PREVIOUS": AES_KEY_PREVIOUS,
         "WECHAT_API_BASE": fake_wechat.url, "WECHAT_PASSIVE_TIMEOUT_SECONDS": "1.0",
+        # a slow bot, not a failing one: degraded mode is tested in tests/api/test_degraded.py
+        "BOT_BUDGET_SECONDS": "10",
         "WECHAT_TIMESTAMP_WINDOW_SECONDS": "300", "WECHAT_MAX_BODY_BYTES": "65536",
     }
     for key, value in env.items():

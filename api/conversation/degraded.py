@@ -1,0 +1,116 @@
+"""Degraded mode: what the gateway answers itself while the bot (Rasa or the action server) is
+slow, down or failing.
+
+Questions go to the in-process knowledge base and get its own calibrated decision (the
+`decision` of `KnowledgeService.search`, the one the action server applies too): an answer, a
+"您是不是想问" clarification, or, when the KB has nothing, a notice that the service is briefly
+limited (self-service requests such as bills or limits need the bot) with a button to a human.
+The messages have the shapes the actions produce (`actions/retrieval.py`), so every channel
+renders them unchanged. Every reply is marked `details.degraded`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from vocab import MessageType, Outcome
+
+HUMAN_PAYLOAD = "/request_human"
+HUMAN_BUTTON = {"title": "转人工客服", "payload": HUMAN_PAYLOAD}
+NONE_OF_THESE = {"title": "都不是", "payload": "/none_of_these"}
+LIMITED = ("抱歉，智能客服的部分服务暂时受限（如账单、额度、卡片等自助办理），请稍后再试；"
+           "也可以为您转接人工客服。")
+KB_DOWN = "抱歉，智能客服暂时开小差了，请稍后再试，或拨打信用卡客服热线 400-123-4567。"
+CLARIFY_K = 3
+MAX_RELATED = 3
+_ENTRY_PAYLOAD = re.compile(r"^/faq(\{.*\})$", re.S)
+
+
+@dataclass
+class DegradedTurn:
+    """The gateway's own answer to one turn."""
+
+    outcome: str
+    messages: list[dict[str, Any]]
+    details: dict[str, Any] = field(default_factory=dict)
+    kb: dict[str, Any] | None = None  # the KB event to record (same shape as the actions')
+
+
+def entry_button(entry_id: str, title: str) -> dict[str, str]:
+    return {"title": title, "payload": f'/faq{{"kb_entry_id":"{entry_id}"}}'}
+
+
+def picked_entry(text: str) -> str | None:
+    """The entry id of a "/faq{"kb_entry_id": ...}" button payload, else None."""
+    match = _ENTRY_PAYLOAD.match(text.strip())
+    if not match:
+        return None
+    try:
+        value = json.loads(match.group(1)).get("kb_entry_id")
+    except (ValueError, AttributeError):
+        return None
+    return str(value) if value else None
+
+
+def answer_messages(hit: dict[str, Any]) -> list[dict[str, Any]]:
+    """An entry's rich answer and up to three related questions (as the action sends them)."""
+    answer = hit["answer"]
+    out: list[dict[str, Any]] = []
+    buttons = list(answer.get("buttons") or [])
+    if buttons:
+        out.append({"type": MessageType.BUTTONS.value, "text": answer["text"], "buttons": buttons})
+    else:
+        out.append({"type": MessageType.TEXT.value, "text": answer["text"]})
+    for link in answer.get("links") or []:
+        out.append({"type": MessageType.LINK.value, "text": link.get("title", ""),
+                    "url": link.get("url")})
+    if answer.get("image"):
+        out.append({"type": MessageType.IMAGE.value, "text": "", "url": answer["image"]})
+    related = [entry_button(r["entry_id"], r["question"]) for r in hit.get("related") or []]
+    if related:
+        out.append({"type": MessageType.BUTTONS.value, "text": "猜你想问：",
+                    "buttons": related[:MAX_RELATED]})
+    return out
+
+
+def from_kb(result: dict[str, Any], *, picked: bool, reason: str) -> DegradedTurn:
+    """Apply the KB's decision to a search result."""
+    hits = result.get("hits") or []
+    decision = "answer" if picked and hits else result.get("decision", "fallback")
+    release = result.get("release")
+    base = {"degraded": True, "degraded_reason": reason}
+    if decision == "answer" and hits:
+        top = hits[0]
+        kb = {"entry_id": top["entry_id"], "score": top.get("score"), "release": release,
+              "picked": picked}
+        return DegradedTurn(Outcome.ANSWERED.value, answer_messages(top), {**base, "kb": kb}, kb)
+    if decision == "clarify" and hits:
+        buttons = [entry_button(h["entry_id"], h["question"]) for h in hits[:CLARIFY_K]]
+        kb = {"candidates": [{"entry_id": h["entry_id"], "score": h.get("score")}
+                             for h in hits[:CLARIFY_K]], "release": release}
+        return DegradedTurn(Outcome.CLARIFY.value,
+                            [{"type": MessageType.BUTTONS.value, "text": "您是不是想问：",
+                              "buttons": [*buttons, NONE_OF_THESE]}],
+                            {**base, "kb": kb}, kb)
+    kb = {"score": hits[0].get("score") if hits else None, "release": release}
+    return limited(reason, kb)
+
+
+def limited(reason: str, kb: dict[str, Any] | None = None) -> DegradedTurn:
+    """The service is briefly limited: offer a human."""
+    details: dict[str, Any] = {"degraded": True, "degraded_reason": reason, "offer_human": True}
+    if kb is not None:
+        details["kb"] = kb
+    return DegradedTurn(Outcome.FALLBACK.value,
+                        [{"type": MessageType.BUTTONS.value, "text": LIMITED,
+                          "buttons": [HUMAN_BUTTON]}], details, kb)
+
+
+def unavailable(reason: str) -> DegradedTurn:
+    """Neither the bot nor the KB can answer (the KB is still loading or failed)."""
+    return DegradedTurn(Outcome.UNAVAILABLE.value,
+                        [{"type": MessageType.TEXT.value, "text": KB_DOWN}],
+                        {"degraded": True, "degraded_reason": reason})

@@ -1,0 +1,240 @@
+"""Process supervision of the embedded default (`make run`): supervisord keeps Rasa, the action
+server and the API alive.
+
+`python -m api supervise` writes a supervisord config into ``$DATA_DIR/supervisor/`` and runs
+supervisord in the foreground (Ctrl-C / SIGTERM stops every process, each as a process group).
+Each process is restarted when it exits, whatever the exit code; one that dies during its first
+``startsecs`` seconds is retried with supervisord's linear backoff (1 s, 2 s, 3 s, ...). One
+process crashing never stops the others.
+
+A small event listener (`python -m api.supervision listen`, started by supervisord itself) counts
+starts and unexpected exits per process into ``restarts.json`` beside the config, so the count
+survives a restart of the API that reports it. `/health` reads the live states over
+supervisord's XML-RPC unix socket (`processes()`), and the counts from that file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+import time
+import xmlrpc.client
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SOCKET_NAME = "supervisor.sock"
+COUNTS_NAME = "restarts.json"
+# Seconds a process must stay up to count as started; an earlier exit is retried with backoff.
+START_SECONDS = 3
+START_RETRIES = 50  # then FATAL (visible in /health) instead of retrying forever
+STOP_WAIT_SECONDS = 15
+
+
+@dataclass(frozen=True)
+class Program:
+    """One supervised process."""
+
+    name: str
+    command: list[str]
+    env: dict[str, str]
+
+
+def programs(env: dict[str, str]) -> list[Program]:
+    """The three processes of the embedded default, started like the old Procfile did."""
+    rasa_py = str(ROOT / ".venv-rasa" / "bin" / "python")
+    svc_py = str(ROOT / ".venv-svc" / "bin" / "python")
+    api_port = env.get("CARDBOT_API_PORT") or env.get("PORT") or "8000"
+    return [
+        Program("rasa", [rasa_py, "-m", "bot.serve"], {}),
+        Program("actions", [rasa_py, "-m", "rasa_sdk", "--actions", "actions",
+                            "--port", env.get("ACTIONS_PORT", "5055")], {}),
+        Program("api", [svc_py, "-m", "api"], {"PORT": api_port}),
+    ]
+
+
+def state_dir(env: dict[str, str]) -> Path:
+    """Where the config, the control socket and the restart counts live."""
+    return (Path(env.get("DATA_DIR", "var")) / "supervisor").resolve()
+
+
+def _quote(value: str) -> str:
+    # supervisord expands %(name)s in values: a literal % must be doubled.
+    return value.replace("%", "%%")
+
+
+def render_config(env: dict[str, str], directory: Path) -> str:
+    """The supervisord.conf text for the three programs and the restart counter."""
+    sock = directory / SOCKET_NAME
+    lines = [
+        "[unix_http_server]", f"file={_quote(str(sock))}", "chmod=0700", "",
+        "[supervisord]", "nodaemon=true", f"logfile={_quote(str(directory / 'supervisord.log'))}",
+        "logfile_maxbytes=5MB", "logfile_backups=2",
+        f"pidfile={_quote(str(directory / 'supervisord.pid'))}",
+        f"directory={_quote(str(ROOT))}", "",
+        "[rpcinterface:supervisor]",
+        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface", "",
+        "[supervisorctl]", f"serverurl=unix://{_quote(str(sock))}", "",
+    ]
+    for prog in programs(env):
+        lines += [
+            f"[program:{prog.name}]",
+            f"command={_quote(shlex.join(prog.command))}",
+            f"directory={_quote(str(ROOT))}",
+            "autostart=true",
+            "autorestart=true",  # any exit, expected or not
+            f"startsecs={START_SECONDS}",
+            f"startretries={START_RETRIES}",
+            "stopsignal=TERM",
+            f"stopwaitsecs={STOP_WAIT_SECONDS}",
+            "stopasgroup=true",  # Rasa and uvicorn children go with their parent
+            "killasgroup=true",
+            "redirect_stderr=true",
+            "stdout_logfile=/dev/stdout",  # the terminal of `make run`, as honcho did
+            "stdout_logfile_maxbytes=0",
+        ]
+        if prog.env:
+            pairs = ",".join(f'{k}="{_quote(v)}"' for k, v in prog.env.items())
+            lines.append(f"environment={pairs}")
+        lines.append("")
+    counter = [sys.executable, "-m", "api.supervision", "listen", str(directory / COUNTS_NAME)]
+    lines += [
+        "[eventlistener:restart_counter]",
+        f"command={_quote(shlex.join(counter))}",
+        f"directory={_quote(str(ROOT))}",
+        "events=PROCESS_STATE",
+        "autorestart=true",
+        "stderr_logfile=/dev/stderr",
+        "stderr_logfile_maxbytes=0",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_config(env: dict[str, str]) -> Path:
+    """Write a fresh config (and reset the counts); returns the config's path."""
+    directory = state_dir(env)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / COUNTS_NAME).unlink(missing_ok=True)
+    conf = directory / "supervisord.conf"
+    conf.write_text(render_config(env, directory), encoding="utf-8")
+    return conf
+
+
+def run(env: dict[str, str] | None = None) -> None:
+    """Exec supervisord in the foreground with a freshly written config."""
+    env = dict(os.environ if env is None else env)
+    conf = write_config(env)
+    supervisord = str(Path(sys.executable).with_name("supervisord"))
+    os.execve(supervisord, [supervisord, "-n", "-c", str(conf)], env)
+
+
+# --- restart counting (runs as a supervisord event listener) ---------------------------------
+
+class Counts:
+    """Starts and unexpected exits per process, persisted as JSON (atomic replace)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.data: dict[str, dict[str, Any]] = {}
+
+    def on_event(self, event: str, payload: dict[str, str]) -> None:
+        name = payload.get("processname", "")
+        if not name or payload.get("groupname", name) != name:
+            return
+        item = self.data.setdefault(name, {"starts": 0, "restarts": 0, "crashes": 0})
+        if event == "PROCESS_STATE_STARTING":
+            item["starts"] += 1
+            item["restarts"] = item["starts"] - 1
+        elif event == "PROCESS_STATE_BACKOFF" or (
+                event == "PROCESS_STATE_EXITED" and payload.get("expected") == "0"):
+            item["crashes"] += 1
+            item["last_crash_at"] = time.time()
+        self.save()
+
+    def save(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.data), encoding="utf-8")
+        tmp.replace(self.path)
+
+
+def _parse(text: str) -> dict[str, str]:
+    return dict(token.split(":", 1) for token in text.split() if ":" in token)
+
+
+def listen(path: Path) -> None:
+    """The supervisord event-listener loop: count PROCESS_STATE events into ``path``."""
+    from supervisor import childutils
+
+    counts = Counts(path)
+    while True:
+        headers, payload = childutils.listener.wait(sys.stdin, sys.stdout)
+        body = payload.split("\n", 1)[0]
+        counts.on_event(headers.get("eventname", ""), _parse(body))
+        childutils.listener.ok(sys.stdout)
+
+
+# --- reading the state (the API's /health) ---------------------------------------------------
+
+class _UnixTransport(xmlrpc.client.Transport):
+    def __init__(self, socket_path: str) -> None:
+        super().__init__()
+        self._socket_path = socket_path
+
+    def make_connection(self, host: Any) -> Any:
+        import http.client
+        import socket
+
+        path = self._socket_path
+
+        class Conn(http.client.HTTPConnection):
+            def connect(self) -> None:
+                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self.sock.settimeout(2)
+                self.sock.connect(path)
+
+        return Conn("localhost")
+
+
+def processes(directory: Path) -> dict[str, Any] | None:
+    """Each supervised process's state, pid, uptime and restart counts; None when the API is not
+    running under `api.supervision` (no control socket). Blocking: call it off the event loop."""
+    sock = directory / SOCKET_NAME
+    if not sock.exists():
+        return None
+    try:
+        proxy = xmlrpc.client.ServerProxy("http://localhost", transport=_UnixTransport(str(sock)))
+        infos: list[dict[str, Any]] = proxy.supervisor.getAllProcessInfo()  # type: ignore[assignment]
+    except (OSError, xmlrpc.client.Error) as exc:
+        return {"error": type(exc).__name__}
+    try:
+        counts = json.loads((directory / COUNTS_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        counts = {}
+    out: dict[str, Any] = {}
+    for info in infos:
+        name = info["name"]
+        if name == "restart_counter":
+            continue
+        item = counts.get(name, {})
+        running = info["statename"] == "RUNNING"
+        out[name] = {"state": info["statename"].lower(), "pid": info["pid"] or None,
+                     "uptime_seconds": (info["now"] - info["start"]) if running else 0,
+                     "restarts": int(item.get("restarts", 0)),
+                     "crashes": int(item.get("crashes", 0))}
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["listen"] and len(args) == 2:
+        listen(Path(args[1]))
+    else:
+        raise SystemExit("usage: python -m api.supervision listen COUNTS_FILE")
+
+
+if __name__ == "__main__":
+    main()

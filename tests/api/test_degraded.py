@@ -1,0 +1,207 @@
+"""Degraded mode: a slow, down or failing bot is answered from the KB within the budget, the
+breaker stops trying after a few failures and probes again (half-open), everything is stored.
+
+The KB is a scripted stand-in (the real one is exercised in tests/e2e/test_zz_rasa_down.py);
+what is tested here is the gateway's policy around it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from api.conversation import degraded
+from api.conversation.breaker import CircuitBreaker
+from api.conversation.rasa_client import RasaClient
+from api.core import db
+from api.core.config import get_settings
+from api.models import KBEvent, Message
+from knowledge_base.search.service import KBNotReady
+
+HIT = {"entry_id": "fee-001", "question": "年费怎么收", "score": 0.97,
+       "answer": {"text": "年费规则……", "buttons": [], "links": [], "image": None},
+       "related": [{"entry_id": "fee-002", "question": "年费能免吗"}]}
+
+
+class FakeKB:
+    def __init__(self, result: dict[str, Any] | Exception) -> None:
+        self.result = result
+        self.calls: list[tuple[str | None, str | None]] = []
+
+    def search(self, query: str | None = None, *, entry_id: str | None = None,
+               channel: str = "web", top_k: int = 5) -> dict[str, Any]:
+        self.calls.append((query, entry_id))
+        if isinstance(self.result, Exception):
+            raise self.result
+        return self.result
+
+
+def use(client, fake_rasa, *, budget: float = 0.3, failures: int = 2, reset: float = 0.5,
+        slow: float = 0.0) -> RasaClient:
+    """Swap in a Rasa client with a short budget (and optionally a slow fake Rasa)."""
+    settings = get_settings().model_copy(update={"bot_budget_seconds": budget})
+    delay = {"s": slow}
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if delay["s"]:
+            await asyncio.sleep(delay["s"])
+        return fake_rasa.handler(request)
+
+    rasa = RasaClient(settings, httpx.AsyncClient(transport=httpx.MockTransport(handler),
+                                                  base_url=settings.rasa_url),
+                      breaker=CircuitBreaker(failures, reset))
+    rasa.delay = delay  # type: ignore[attr-defined]
+    app = client.app
+    app.state.rasa = rasa
+    app.state.gateway._rasa = rasa
+    return rasa
+
+
+def chat(client, text: str, user: str = "d1") -> dict[str, Any]:
+    resp = client.post("/api/v1/chat", json={"user_id": user, "text": text})
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def test_slow_rasa_is_answered_from_the_kb_within_the_budget(client, fake_rasa) -> None:
+    use(client, fake_rasa, budget=0.3, slow=2.0)
+    kb = FakeKB({"decision": "answer", "release": 7, "hits": [HIT]})
+    client.app.state.gateway.kb = kb
+    started = time.monotonic()
+    body = chat(client, "年费怎么收？")
+    assert time.monotonic() - started < 1.5
+    assert body["outcome"] == "answered"
+    assert body["details"]["degraded"] is True
+    assert "budget" in body["details"]["degraded_reason"]
+    assert body["messages"][0]["text"] == "年费规则……"
+    assert body["messages"][-1]["buttons"][0]["payload"] == '/faq{"kb_entry_id":"fee-002"}'
+    with db.get_sessionmaker()() as s:
+        rows = s.scalars(select(Message).order_by(Message.id)).all()
+        event = s.get(KBEvent, body["details"]["kb_event_id"])
+    assert [r.sender for r in rows] == ["user", "bot", "bot"]
+    assert all(r.outcome == "answered" for r in rows[1:])
+    assert event.entry_id == "fee-001" and event.release == 7 and event.details["degraded"]
+
+
+def test_clarify_and_fallback_follow_the_kb_decision(client, fake_rasa) -> None:
+    fake_rasa.down = True
+    use(client, fake_rasa)
+    second = {**HIT, "entry_id": "fee-003", "question": "年费什么时候扣"}
+    client.app.state.gateway.kb = FakeKB({"decision": "clarify", "release": 7,
+                                          "hits": [HIT, second]})
+    body = chat(client, "年费")
+    assert body["outcome"] == "clarify" and body["details"]["degraded"]
+    titles = [b["title"] for b in body["messages"][0]["buttons"]]
+    assert titles == ["年费怎么收", "年费什么时候扣", "都不是"]
+
+    client.app.state.gateway.kb = FakeKB({"decision": "fallback", "release": 7, "hits": []})
+    body = chat(client, "帮我把额度调到五万")
+    assert body["outcome"] == "fallback"
+    assert body["details"] | {"degraded": True, "offer_human": True} == body["details"]
+    assert "暂时受限" in body["messages"][0]["text"]
+    assert body["messages"][0]["buttons"] == [degraded.HUMAN_BUTTON]
+
+
+def test_a_picked_suggestion_is_fetched_by_id(client, fake_rasa) -> None:
+    fake_rasa.down = True
+    use(client, fake_rasa)
+    kb = FakeKB({"decision": "answer", "release": 7, "hits": [HIT]})
+    client.app.state.gateway.kb = kb
+    body = chat(client, '/faq{"kb_entry_id":"fee-001"}')
+    assert body["outcome"] == "answered" and kb.calls == [(None, "fee-001")]
+    body = chat(client, "/affirm")  # a form button: only the bot can do that
+    assert body["outcome"] == "fallback" and body["details"]["offer_human"]
+
+
+def test_human_offer_queues_without_the_bot(client, fake_rasa) -> None:
+    fake_rasa.down = True
+    use(client, fake_rasa)
+    client.app.state.gateway.kb = FakeKB({"decision": "fallback", "hits": []})
+    body = chat(client, degraded.HUMAN_PAYLOAD, user="d-human")
+    assert body["outcome"] in ("handoff", "ticket")
+    assert body["details"]["degraded"] is True
+
+
+def test_kb_not_ready_gives_the_apology(client, fake_rasa) -> None:
+    fake_rasa.down = True
+    use(client, fake_rasa)
+    client.app.state.gateway.kb = FakeKB(KBNotReady("loading"))
+    body = chat(client, "年费怎么收")
+    assert body["outcome"] == "unavailable" and "抱歉" in body["messages"][0]["text"]
+    with db.get_sessionmaker()() as s:
+        assert [r.sender for r in s.scalars(select(Message).order_by(Message.id))] == [
+            "user", "system"]
+
+
+def test_empty_bot_reply_counts_as_failure(client, fake_rasa) -> None:
+    """The action server down: Rasa answers 200 with no message at all."""
+    fake_rasa.reply = lambda body: []
+    rasa = use(client, fake_rasa, failures=2)
+    client.app.state.gateway.kb = FakeKB({"decision": "answer", "release": 7, "hits": [HIT]})
+    body = chat(client, "年费怎么收")
+    assert body["details"]["degraded"] and "empty" in body["details"]["degraded_reason"]
+    assert rasa.breaker.state == "closed"
+    chat(client, "年费怎么收")
+    assert rasa.breaker.state == "open"
+
+
+def test_breaker_opens_then_probes_and_goes_back_to_rasa(client, fake_rasa) -> None:
+    fake_rasa.down = True
+    rasa = use(client, fake_rasa, failures=2, reset=3.0)
+    client.app.state.gateway.kb = FakeKB({"decision": "answer", "release": 7, "hits": [HIT]})
+    chat(client, "年费怎么收")
+    chat(client, "年费怎么收")
+    assert rasa.breaker.state == "open"
+    sent = len(fake_rasa.sent)
+    fake_rasa.down = False
+    body = chat(client, "年费怎么收")  # open: not even tried
+    assert body["details"]["degraded"] and "circuit open" in body["details"]["degraded_reason"]
+    assert len(fake_rasa.sent) == sent
+    health = client.get("/health").json()
+    assert health["components"]["rasa"]["breaker"]["state"] == "open"
+    time.sleep(max(0.0, 3.05 - (time.monotonic() - rasa.breaker._opened_at)))
+    body = chat(client, "年费怎么收")  # half-open probe succeeds: back to Rasa
+    assert "degraded" not in body["details"] and body["messages"][0]["text"] == "您好"
+    assert rasa.breaker.state == "closed" and len(fake_rasa.sent) == sent + 1
+
+
+@pytest.mark.parametrize("text", ["年费怎么收", "/faq{bad json"])
+def test_picked_entry_parsing(text: str) -> None:
+    assert degraded.picked_entry(text) is None
+    assert degraded.picked_entry('/faq{"kb_entry_id":"x-1"}') == "x-1"
+
+
+def test_default_budget_leaves_wechat_a_passive_answer() -> None:
+    from api.core.config import Settings
+
+    defaults = Settings()
+    assert 0 < defaults.bot_budget_seconds < defaults.wechat_passive_timeout_seconds < 5
+
+
+def test_overload_sheds_to_the_kb_then_429_with_retry_after(client, fake_rasa) -> None:
+    rasa = use(client, fake_rasa)
+    gw = client.app.state.gateway
+    gw.kb = FakeKB({"decision": "answer", "release": 7, "hits": [HIT]})
+    gw.max_bot_inflight, gw.max_degraded_inflight, gw.retry_after = 2, 1, 3
+    rasa.inflight = 2  # as if two bot turns were in flight
+    body = chat(client, "年费怎么收", user="busy-1")
+    assert body["outcome"] == "answered" and body["details"]["degraded"]
+    assert body["details"]["degraded_reason"].startswith("busy")
+    assert fake_rasa.sent == [] and rasa.breaker.state == "closed"  # load is not a failure
+
+    gw.degraded_inflight = 1  # the KB path is full too
+    with db.get_sessionmaker()() as s:
+        before = len(s.scalars(select(Message)).all())
+    resp = client.post("/api/v1/chat", json={"user_id": "busy-2", "text": "年费怎么收"})
+    assert resp.status_code == 429 and resp.headers["Retry-After"] == "3"
+    assert resp.json()["detail"]["code"] == "busy" and "稍后" in resp.json()["detail"]["message"]
+    with db.get_sessionmaker()() as s:
+        assert len(s.scalars(select(Message)).all()) == before  # nothing stored: a clean retry
+    gw.degraded_inflight = 0
+    rasa.inflight = 0
+    assert "degraded" not in chat(client, "年费怎么收", user="busy-3")["details"]
