@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     embedding_model_dir: Path = Path("var/models/e5-small")
     index_dir: Path = Path("var/index")
     kb_seed_dir: Path = Path("knowledge_base/seed")
+    # Query understanding before retrieval (knowledge_base/search/query.py): the deploying
+    # bank's names, stripped from questions (comma-separated; 中国XX银行, XX银行, XX行, app name
+    # as "name=App", English initials; empty = the demo bank 本行), and extra other-issuer names
+    # ("name" or "name=display name") on top of the built-in list.
+    bank_names: str = ""
+    other_issuers: str = ""
 
     max_message_chars: int = 2000
     # KB ops console (api/routes/kb.py): import limits, inbox clustering, statistics.
