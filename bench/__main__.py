@@ -1,4 +1,5 @@
-"""`python -m bench [ccb|ccb_policy|heldout|scale|e2e|heldout_chat|all]`: run benchmarks, write bench/results/.
+"""`python -m bench [ccb|realcal|ccb_policy|heldout|scale|e2e|heldout_chat|all]`: run
+benchmarks, write bench/results/ (`realcal` writes knowledge_base/search/calibration.json).
 
 Each benchmark writes `<name>.json` and `<name>.md`. A benchmark whose inputs are missing (the
 shared evaluation data, the built model, a running stack) is skipped with a message; `all`
@@ -17,7 +18,7 @@ from typing import Any
 
 from bench.common import RESULTS_DIR, Skip
 
-NAMES = ("ccb", "ccb_policy", "heldout", "scale", "e2e", "heldout_chat")
+NAMES = ("ccb", "realcal", "ccb_policy", "heldout", "scale", "e2e", "heldout_chat")
 
 
 def log(message: str) -> None:
@@ -36,6 +37,10 @@ def runner(name: str, args: argparse.Namespace) -> Callable[[], Any]:
             threads=args.threads,
             log=log,
         )
+    if name == "realcal":
+        from bench import realcal
+
+        return lambda: realcal.run(threads=args.threads, log=log)
     if name == "ccb_policy":
         from bench import ccb_policy
 

@@ -78,17 +78,20 @@ def threshold_at_precision(conf: np.ndarray, correct: np.ndarray, target: float)
     return float(conf[order][ok[-1]]) if len(ok) else None
 
 
-def at_precision(dev: Sequence[dict[str, Any]], test: Sequence[dict[str, Any]]
-                 ) -> dict[str, Any]:
-    """Answer rate and precision on test at the dev thresholds of each target precision."""
+def at_precision(dev: Sequence[dict[str, Any]], test: Sequence[dict[str, Any]],
+                 key: str = "confidence") -> dict[str, Any]:
+    """Answer rate and precision on test at the dev thresholds of each target precision
+    (thresholds on ``row[key]``)."""
     out: dict[str, Any] = {}
+    if not dev or any(r.get(key) is None for r in [*dev, *test]):
+        return out
     for target in PRECISIONS:
-        dc = np.array([r["confidence"] for r in dev])
+        dc = np.array([r[key] for r in dev])
         dy = np.array([r["ranked"][:1] == [r["expected"]] for r in dev], float)
         t = threshold_at_precision(dc, dy, target)
         row: dict[str, Any] = {"threshold_on_dev": t}
         for name, rows in (("dev", dev), ("test", test)):
-            conf = np.array([r["confidence"] for r in rows])
+            conf = np.array([r[key] for r in rows])
             ok = np.array([r["ranked"][:1] == [r["expected"]] for r in rows], bool)
             answered = conf >= t if t is not None else np.zeros(len(rows), bool)
             row[name] = {"answer_rate": float(answered.mean()) if len(rows) else None,
@@ -117,6 +120,7 @@ def evaluate(log: Callable[[str], None] = print,
         res = retrieval.search(query, TOP_K)
         rows.append({"expected": retrieval.ids[entry], "ranked": res.entry_ids,
                      "decision": res.decision, "confidence": res.confidence,
+                     "real_confidence": res.real_confidence,
                      "split": "dev" if dev_groups[entry] else "test",
                      "normalized": res.query_normalized is not None})
     per_query_ms = 1000 * (time.perf_counter() - t1) / max(len(rows), 1)
@@ -136,6 +140,7 @@ def evaluate(log: Callable[[str], None] = print,
         "dev": summarise(dev),
         "test": summarise(test),
         "at_precision": at_precision(dev, test),
+        "at_precision_real": at_precision(dev, test, "real_confidence"),
     }
 
 
@@ -179,12 +184,15 @@ def render(payload: dict[str, Any]) -> str:
             for name, s in (("test", payload["test"]), ("dev", payload["dev"]),
                             ("all", payload["all"]))]
     parts.append(md_table(headers, rows) + "\n")
-    parts.append("\n## Answer rate at a target precision (threshold on `confidence.answer` "
-                 "chosen on dev, applied to test)\n\n")
+    parts.append("\n## Answer rate at a target precision on real questions (threshold chosen "
+                 "on dev, applied to test)\n\n")
     prow = []
-    for target, r in payload["at_precision"].items():
-        prow.append([target, r["threshold_on_dev"], r["dev"]["answer_rate"],
-                     r["dev"]["precision"], r["test"]["answer_rate"], r["test"]["precision"]])
-    parts.append(md_table(["target precision", "threshold (dev)", "dev answered",
+    for model, key in (("team-data model (`confidence.answer`)", "at_precision"),
+                       ("real-language model (`confidence.real_answer`)", "at_precision_real")):
+        for target, r in (payload.get(key) or {}).items():
+            prow.append([model, target, r["threshold_on_dev"], r["dev"]["answer_rate"],
+                         r["dev"]["precision"], r["test"]["answer_rate"],
+                         r["test"]["precision"]])
+    parts.append(md_table(["model", "target precision", "threshold (dev)", "dev answered",
                            "dev precision", "test answered", "test precision"], prow) + "\n")
     return "".join(parts)

@@ -36,7 +36,8 @@ class SearchResult:
     entry_ids: list[str]
     score: float
     corrected_query: str | None = None  # the text searched after typo correction, if changed
-    confidence: float = 0.0  # p_answer of the decision
+    confidence: float = 0.0  # p_answer of the decision (team-data model)
+    real_confidence: float | None = None  # p_answer of the real-language model, if any
     query_normalized: str | None = None  # query understanding's text (None: field absent)
 
 
@@ -112,6 +113,7 @@ class ShippedRetrieval:
             score=float(hits[0]["score"]) if hits else 0.0,
             corrected_query=res.get("corrected_query"),
             confidence=float((res.get("confidence") or {}).get("answer", 0.0)),
+            real_confidence=(res.get("confidence") or {}).get("real_answer"),
             query_normalized=res.get("query_normalized"),
         )
 
@@ -126,7 +128,10 @@ class ShippedRetrieval:
             f"model {shown}, "
             f"{len(self.ids)} entries / {len(a.questions)} questions, index {a.index.kind}, "
             f"{self.calibration_note} (answer p ≥ {cal.t_answer:.3f}, "
-            f"clarify p ≥ {cal.t_clarify:.3f})"
+            f"clarify p ≥ {cal.t_clarify:.3f}"
+            + (f"; real-language answer p ≥ {cal.real.t_answer:.3f}, clarify p ≥ "
+               f"{cal.real.t_clarify:.3f}" if cal.real is not None else "; no real-language "
+               "models") + ")"
         )
 
 

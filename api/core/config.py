@@ -71,7 +71,11 @@ class Settings(BaseSettings):
     # KB ops console (api/routes/kb.py): import limits, inbox clustering, statistics.
     kb_import_max_bytes: int = 10 * 1024 * 1024
     kb_import_max_rows: int = 5000
-    # Answers scored below this go to the unanswered inbox as low-confidence (cosine score).
+    # An answer whose confidence was less than this above its calibrated answer threshold goes
+    # to the inbox as low-confidence (api/kbops/insights.py).
+    kb_inbox_confidence_margin: float = 0.1
+    # Legacy: answers recorded without their confidence count as low-confidence below this
+    # entry score (cosine scale).
     kb_inbox_low_confidence: float = 0.92
     # Inbox questions merge into one group while their mean cosine distance is below this.
     kb_inbox_cluster_distance: float = 0.08

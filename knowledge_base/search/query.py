@@ -57,8 +57,9 @@ DEFAULT_OTHER_PRODUCTS: Mapping[str, str] = {
 
 # Forum filler and courtesy: removed wherever they stand (longest first).
 FILLER = (
-    "哪位大神知道", "有没有大神知道", "有哪位大神知道", "哪位大神能告诉我", "哪位大神", "有没有大神",
-    "各位大神", "大神们", "大神", "求大神", "求高手", "哪位高手知道", "求解答", "求解释", "求指点",
+    "哪位大神知道", "有没有大神知道", "有哪位大神知道", "哪位大神能告诉我", "哪位大神",
+    "有没有大神", "各位大神", "大神们", "大神", "求大神", "求高手", "哪位高手知道", "求解答",
+    "求解释", "求指点",
     "求指教", "求帮助", "求助", "在线等", "急急急", "急死了", "很着急", "着急", "万分感谢",
     "非常感谢", "谢谢了", "谢谢你", "谢谢您", "谢谢", "多谢", "感谢", "麻烦了", "麻烦您了",
     "请问一下", "请问下", "请问", "我想咨询一下", "我想咨询", "咨询一下", "想咨询一下", "你好",
@@ -192,8 +193,11 @@ def _cut(text: str, spans: Sequence[tuple[int, int, str]],
     return "".join(out)
 
 
+_FILLER_LONGEST_FIRST = tuple(sorted(FILLER, key=len, reverse=True))
+
+
 def _strip_filler(clause: str) -> str:
-    for word in FILLER:
+    for word in _FILLER_LONGEST_FIRST:
         clause = clause.replace(word, "")
     bare = clause.strip(" ，,。！？!?~～…：:")
     if bare in CLAUSE_FILLER or not _content_len(bare):
@@ -245,7 +249,11 @@ def understand(text: str, config: QueryConfig | None = None) -> Understanding:
             work = _cut(work, as_issuer, config.replacements)
 
     clauses = [(c2, sep) for c, sep in _clauses(work) if (c2 := _strip_filler(c))]
-    removed += [w for w in FILLER if w in work]
+    rest = work
+    for word in _FILLER_LONGEST_FIRST:
+        if word in rest:
+            removed.append(word)
+            rest = rest.replace(word, "")
     removed += [c for c, _ in _clauses(work) if c and not _strip_filler(c)
                 and not any(w in c for w in FILLER)]
     if not clauses:
@@ -262,7 +270,9 @@ def understand(text: str, config: QueryConfig | None = None) -> Understanding:
             questions.append([])
             asked.append(False)
         if starts_new:
-            clause = _NEXT_QUESTION.sub("", clause).strip() or clause
+            clause = _NEXT_QUESTION.sub("", clause).strip()
+            if not clause:  # "还有，…": the connector was a clause of its own
+                continue
         questions[-1].append((clause, sep))
         asked[-1] = asked[-1] or _is_question(clause, sep)
     # Context after the last question joins it, unless that question is substantive alone.

@@ -326,12 +326,15 @@ class KnowledgeService:
         scored = self._candidates(snap, vector, live, max(top_k, CLARIFY_K) + 1, raw)
         cal = snap.artifacts.calibration
         thresholds = {"answer": cal.t_answer, "clarify": cal.t_clarify}
+        if cal.real is not None:
+            thresholds.update(real_answer=cal.real.t_answer, real_clarify=cal.real.t_clarify)
         if not scored:
             return {"decision": "fallback", "corrected_query": corrected,
                     "release": snap.release, "thresholds": thresholds,
                     "confidence": {"answer": 0.0, "scope": 0.0}, "hits": []}
         feats = features(text, scored[:CLARIFY_K], snap.artifacts.questions)
-        decision, p_answer, p_scope = cal.decide(feats)
+        probs = cal.probabilities(feats)
+        decision = cal.decide_probabilities(probs)
         top_questions = snap.entries[scored[0].entry_index].questions
         if decision != "answer" and any(asks_a_kb_question(q, top_questions)
                                         for q in {query, searched, text}):
@@ -341,9 +344,20 @@ class KnowledgeService:
             "corrected_query": corrected,
             "release": snap.release,
             "thresholds": thresholds,
-            "confidence": {"answer": round(p_answer, 4), "scope": round(p_scope, 4)},
+            "confidence": {k: round(v, 4) for k, v in probs.items()},
             "hits": [self._hit(snap, h, live) for h in scored[:top_k]],
         }
+
+    def explain(self, snap: Snapshot, query: str, *, channel: str = "web",
+                today: date | None = None) -> tuple[np.ndarray, list[int]]:
+        """Decision features and ranked entry indexes of a query, after query understanding
+        and typo correction, as the live search computes them (calibration, benchmarks)."""
+        text = snap.corrector.correct(understand(query, self._query_config).normalized)
+        vector, raw = snap.encode_query(text)
+        scored = self._candidates(snap, vector, snap.live(channel, today or date.today()),
+                                  CLARIFY_K + 1, raw)
+        return (features(text, scored[:CLARIFY_K], snap.artifacts.questions),
+                [h.entry_index for h in scored])
 
     @staticmethod
     def _candidates(snap: Snapshot, vector: np.ndarray, live: np.ndarray,
