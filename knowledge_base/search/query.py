@@ -208,7 +208,7 @@ def _strip_filler(clause: str) -> str:
 def _clauses(text: str) -> list[tuple[str, str]]:
     """(clause, the punctuation after it)."""
     parts = _CLAUSE_SPLIT.split(text)
-    out = []
+    out: list[tuple[str, str]] = []
     for k in range(0, len(parts), 2):
         sep = parts[k + 1] if k + 1 < len(parts) else ""
         if parts[k].strip() or out:
