@@ -126,6 +126,7 @@ def evaluate(log: Callable[[str], None] = print,
     per_query_ms = 1000 * (time.perf_counter() - t1) / max(len(rows), 1)
     dev = [r for r in rows if r["split"] == "dev"]
     test = [r for r in rows if r["split"] == "test"]
+    named = bank_named(retrieval, rs, dev_groups, bank_names)
     return {
         "retrieval": retrieval.describe(),
         "index_s": index_s,
@@ -141,7 +142,36 @@ def evaluate(log: Callable[[str], None] = print,
         "test": summarise(test),
         "at_precision": at_precision(dev, test),
         "at_precision_real": at_precision(dev, test, "real_confidence"),
+        "bank_named": named,
     }
+
+
+BANK_PREFIX = "请问建行"
+
+
+def bank_named(retrieval: Any, rs: Any, dev_groups: np.ndarray,
+               bank_names: str | None) -> dict[str, Any]:
+    """The test queries as a cardholder names the bank ("请问建行" + query), searched with the
+    CCB's BANK_NAMES and with the demo bank's (where 建行 is no own name and, not being named
+    as a card's issuer here, stays in the text): what stripping the own name is worth."""
+    import dataclasses
+
+    from knowledge_base.search.service import KnowledgeService
+
+    out: dict[str, Any] = {"prefix": BANK_PREFIX}
+    for label, names in (("with_bank_names", bank_names), ("demo_bank_names", "")):
+        service = KnowledgeService(dataclasses.replace(retrieval.service._settings,
+                                                       bank_names=names or ""))
+        rows = []
+        for query, entry in zip(rs.queries, rs.query_entry, strict=True):
+            if dev_groups[entry]:
+                continue
+            res = service.search_snapshot(retrieval.snapshot, BANK_PREFIX + query, top_k=TOP_K)
+            rows.append({"expected": retrieval.ids[entry],
+                         "ranked": [h["entry_id"] for h in res["hits"]],
+                         "decision": res["decision"]})
+        out[label] = summarise(rows)
+    return out
 
 
 def run(threads: int = 1, log: Callable[[str], None] = print,
@@ -195,4 +225,15 @@ def render(payload: dict[str, Any]) -> str:
                          r["test"]["precision"]])
     parts.append(md_table(["model", "target precision", "threshold (dev)", "dev answered",
                            "dev precision", "test answered", "test precision"], prow) + "\n")
+    named = payload.get("bank_named") or {}
+    if named:
+        parts.append(f"\n## The bank named: test queries as \"{named['prefix']}…\"\n\n")
+        nrows = [[label, s["n"], s["answered_right_rate"], s["precision_when_answering"],
+                  s["clarify_rate"], s["resolved_rate"], s["hit@1"], s["hit@3"]]
+                 for label, s in (("BANK_NAMES = the CCB's (stripped)",
+                                   named["with_bank_names"]),
+                                  ("BANK_NAMES = demo bank (建行 stays in the text)",
+                                   named["demo_bank_names"]))]
+        parts.append(md_table(["setting", "n", "answered right", "precision when answering",
+                               "clarify", "resolved", "hit@1", "hit@3"], nrows) + "\n")
     return "".join(parts)

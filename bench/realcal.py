@@ -62,17 +62,19 @@ def run(threads: int = 1, log: Callable[[str], None] = print, write: bool = True
     retrieval = shipped.ShippedRetrieval(shipped.ccb_entries(rs), oos,
                                          bank_names=ccb_policy.CCB_BANK_NAMES)
     service, snap = retrieval.service, retrieval.snapshot
-    x_in, c1, c3 = [], [], []
+    x_in, c1, c3, groups = [], [], [], []
     for query, entry in zip(rs.queries, rs.query_entry, strict=True):
         if not dev[entry]:
             continue
         feats, ranked = service.explain(snap, query)
         x_in.append(feats)
+        groups.append(entry)
         c1.append(ranked[:1] == [entry])
         c3.append(entry in ranked[:3])
     x_oos = [service.explain(snap, text)[0] for text in oos]
+    # Folds by group: a group's paraphrases are not independent samples.
     real, report = fit_real_language(np.array(x_in), np.array(c1), np.array(c3),
-                                     np.array(x_oos))
+                                     np.array(x_oos), groups=np.array(groups))
     root = data_dir()
     provenance = {
         "fitted": now_iso(),

@@ -64,19 +64,24 @@ def load_real_language(path: Path = CALIBRATION_FILE) -> RealLanguage | None:
 
 
 def fit_real_language(x_in: np.ndarray, correct1: np.ndarray, correct3: np.ndarray,
-                      x_oos: np.ndarray, target: float = TARGET_REAL_PRECISION
-                      ) -> tuple[RealLanguage, dict[str, Any]]:
+                      x_oos: np.ndarray, target: float = TARGET_REAL_PRECISION,
+                      groups: np.ndarray | None = None) -> tuple[RealLanguage, dict[str, Any]]:
     """Fit both models on real in-scope queries (features, top-1 / top-3 right) and
     out-of-scope examples; thresholds on out-of-fold probabilities: answer at ``target``
     precision with at most 2 % of the out-of-scope examples reaching it, clarify where 90 % of
-    them fall below."""
+    them fall below. ``groups`` (one id per in-scope query, e.g. its paraphrase group) keeps a
+    group's queries in one fold: paraphrases of a question are not independent samples."""
     n_in, n_out = len(x_in), len(x_oos)
+    fold_groups = None
+    if groups is not None:
+        fold_groups = np.r_[np.asarray(groups, np.int64),
+                            np.int64(np.max(groups, initial=0)) + 1 + np.arange(n_out)]
     x = np.r_[x_in, x_oos]
     w = np.r_[np.ones(n_in), np.full(n_out, n_in / max(n_out, 1))]
     y1 = np.r_[correct1, np.zeros(n_out)].astype(float)
     y3 = np.r_[correct3, np.zeros(n_out)].astype(float)
-    p1 = _oof_predict(x, y1, w)
-    p3 = _oof_predict(x, y3, w)
+    p1 = _oof_predict(x, y1, w, groups=fold_groups)
+    p3 = _oof_predict(x, y3, w, groups=fold_groups)
 
     def answer_threshold(precision: float) -> float:
         t = threshold_at_precision(p1[:n_in], correct1.astype(float), precision)
@@ -88,6 +93,7 @@ def fit_real_language(x_in: np.ndarray, correct1: np.ndarray, correct3: np.ndarr
     t_answer = answer_threshold(target)
     t_clarify = float(np.quantile(p3[n_in:], TARGET_OOS_REJECTION)) if n_out else 0.5
     report: dict[str, Any] = {"in_scope_queries": n_in, "out_of_scope_queries": n_out,
+                              "folds": "by group" if groups is not None else "by query",
                               "hit@1": float(correct1.mean()), "hit@3": float(correct3.mean()),
                               "out_of_fold": {}}
     for precision in REPORTED_PRECISIONS:

@@ -353,10 +353,17 @@ def load_out_of_scope(nlu_dir: Path) -> list[str]:
     return sorted(set(texts))
 
 
-def _oof_predict(x: np.ndarray, y: np.ndarray, w: np.ndarray, folds: int = 5) -> np.ndarray:
-    """Out-of-fold probabilities, so thresholds are not chosen on fitted data."""
+def _oof_predict(x: np.ndarray, y: np.ndarray, w: np.ndarray, folds: int = 5,
+                 groups: np.ndarray | None = None) -> np.ndarray:
+    """Out-of-fold probabilities, so thresholds are not chosen on fitted data. With
+    ``groups``, rows of one group share a fold (paraphrases of one question never inform
+    their own probabilities)."""
     rng = np.random.default_rng(CALIBRATION_SEED)
-    fold = rng.permutation(len(x)) % folds
+    if groups is None:
+        fold = rng.permutation(len(x)) % folds
+    else:
+        unique, inverse = np.unique(groups, return_inverse=True)
+        fold = (rng.permutation(len(unique)) % folds)[inverse]
     out = np.zeros(len(x))
     for f in range(folds):
         train, test = fold != f, fold == f

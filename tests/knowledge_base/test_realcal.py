@@ -112,3 +112,18 @@ def test_missing_or_foreign_file_means_team_data_only(tmp_path: Path) -> None:
     path.write_text(json.dumps(doc), encoding="utf-8")
     loaded = load_real_language(path)
     assert loaded is not None and loaded.t_answer == pytest.approx(real.t_answer)
+
+
+def test_group_folds_keep_a_groups_paraphrases_together() -> None:
+    x_in, c1, c3, x_oos = synthetic(2)
+    groups = np.arange(len(x_in)) // 2  # pairs of paraphrases
+    _, report = fit_real_language(x_in, c1, c3, x_oos, groups=groups)
+    assert report["folds"] == "by group"
+    assert report["out_of_fold"]["0.90"]["precision"] >= 0.9
+    from knowledge_base.search.retrieval import _oof_predict
+
+    y = c1.astype(float)
+    w = np.ones(len(x_in))
+    a = _oof_predict(x_in, y, w, groups=groups)
+    b = _oof_predict(x_in, y, w)
+    assert a.shape == b.shape and not np.allclose(a, b)
