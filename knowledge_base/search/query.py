@@ -73,12 +73,21 @@ _CLAUSE_SPLIT = re.compile(r"([，,。！？!?；;\n~～…]+|\s{2,})")
 _QUESTION_CUES = re.compile(
     r"[？?]|吗|么|呢|怎|如何|什么|啥|哪|多少|几|是否|能否|能不能|可不可以|可以不|有没有|会不会|"
     r"要不要|是不是|为何|为什么|咋|求问|多久|多长|何时|怎样")
+_NOT_A_CUE = re.compile(r"不怎么|没怎么|不太")  # "这张卡我都不怎么用": no question
+_FINAL_PARTICLE = re.compile(r"(不|没|没有|否)$")  # "能要回来不"
+# Context after a question: a statement about the cardholder's situation ("我已经搬家了").
+# Only such clauses are dropped after a substantive question; other trailing clauses may carry
+# what is asked ("提额会不会查征信，留下查询记录") and stay.
+_CONTEXT_START = re.compile(r"^(我|本人|因为|之前|以前|已经|目前|现在|当时|上个月|这个月|昨天|"
+                            r"今天|前几天|平时|一直|卡是|家里|人在)")
 # Words that open another question of the same message.
 _NEXT_QUESTION = re.compile(r"^(另外|还有|还想问|再问一下|再问|顺便问一下|顺便问下|顺便问|"
                             r"以及|此外|另一个问题|第二个问题|第二)[，,：:]?")
-# A payment source, not a card issuer: "用工行的卡还款" stays as written.
-_PAYMENT_SOURCE = re.compile(r"还款|还钱|还信用卡|转账|转入|转出|借记卡|储蓄卡|绑定|绑卡|代扣|扣款|"
-                             r"跨行|他行|其他银行|别的银行")
+# A bank that is not the card's issuer stays as written: a payment source or target
+# ("用工行的卡还款", "从招行转账", "还招行的信用卡", "工行借记卡"), or a comparison ("和招行比").
+_NOT_ISSUER_BEFORE = re.compile(r"(用|从|通过|拿|绑定?|和|跟|与|同|往|向|给|到|转|还|比)$")
+_NOT_ISSUER_AFTER = re.compile(
+    r"^(的)?(借记卡|储蓄卡|工资卡|一类卡|二类卡|一卡通|账户|账号|存款|网银)")
 _CARD_AFTER = re.compile(r"^(的)?(信用卡|xyk|卡|白金卡|金卡|普卡|副卡|附属卡|额度|积分|账单|年费)",
                          re.IGNORECASE)
 MIN_MAIN_CHARS = 6  # a question this long (content characters) stands without the context after it
@@ -217,7 +226,15 @@ def _clauses(text: str) -> list[tuple[str, str]]:
 
 
 def _is_question(clause: str, sep: str) -> bool:
-    return bool(_QUESTION_CUES.search(clause)) or "?" in sep or "？" in sep
+    bare = _NOT_A_CUE.sub("", clause)
+    return bool(_QUESTION_CUES.search(bare) or _FINAL_PARTICLE.search(bare)) or "?" in sep \
+        or "？" in sep
+
+
+def _is_context(clauses: Sequence[tuple[str, str]]) -> bool:
+    """The clauses open with the cardholder's situation and ask nothing."""
+    return bool(clauses) and bool(_CONTEXT_START.match(clauses[0][0])) and not any(
+        _is_question(c, s) for c, s in clauses)
 
 
 def understand(text: str, config: QueryConfig | None = None) -> Understanding:
@@ -239,10 +256,13 @@ def understand(text: str, config: QueryConfig | None = None) -> Understanding:
         other_product = products[0][2]
         other_issuer = config.other_products[other_product]
     issuers = _find(work, config.other_issuers)
-    if issuers and not _PAYMENT_SOURCE.search(work):
-        # Named as the card's issuer ("招行的卡怎么提额"): answered from our KB, with a note.
-        as_issuer = [s for s in issuers if _CARD_AFTER.match(work[s[1]:])
-                     or s[0] == 0 or not _content_len(work[:s[0]])]
+    if issuers:
+        # Named as the card's issuer ("招行的卡怎么提额", "建行app怎么还款"): answered from our
+        # KB, with a note.
+        as_issuer = [s for s in issuers
+                     if not _NOT_ISSUER_BEFORE.search(work[:s[0]])
+                     and not _NOT_ISSUER_AFTER.match(work[s[1]:])
+                     and (_CARD_AFTER.match(work[s[1]:]) or not _content_len(work[:s[0]]))]
         if as_issuer:
             other_issuer = other_issuer or config.other_issuers[as_issuer[0][2]]
             removed += [n for _, _, n in as_issuer]
@@ -266,10 +286,11 @@ def understand(text: str, config: QueryConfig | None = None) -> Understanding:
     asked = [False]
     for clause, sep in clauses:
         starts_new = bool(_NEXT_QUESTION.match(clause))
-        if questions[-1] and asked[-1] and (starts_new or _ended(questions[-1][-1][1])):
+        new = bool(questions[-1]) and asked[-1] and (starts_new or _ended(questions[-1][-1][1]))
+        if new:
             questions.append([])
             asked.append(False)
-        if starts_new:
+        if starts_new and (new or not questions[-1]):
             clause = _NEXT_QUESTION.sub("", clause).strip()
             if not clause:  # "还有，…": the connector was a clause of its own
                 continue
@@ -279,7 +300,7 @@ def understand(text: str, config: QueryConfig | None = None) -> Understanding:
     if len(questions) > 1 and not asked[-1]:
         tail = questions.pop()
         asked.pop()
-        if _content_len(_join(questions[-1])) >= MIN_MAIN_CHARS:
+        if _content_len(_join(questions[-1])) >= MIN_MAIN_CHARS and _is_context(tail):
             removed += [c for c, _ in tail]
         else:
             questions[-1] += tail
@@ -287,7 +308,8 @@ def understand(text: str, config: QueryConfig | None = None) -> Understanding:
         last_q = max((i for i, (c, s) in enumerate(questions[0]) if _is_question(c, s)),
                      default=None)
         if last_q is not None and last_q + 1 < len(questions[0]) and \
-                _content_len(_join(questions[0][:last_q + 1])) >= MIN_MAIN_CHARS:
+                _content_len(_join(questions[0][:last_q + 1])) >= MIN_MAIN_CHARS and \
+                _is_context(questions[0][last_q + 1:]):
             removed += [c for c, _ in questions[0][last_q + 1:]]
             questions[0] = questions[0][:last_q + 1]
 

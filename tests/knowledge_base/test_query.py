@@ -41,10 +41,24 @@ def test_other_issuer_as_the_cards_issuer_is_removed_and_noted() -> None:
     assert note is not None and "招商银行" in note and "本行信用卡" in note
 
 
-def test_other_bank_as_a_payment_source_is_kept_and_not_noted() -> None:
-    u = understand("能用工商银行的卡还款吗", CCB)
-    assert u.normalized == "能用工商银行的卡还款吗"
+@pytest.mark.parametrize("text", [
+    "能用工商银行的卡还款吗", "从招行转账还信用卡要手续费吗", "可以还招行的信用卡吗",
+    "招行借记卡能绑定自动还款吗", "你们的卡和招行的卡比哪个好"])
+def test_other_bank_not_as_the_cards_issuer_is_kept_and_not_noted(text: str) -> None:
+    u = understand(text, CCB)
+    assert u.normalized == text
     assert u.other_issuer is None and other_issuer_note(u) is None
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    ("招行信用卡怎么还款", "信用卡怎么还款"),
+    ("工行app怎么查账单", "app怎么查账单"),
+    ("请问农行的信用卡年费多少", "信用卡年费多少"),
+])
+def test_other_issuer_of_the_card_is_stripped_even_in_a_repayment_question(text: str,
+                                                                           want: str) -> None:
+    u = understand(text, CCB)
+    assert u.normalized == want and u.other_issuer is not None
 
 
 def test_a_product_only_another_bank_has_gets_the_own_cards_only_note() -> None:
@@ -113,3 +127,14 @@ def test_one_question_with_several_clauses_is_not_split() -> None:
 def test_a_second_question_too_short_to_offer_stays_with_the_first() -> None:
     u = understand("怎么开通分期？行吗？", DEMO)
     assert u.sub_questions == ()
+
+
+@pytest.mark.parametrize("text", [
+    "这张卡我都不怎么用，还被扣了300，能要回来不",  # 不怎么 is no question; 不 at the end is
+    "提额申请没批下来，还有别的办法吗",  # 还有 inside one question is no new question
+    "提额会不会查我信用报告，留下查询记录",  # a trailing clause that says what is asked
+    "信用卡怎么有两个密码，分别是拿来干嘛的",
+])
+def test_clauses_that_carry_the_question_are_kept(text: str) -> None:
+    u = understand(text, DEMO)
+    assert u.normalized == text and u.sub_questions == ()
