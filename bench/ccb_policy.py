@@ -54,6 +54,7 @@ def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     right = sum(1 for r in answered if r["ranked"][:1] == [r["expected"]])
     clarified = [r for r in rows if r["decision"] == "clarify"]
     offered = sum(1 for r in clarified if r["expected"] in r["ranked"][:CLARIFY_OPTIONS])
+    first = sum(1 for r in clarified if r["ranked"][:1] == [r["expected"]])
     return {
         "n": n,
         "hit@1": sum(r["ranked"][:1] == [r["expected"]] for r in rows) / n,
@@ -64,6 +65,8 @@ def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "clarify_rate": len(clarified) / n,
         "clarify_offered_right_rate": offered / n,
         "clarify_right_share": offered / len(clarified) if clarified else None,
+        # of the clarifies that offer the right entry, the share that list it first
+        "clarify_right_first_share": first / offered if offered else None,
         "fallback_rate": sum(r["decision"] == "fallback" for r in rows) / n,
         "resolved_rate": (right + offered) / n,
         "decisions": dict(Counter(r["decision"] for r in rows)),
@@ -207,9 +210,11 @@ def render(payload: dict[str, Any]) -> str:
         f"{payload['queries_normalized']} queries\n\n"
     )
     headers = ["split", "n", "answered right", "precision when answering", "clarify",
-               "clarify, right offered", "fallback", "resolved", "hit@1", "hit@3"]
+               "clarify, right offered", "…of those, right first", "fallback", "resolved",
+               "hit@1", "hit@3"]
     rows = [[name, s["n"], s["answered_right_rate"], s["precision_when_answering"],
-             s["clarify_rate"], s["clarify_offered_right_rate"], s["fallback_rate"],
+             s["clarify_rate"], s["clarify_offered_right_rate"],
+             s.get("clarify_right_first_share"), s["fallback_rate"],
              s["resolved_rate"], s["hit@1"], s["hit@3"]]
             for name, s in (("test", payload["test"]), ("dev", payload["dev"]),
                             ("all", payload["all"]))]
