@@ -46,24 +46,72 @@ def utter_answer(dispatcher: CollectingDispatcher, hit: dict[str, Any]) -> None:
         dispatcher.utter_message(text="猜你想问：", buttons=related[:MAX_RELATED])
 
 
+def also_asked(dispatcher: CollectingDispatcher, result: dict[str, Any]) -> None:
+    """Offer the other questions of a multi-question message as buttons (the entry that answers
+    each when the KB has one, else the question itself, sent again as a message)."""
+    buttons = []
+    for sub in result.get("sub_questions") or []:
+        if sub.get("entry_id"):
+            buttons.append(entry_button(sub["entry_id"], sub.get("question") or sub["text"]))
+        elif sub.get("text"):
+            buttons.append({"title": sub["text"], "payload": sub["text"]})
+    if buttons:
+        dispatcher.utter_message(text="您还问到：", buttons=buttons)
+
+
+def kb_meta(result: dict[str, Any]) -> dict[str, Any]:
+    """The decision's confidence and thresholds, for the ops inbox (low confidence is relative
+    to the calibrated answer threshold)."""
+    out: dict[str, Any] = {}
+    if result.get("confidence"):
+        out["confidence"] = result["confidence"]
+    if result.get("thresholds"):
+        out["thresholds"] = result["thresholds"]
+    return out
+
+
 def respond(dispatcher: CollectingDispatcher, result: dict[str, Any], *, picked: bool,
             fallbacks: int, **meta: Any) -> list[EventType]:
     """Apply the calibrated policy to a search result: answer, clarify, or fall back (the second
-    fallback in a row offers a human). `meta` adds details to the turn's outcome."""
+    fallback in a row offers a human). `meta` adds details to the turn's outcome.
+
+    A message that named another bank gets the search's note (our answer describes our cards);
+    for a product only that bank has, the note says we can only answer for our own cards, and
+    our closest entries are offered instead of an answer."""
     hits = result.get("hits") or []
     decision = result.get("decision", "fallback") if not picked else "answer"
     release = result.get("release")
     if picked and not hits:
         decision = "fallback"
+    other = (result.get("other_issuer") or {}) if not picked else {}
+
+    if other.get("product") and other.get("note"):
+        buttons = [entry_button(h["entry_id"], h["question"]) for h in hits[:3]] \
+            if decision in ("answer", "clarify") else []
+        if buttons:
+            dispatcher.utter_message(text=other["note"] + "本行的相关问题：", buttons=buttons)
+        else:
+            dispatcher.utter_message(text=other["note"])
+        send_meta(dispatcher, CLARIFY if buttons else FALLBACK, reason="other_issuer_product",
+                  kb={"candidates": [{"entry_id": h["entry_id"], "score": h.get("score")}
+                                     for h in hits[:3]] if buttons else [],
+                      "score": hits[0].get("score") if hits else None, "release": release,
+                      "other_issuer": other.get("name")},
+                  **meta)
+        return [SlotSet("kb_entry_id", None),
+                SlotSet("kb_last_outcome", CLARIFY if buttons else FALLBACK)]
+    if other.get("note") and decision in ("answer", "clarify"):
+        dispatcher.utter_message(text=other["note"])
 
     if decision == "answer":
         top = hits[0]
         utter_answer(dispatcher, top)
+        also_asked(dispatcher, result)
         send_meta(
             dispatcher,
             ANSWERED,
             kb={"entry_id": top["entry_id"], "score": top.get("score"), "release": release,
-                "picked": picked},
+                "picked": picked, **kb_meta(result)},
             **meta,
         )
         return [SlotSet("kb_entry_id", None), SlotSet("kb_fallbacks", 0),
@@ -72,11 +120,12 @@ def respond(dispatcher: CollectingDispatcher, result: dict[str, Any], *, picked:
     if decision == "clarify":
         buttons = [entry_button(h["entry_id"], h["question"]) for h in hits[:3]]
         dispatcher.utter_message(text="您是不是想问：", buttons=buttons + [NONE_OF_THESE])
+        also_asked(dispatcher, result)
         send_meta(
             dispatcher,
             CLARIFY,
             kb={"candidates": [{"entry_id": h["entry_id"], "score": h.get("score")}
-                               for h in hits[:3]], "release": release},
+                               for h in hits[:3]], "release": release, **kb_meta(result)},
             **meta,
         )
         return [SlotSet("kb_entry_id", None), SlotSet("kb_last_outcome", CLARIFY)]
@@ -90,13 +139,13 @@ def respond(dispatcher: CollectingDispatcher, result: dict[str, Any], *, picked:
                      {"title": "我再换个说法", "payload": "/deny"}],
         )
         send_meta(dispatcher, FALLBACK, offer_human=True,
-                  kb={"score": top_score, "release": release}, **meta)
+                  kb={"score": top_score, "release": release, **kb_meta(result)}, **meta)
     else:
         dispatcher.utter_message(
             text="抱歉，我没太明白您的意思，能换个说法再问一次吗？比如“怎么修改账单日”。"
         )
         send_meta(dispatcher, FALLBACK, offer_human=False,
-                  kb={"score": top_score, "release": release}, **meta)
+                  kb={"score": top_score, "release": release, **kb_meta(result)}, **meta)
     return [SlotSet("kb_entry_id", None), SlotSet("kb_fallbacks", fallbacks),
             SlotSet("kb_last_outcome", FALLBACK)]
 

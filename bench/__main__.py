@@ -1,5 +1,6 @@
-"""`python -m bench [ccb|heldout|scale|e2e|heldout_chat|insights|loop|load|all]`: run benchmarks,
-write bench/results/ (`load` starts its own stack and is not part of `all`: `make bench-load`).
+"""`python -m bench [ccb|realcal|ccb_policy|heldout|scale|e2e|heldout_chat|insights|loop|load|all]`:
+run benchmarks, write bench/results/ (`realcal` writes knowledge_base/search/calibration.json;
+`load` starts its own stack and is not part of `all`: `make bench-load`).
 
 Each benchmark writes `<name>.json` and `<name>.md`. A benchmark whose inputs are missing (the
 shared evaluation data, the built model, a running stack) is skipped with a message; `all`
@@ -18,7 +19,8 @@ from typing import Any
 
 from bench.common import RESULTS_DIR, Skip
 
-NAMES = ("ccb", "heldout", "scale", "e2e", "heldout_chat", "insights", "loop")
+NAMES = ("ccb", "realcal", "ccb_policy", "heldout", "scale", "e2e", "heldout_chat", "insights",
+         "loop")
 
 
 def log(message: str) -> None:
@@ -37,6 +39,14 @@ def runner(name: str, args: argparse.Namespace) -> Callable[[], Any]:
             threads=args.threads,
             log=log,
         )
+    if name == "realcal":
+        from bench import realcal
+
+        return lambda: realcal.run(threads=args.threads, log=log)
+    if name == "ccb_policy":
+        from bench import ccb_policy
+
+        return lambda: ccb_policy.run(threads=args.threads, log=log)
     if name == "heldout":
         from bench import heldout
 

@@ -14,6 +14,7 @@ searches it exactly as the service does (`KnowledgeService.search_snapshot`).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import date
@@ -35,6 +36,9 @@ class SearchResult:
     entry_ids: list[str]
     score: float
     corrected_query: str | None = None  # the text searched after typo correction, if changed
+    confidence: float = 0.0  # p_answer of the decision (team-data model)
+    real_confidence: float | None = None  # p_answer of the real-language model, if any
+    query_normalized: str | None = None  # query understanding's text (None: field absent)
 
 
 def _settings() -> Any:
@@ -72,7 +76,8 @@ class ShippedRetrieval:
     """A snapshot built by `knowledge_base.search.snapshot.build_artifacts`, searched by the
     service."""
 
-    def __init__(self, entries: list[Any], oos: list[str], *, neutral_ok: bool = False) -> None:
+    def __init__(self, entries: list[Any], oos: list[str], *, neutral_ok: bool = False,
+                 bank_names: str | None = None) -> None:
         try:
             from knowledge_base.search.encoder import load_encoder
             from knowledge_base.search.service import KnowledgeService
@@ -91,7 +96,10 @@ class ShippedRetrieval:
             artifacts = _artifacts_without_calibration(entries, encoder)
             self.calibration_note = f"neutral calibration ({type(exc).__name__})"
         self.snapshot = Snapshot(0, list(entries), artifacts, encoder, Path("/nonexistent"))
-        self.service = KnowledgeService(_settings())
+        settings = _settings()
+        if bank_names is not None:  # the bank whose KB this is (query understanding)
+            settings = dataclasses.replace(settings, bank_names=bank_names)
+        self.service = KnowledgeService(settings)
         self.ids = [e.id for e in entries]
 
     def search(self, text: str, top_k: int, today: date | None = None) -> SearchResult:
@@ -104,6 +112,9 @@ class ShippedRetrieval:
             entry_ids=[h["entry_id"] for h in hits],
             score=float(hits[0]["score"]) if hits else 0.0,
             corrected_query=res.get("corrected_query"),
+            confidence=float((res.get("confidence") or {}).get("answer", 0.0)),
+            real_confidence=(res.get("confidence") or {}).get("real_answer"),
+            query_normalized=res.get("query_normalized"),
         )
 
     def describe(self) -> str:
@@ -117,7 +128,10 @@ class ShippedRetrieval:
             f"model {shown}, "
             f"{len(self.ids)} entries / {len(a.questions)} questions, index {a.index.kind}, "
             f"{self.calibration_note} (answer p ≥ {cal.t_answer:.3f}, "
-            f"clarify p ≥ {cal.t_clarify:.3f})"
+            f"clarify p ≥ {cal.t_clarify:.3f}"
+            + (f"; real-language answer p ≥ {cal.real.t_answer:.3f}, clarify p ≥ "
+               f"{cal.real.t_clarify:.3f}" if cal.real is not None else "; no real-language "
+               "models") + ")"
         )
 
 

@@ -22,6 +22,10 @@ class KBConfig:
     embedding_model_dir: Path = Path("var/models/e5-small")
     index_dir: Path = Path("var/index")
     kb_seed_dir: Path = Path("knowledge_base/seed")
+    # Query understanding (search/query.py): the deploying bank's names (comma-separated,
+    # ``name=replacement`` allowed; empty = the demo bank's) and extra other-issuer names.
+    bank_names: str = ""
+    other_issuers: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> KBConfig:

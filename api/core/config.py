@@ -80,12 +80,22 @@ class Settings(BaseSettings):
     embedding_model_dir: Path = Path("var/models/e5-small")
     index_dir: Path = Path("var/index")
     kb_seed_dir: Path = Path("knowledge_base/seed")
+    # Query understanding before retrieval (knowledge_base/search/query.py): the deploying
+    # bank's names, stripped from questions (comma-separated; 中国XX银行, XX银行, XX行, app name
+    # as "name=App", English initials; empty = the demo bank 本行), and extra other-issuer names
+    # ("name" or "name=display name") on top of the built-in list.
+    bank_names: str = ""
+    other_issuers: str = ""
 
     max_message_chars: int = 2000
     # KB ops console (api/routes/kb.py): import limits, inbox clustering, statistics.
     kb_import_max_bytes: int = 10 * 1024 * 1024
     kb_import_max_rows: int = 5000
-    # Answers scored below this go to the unanswered inbox as low-confidence (cosine score).
+    # An answer whose confidence was less than this above its calibrated answer threshold goes
+    # to the inbox as low-confidence (api/kbops/insights.py).
+    kb_inbox_confidence_margin: float = 0.1
+    # Legacy: answers recorded without their confidence count as low-confidence below this
+    # entry score (cosine scale).
     kb_inbox_low_confidence: float = 0.92
     # Inbox questions merge into one group while their mean cosine distance is below this.
     kb_inbox_cluster_distance: float = 0.08

@@ -11,12 +11,21 @@ Inbox (active learning)
       (a handoff with reason ``clarify_rejected``, or the next user turn is the
       ``/none_of_these`` button / the words 都不是); the sample is the question that was
       clarified;
-    * ``low_confidence``: answered with a score below ``KB_INBOX_LOW_CONFIDENCE``;
-    * ``thumbs_down``: the cardholder marked the answer not helpful.
+    * ``clarify``: the bot asked "您是不是想问" and the cardholder did not reject it (picked a
+      suggestion or moved on): the KB has the answer but not in the words asked;
+    * ``low_confidence``: answered, but only just: the decision's confidence was less than
+      ``KB_INBOX_CONFIDENCE_MARGIN`` above its calibrated answer threshold (the margin of the
+      more confident of the two decision models, team data and real language). Events recorded
+      without confidence (before it was logged) fall back to the entry score below
+      ``KB_INBOX_LOW_CONFIDENCE``;
+    * ``thumbs_down``: the cardholder marked the answer not helpful;
+    * ``handoff_after_answer``: answered, then the cardholder asked for a human within
+      ``KB_STATS_HANDOFF_TURNS`` + 1 messages.
 
     Distinct utterances are embedded with the KB encoder and grouped by meaning
-    (:mod:`knowledge_base.search.clustering`), groups ranked by how often they were asked. Questions
-    ops already handled (added to an entry, used for a new entry, dismissed) are left out.
+    (:mod:`knowledge_base.search.clustering`), groups ranked by how many cardholders they would
+    help (distinct users, then distinct conversations, then how often asked). Questions ops
+    already handled (added to an entry, used for a new entry, dismissed) are left out.
 
 Statistics
     Per entry: ``hits`` (answers that used it), ``helpful`` / ``not_helpful`` (thumbs), and
@@ -38,13 +47,14 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.models import Handoff, KBEvent, Message
+from api.models import Conversation, Handoff, KBEvent, Message
 from knowledge_base.content.drafts import KBInboxResolved
 from knowledge_base.content.entries import normalize_question
 from knowledge_base.search.clustering import cluster_labels, medoid
 
 NONE_OF_THESE_TEXTS = {"/none_of_these", normalize_question("都不是")}
-KINDS = ("fallback", "clarify_rejected", "low_confidence", "thumbs_down")
+KINDS = ("fallback", "clarify_rejected", "clarify", "low_confidence", "thumbs_down",
+         "handoff_after_answer")
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -60,6 +70,8 @@ class InboxItem:
     at: datetime | None
     entry_id: str | None = None
     score: float | None = None
+    conversation_id: str | None = None
+    user_id: str | None = None
 
 
 @dataclass
@@ -70,6 +82,8 @@ class Group:
     kinds: Counter[str] = field(default_factory=Counter)
     last_at: datetime | None = None
     representative: str = ""
+    users: set[str] = field(default_factory=set)
+    conversations: set[str] = field(default_factory=set)
 
     @property
     def count(self) -> int:
@@ -81,27 +95,61 @@ def _is_question(text: str) -> bool:
     return bool(text) and not text.startswith("/") and bool(normalize_question(text))
 
 
-def collect_items(db: Session, *, since: datetime, low_confidence: float) -> list[InboxItem]:
-    """Every unanswered-ish question since ``since`` (see the module docstring)."""
+def confidence_margin(kb: dict[str, Any]) -> float | None:
+    """How far the answer's confidence was above its calibrated threshold: the larger margin of
+    the two decision models (team data ``answer``, real language ``real_answer``); None when
+    the event carries no confidence."""
+    confidence, thresholds = kb.get("confidence"), kb.get("thresholds")
+    if not isinstance(confidence, dict) or not isinstance(thresholds, dict):
+        return None
+    margins = [float(confidence[k]) - float(thresholds[k]) for k in ("answer", "real_answer")
+               if isinstance(confidence.get(k), int | float)
+               and isinstance(thresholds.get(k), int | float)]
+    return max(margins) if margins else None
+
+
+def is_low_confidence(event: KBEvent, *, margin: float, legacy_score: float) -> bool:
+    """An answer that only just passed its calibrated threshold (see the module docstring)."""
+    kb = (event.details or {}).get("kb") if isinstance(event.details, dict) else None
+    if not isinstance(kb, dict) or kb.get("picked"):
+        return False
+    above = confidence_margin(kb)
+    if above is not None:
+        return above < margin
+    return event.score is not None and event.score < legacy_score
+
+
+def collect_items(db: Session, *, since: datetime, low_confidence: float,
+                  confidence_margin: float = 0.1, handoff_turns: int = 1) -> list[InboxItem]:
+    """Every unanswered-ish question since ``since`` (see the module docstring);
+    ``low_confidence`` is the legacy score cut for events recorded without confidence."""
     items: list[InboxItem] = []
     events = list(db.scalars(select(KBEvent).where(KBEvent.created_at >= since)
                              .order_by(KBEvent.conversation_id, KBEvent.id)))
     by_conv: dict[str, list[KBEvent]] = defaultdict(list)
+    users = _users(db, {e.conversation_id for e in events})
+
+    def item(e: KBEvent, kind: str, entry_id: str | None = None) -> InboxItem:
+        return InboxItem(e.query, kind, _aware(e.created_at), entry_id, e.score,
+                         e.conversation_id, users.get(e.conversation_id))
+
+    answered: list[KBEvent] = []
     for e in events:
         by_conv[e.conversation_id].append(e)
-        kb = (e.details or {}).get("kb") if isinstance(e.details, dict) else None
-        picked = isinstance(kb, dict) and bool(kb.get("picked"))
         if not _is_question(e.query):
             continue
         if e.outcome == "fallback":
-            items.append(InboxItem(e.query, "fallback", _aware(e.created_at), None, e.score))
-        elif (e.outcome == "answered" and not picked and e.score is not None
-              and e.score < low_confidence):
-            items.append(InboxItem(e.query, "low_confidence", _aware(e.created_at), e.entry_id,
-                                   e.score))
+            items.append(item(e, "fallback"))
+        elif e.outcome == "answered":
+            if is_low_confidence(e, margin=confidence_margin, legacy_score=low_confidence):
+                items.append(item(e, "low_confidence", e.entry_id))
+            kb = (e.details or {}).get("kb") if isinstance(e.details, dict) else None
+            if not (isinstance(kb, dict) and kb.get("picked")):
+                answered.append(e)
         if e.helpful is False:
-            items.append(InboxItem(e.query, "thumbs_down", _aware(e.created_at), e.entry_id,
-                                   e.score))
+            items.append(item(e, "thumbs_down", e.entry_id))
+    items += [item(e, "handoff_after_answer", e.entry_id)
+              for e in _handoff_after(db, answered, handoff_turns)]
 
     clarify = [e for e in events if e.outcome == "clarify" and _is_question(e.query)]
     if clarify:
@@ -131,9 +179,48 @@ def collect_items(db: Session, *, since: datetime, low_confidence: float) -> lis
                     first = following[0].text.strip()
                     rejected = first in NONE_OF_THESE_TEXTS or \
                         normalize_question(first) in NONE_OF_THESE_TEXTS
-            if rejected:
-                items.append(InboxItem(e.query, "clarify_rejected", start, None, e.score))
+            items.append(item(e, "clarify_rejected" if rejected else "clarify"))
     return items
+
+
+def _users(db: Session, conversation_ids: set[str]) -> dict[str, str]:
+    """conversation id -> the cardholder's channel user id."""
+    if not conversation_ids:
+        return {}
+    return {c: u for c, u in db.execute(select(Conversation.id, Conversation.user_id)
+                                        .where(Conversation.id.in_(conversation_ids)))}
+
+
+def _handoff_after(db: Session, answered: list[KBEvent], handoff_turns: int) -> list[KBEvent]:
+    """Answered events followed by a handoff request before the cardholder sent
+    ``handoff_turns`` + 1 more messages (as ``entry_stats`` counts ``handoffs_after``)."""
+    if not answered:
+        return []
+    convs = {e.conversation_id for e in answered}
+    requests: dict[str, list[datetime]] = defaultdict(list)
+    for h in db.scalars(select(Handoff).where(Handoff.conversation_id.in_(convs))):
+        at = _aware(h.requested_at)
+        if at is not None:
+            requests[h.conversation_id].append(at)
+    if not requests:
+        return []
+    turns: dict[str, list[tuple[int, datetime]]] = defaultdict(list)
+    for m in db.scalars(select(Message).where(Message.conversation_id.in_(set(requests)),
+                                              Message.sender == "user").order_by(Message.id)):
+        at = _aware(m.created_at)
+        if at is not None:
+            turns[m.conversation_id].append((m.id, at))
+    out = []
+    for e in answered:
+        times = requests.get(e.conversation_id)
+        start = _aware(e.created_at)
+        if not times or start is None:
+            continue
+        after = [at for mid, at in turns.get(e.conversation_id, []) if mid > e.user_message_id]
+        end = after[handoff_turns] if len(after) > handoff_turns else None
+        if any(t >= start and (end is None or t < end) for t in times):
+            out.append(e)
+    return out
 
 
 def group_items(items: Iterable[InboxItem], resolved: set[str],
@@ -144,13 +231,25 @@ def group_items(items: Iterable[InboxItem], resolved: set[str],
     counts: Counter[str] = Counter()
     kinds: dict[str, Counter[str]] = defaultdict(Counter)
     last: dict[str, datetime] = {}
+    people: dict[str, set[str]] = defaultdict(set)
+    convs: dict[str, set[str]] = defaultdict(set)
+    asked: set[tuple[str, str | None, str | None]] = set()
     for item in items:
         key = normalize_question(item.text)
         if not key or key in resolved:
             continue
         texts.setdefault(key, item.text.strip())
-        counts[key] += 1
+        # One question turn can be several kinds (low confidence and thumbs down): it counts
+        # once as asked, every kind is shown.
+        turn = (key, item.conversation_id, item.at.isoformat() if item.at else None)
+        if turn not in asked or item.conversation_id is None:
+            counts[key] += 1
+            asked.add(turn)
         kinds[key][item.kind] += 1
+        if item.user_id or item.conversation_id:
+            people[key].add(item.user_id or f"conversation:{item.conversation_id}")
+        if item.conversation_id:
+            convs[key].add(item.conversation_id)
         if item.at is not None and (key not in last or item.at > last[key]):
             last[key] = item.at
     keys = [k for k, _ in counts.most_common(max_questions)]
@@ -172,10 +271,14 @@ def group_items(items: Iterable[InboxItem], resolved: set[str],
             representative=texts[center])
         for k in member_keys:
             group.kinds.update(kinds[k])
+            group.users |= people[k]
+            group.conversations |= convs[k]
             if k in last and (group.last_at is None or last[k] > group.last_at):
                 group.last_at = last[k]
         groups.append(group)
-    groups.sort(key=lambda g: (-g.count, -(g.last_at.timestamp() if g.last_at else 0)))
+    # Ranked by how many cardholders a fix would help, then conversations, then asks.
+    groups.sort(key=lambda g: (-len(g.users), -len(g.conversations), -g.count,
+                               -(g.last_at.timestamp() if g.last_at else 0)))
     return groups, len(keys)
 
 
@@ -267,7 +370,8 @@ def since_days(days: int) -> datetime:
 
 def group_public(group: Group, suggestion: dict[str, Any] | None) -> dict[str, Any]:
     samples = sorted(group.counts.items(), key=lambda kv: -kv[1])
-    return {"key": group.key, "count": group.count,
+    return {"key": group.key, "count": group.count, "users": len(group.users),
+            "conversations": len(group.conversations),
             "kinds": {k: group.kinds.get(k, 0) for k in KINDS if group.kinds.get(k)},
             "representative": group.representative,
             "samples": [{"text": t, "count": c} for t, c in samples[:5]],

@@ -429,9 +429,12 @@ def import_entries(
 def inbox(db: SessionDep, settings: SettingsDep, user: KBEditorStaff,
           kb: KBDep, days: Annotated[int, Query(ge=1, le=365)] = 30,
           limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
-    """Unanswered questions grouped by meaning, most frequent first."""
+    """Questions the KB did not serve well, grouped by meaning, the group that would help the
+    most cardholders first."""
     items = insights.collect_items(db, since=insights.since_days(days),
-                                   low_confidence=settings.kb_inbox_low_confidence)
+                                   low_confidence=settings.kb_inbox_low_confidence,
+                                   confidence_margin=settings.kb_inbox_confidence_margin,
+                                   handoff_turns=settings.kb_stats_handoff_turns)
     groups, total = insights.group_items(
         items, insights.resolved_keys(db),
         lambda texts: retrieval.cluster_vectors(kb, texts, settings),

@@ -60,6 +60,18 @@ class KBHit(BaseModel):
     related: list[KBRelated] = Field(description="猜你想问: up to 3 neighbouring entries")
 
 
+class KBOtherIssuer(BaseModel):
+    name: str = Field(description="The other bank's name (招商银行)")
+    product: str | None = Field(default=None, description="A product only that bank has")
+    note: str = Field(description="Chinese note for the cardholder")
+
+
+class KBSubQuestion(BaseModel):
+    text: str
+    entry_id: str | None = None
+    question: str | None = Field(default=None, description="Standard question of that entry")
+
+
 class KBSearchResponse(BaseModel):
     decision: Literal["answer", "clarify", "fallback"]
     release: int
@@ -71,4 +83,13 @@ class KBSearchResponse(BaseModel):
     corrected_query: str | None = Field(
         default=None, description="The query as searched when homophone typos of card terms "
                                   "were corrected (注消 -> 注销); null when unchanged")
+    query_normalized: str | None = Field(
+        default=None, description="The text searched after query understanding (bank names, "
+                                  "filler and courtesy, trailing context removed; the main "
+                                  "question of several); null when unchanged")
+    other_issuer: KBOtherIssuer | None = Field(
+        default=None, description="Another bank the query named as the card's issuer")
+    sub_questions: list[KBSubQuestion] = Field(
+        default_factory=list, description="The other questions of a multi-question message, "
+                                          "with the entry that would answer each (if any)")
     hits: list[KBHit]

@@ -393,6 +393,8 @@ class ImportPublic(BaseModel):
 class InboxClusterPublic(BaseModel):
     key: str
     count: int
+    users: int = Field(0, description="distinct cardholders who asked (the ranking key)")
+    conversations: int = Field(0, description="distinct conversations")
     kinds: dict[str, int]
     representative: str
     samples: list[dict[str, Any]] = Field(description="distinct utterances, most frequent first")

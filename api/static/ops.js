@@ -12,8 +12,9 @@
   const PENDING = { create: "新建待发布", update: "修改待发布", archive: "下线待发布",
                     restore: "恢复待发布" };
   const DECISION = { answer: "直接回答", clarify: "反问澄清", fallback: "兜底（没听懂）" };
-  const KIND = { fallback: "没听懂", clarify_rejected: "推荐都不是", low_confidence: "低置信回答",
-                 thumbs_down: "点了没帮助" };
+  const KIND = { fallback: "没听懂", clarify_rejected: "推荐都不是", clarify: "反问后才找到",
+                 low_confidence: "低置信回答", thumbs_down: "点了没帮助",
+                 handoff_after_answer: "回答后转人工" };
   const SOURCE = { seed: "初始导入", publish: "发布", rollback: "回滚" };
   const ACTION = { create: "新建", update: "修改", archive: "下线", restore: "恢复", discard: "放弃草稿",
                    import: "导入", add_similar: "添加相似问", publish: "发布", rollback: "回滚",
@@ -552,7 +553,7 @@
       data.items.forEach(function (g) {
         const li = el("li", "cluster");
         const head = el("div", "cluster-head");
-        head.appendChild(el("span", "count", g.count + " 次"));
+        head.appendChild(el("span", "count", (g.users ? g.users + " 位用户 · " : "") + g.count + " 次"));
         head.appendChild(el("b", null, g.representative));
         Object.keys(g.kinds).forEach(function (k) { head.appendChild(el("span", "tag", (KIND[k] || k) + " " + g.kinds[k])); });
         li.appendChild(head);

@@ -111,3 +111,31 @@ def test_ccb_recipes_match_the_data_readme() -> None:
     small = ccb_data.ccb_287()
     assert (small.n_entries, len(small.docs), len(small.queries)) == (287, 574, 547)
     assert small.entry_starts()[:3] == [0, 2, 4]
+
+
+def test_ccb_policy_split_is_seeded_half_and_disjoint() -> None:
+    from bench import ccb_policy
+
+    a = ccb_policy.split_groups(287)
+    assert a.sum() == 143 and (a == ccb_policy.split_groups(287)).all()
+    assert not (a == ccb_policy.split_groups(287, seed=15)).all()
+
+
+def test_ccb_policy_summary_and_precision_thresholds() -> None:
+    from bench import ccb_policy
+
+    rows = [
+        {"expected": "a", "ranked": ["a", "b"], "decision": "answer", "confidence": 0.9},
+        {"expected": "a", "ranked": ["b", "a"], "decision": "answer", "confidence": 0.8},
+        {"expected": "c", "ranked": ["b", "d", "c"], "decision": "clarify", "confidence": 0.3},
+        {"expected": "e", "ranked": ["f"], "decision": "fallback", "confidence": 0.1},
+    ]
+    s = ccb_policy.summarise(rows)
+    assert s["answered_right_rate"] == 0.25 and s["precision_when_answering"] == 0.5
+    assert s["clarify_rate"] == 0.25 and s["clarify_offered_right_rate"] == 0.25
+    assert s["resolved_rate"] == 0.5 and s["fallback_rate"] == 0.25
+    got = ccb_policy.at_precision(rows, rows)
+    # only the top-confidence query is answered at 90 % / 95 % precision
+    assert got["0.90"]["threshold_on_dev"] == 0.9
+    assert got["0.90"]["test"] == {"answer_rate": 0.25, "precision": 1.0}
+    assert ccb_policy.at_precision(rows, rows, "missing") == {}

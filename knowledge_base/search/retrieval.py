@@ -247,6 +247,34 @@ def _targets() -> dict[str, float]:
 
 
 @dataclass
+class RealLanguage:
+    """Decision models fitted on real customers' questions (``realcal.py``, committed as
+    ``calibration.json``): P(top entry right) and P(right entry in the top 3) over the same
+    features, with thresholds for the real-language target precision. On a build the
+    thresholds are raised so that the KB's out-of-scope examples stay within the caps."""
+
+    answer_model: Logistic
+    scope_model: Logistic
+    t_answer: float
+    t_clarify: float
+    fingerprint: str = ""
+
+    def predict(self, feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.answer_model.predict(feats), self.scope_model.predict(feats)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"answer_model": self.answer_model.__dict__,
+                "scope_model": self.scope_model.__dict__, "t_answer": self.t_answer,
+                "t_clarify": self.t_clarify, "fingerprint": self.fingerprint}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RealLanguage:
+        return cls(Logistic(**data["answer_model"]), Logistic(**data["scope_model"]),
+                   float(data["t_answer"]), float(data["t_clarify"]),
+                   str(data.get("fingerprint", "")))
+
+
+@dataclass
 class Calibration:
     """Decision models and thresholds (stored as JSON next to the index)."""
 
@@ -255,23 +283,42 @@ class Calibration:
     t_answer: float
     t_clarify: float
     report: dict[str, Any] = field(default_factory=dict)
+    real: RealLanguage | None = None
+
+    def probabilities(self, feats: np.ndarray) -> dict[str, float]:
+        """p_answer / p_scope of the team-data models, and of the real-language ones."""
+        out = {"answer": float(self.answer_model.predict(feats)[0]),
+               "scope": float(self.scope_model.predict(feats)[0])}
+        if self.real is not None:
+            real_answer, real_scope = self.real.predict(feats)
+            out.update(real_answer=float(real_answer[0]), real_scope=float(real_scope[0]))
+        return out
+
+    def decide_probabilities(self, p: dict[str, float]) -> str:
+        """Answer when either model is sure the top entry is right (each at its own calibrated
+        threshold: team paraphrases, real customers' questions); clarify when either puts the
+        right entry in the top 3; else fall back."""
+        real = self.real
+        if p["answer"] >= self.t_answer or (real is not None
+                                            and p["real_answer"] >= real.t_answer):
+            return "answer"
+        if p["scope"] >= self.t_clarify or (real is not None
+                                            and p["real_scope"] >= real.t_clarify):
+            return "clarify"
+        return "fallback"
 
     def decide(self, feats: np.ndarray) -> tuple[str, float, float]:
         """(decision, p_answer, p_scope)."""
-        p_answer = float(self.answer_model.predict(feats)[0])
-        p_scope = float(self.scope_model.predict(feats)[0])
-        if p_answer >= self.t_answer:
-            return "answer", p_answer, p_scope
-        if p_scope >= self.t_clarify:
-            return "clarify", p_answer, p_scope
-        return "fallback", p_answer, p_scope
+        p = self.probabilities(feats)
+        return self.decide_probabilities(p), p["answer"], p["scope"]
 
     def to_json(self) -> dict[str, Any]:
         return {"answer_model": self.answer_model.__dict__,
                 "scope_model": self.scope_model.__dict__,
                 "t_answer": self.t_answer, "t_clarify": self.t_clarify, "features": FEATURES,
                 "alpha": ALPHA, "beta": BETA, "report": self.report,
-                "targets": _targets()}
+                "targets": _targets(),
+                "real": self.real.to_json() if self.real is not None else None}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Calibration:
@@ -279,8 +326,10 @@ class Calibration:
         if tuple(data.get("features", ())) != FEATURES or data.get("alpha") != ALPHA \
                 or data.get("beta") != BETA or data.get("targets") != targets:
             raise ValueError("calibration was made for another scoring; rebuild the index")
+        real = RealLanguage.from_json(data["real"]) if data.get("real") else None
         return cls(Logistic(**data["answer_model"]), Logistic(**data["scope_model"]),
-                   float(data["t_answer"]), float(data["t_clarify"]), data.get("report", {}))
+                   float(data["t_answer"]), float(data["t_clarify"]), data.get("report", {}),
+                   real)
 
 
 # ---------------------------------------------------------------------------- calibration data
@@ -304,15 +353,31 @@ def load_out_of_scope(nlu_dir: Path) -> list[str]:
     return sorted(set(texts))
 
 
-def _oof_predict(x: np.ndarray, y: np.ndarray, w: np.ndarray, folds: int = 5) -> np.ndarray:
-    """Out-of-fold probabilities, so thresholds are not chosen on fitted data."""
+def _oof_predict(x: np.ndarray, y: np.ndarray, w: np.ndarray, folds: int = 5,
+                 groups: np.ndarray | None = None) -> np.ndarray:
+    """Out-of-fold probabilities, so thresholds are not chosen on fitted data. With
+    ``groups``, rows of one group share a fold (paraphrases of one question never inform
+    their own probabilities)."""
     rng = np.random.default_rng(CALIBRATION_SEED)
-    fold = rng.permutation(len(x)) % folds
+    if groups is None:
+        fold = rng.permutation(len(x)) % folds
+    else:
+        unique, inverse = np.unique(groups, return_inverse=True)
+        fold = (rng.permutation(len(unique)) % folds)[inverse]
     out = np.zeros(len(x))
     for f in range(folds):
         train, test = fold != f, fold == f
         out[test] = Logistic.fit(x[train], y[train], w[train]).predict(x[test])
     return out
+
+
+def threshold_at_precision(p: np.ndarray, correct: np.ndarray, target: float) -> float | None:
+    """Lowest ``p`` whose answered set (``p >=`` it) reaches ``target`` precision (unweighted);
+    None when no threshold does."""
+    order = np.argsort(-p, kind="stable")
+    precision = np.cumsum(correct[order]) / np.arange(1, len(order) + 1)
+    ok = np.nonzero(precision >= target)[0]
+    return float(p[order][ok[-1]]) if len(ok) else None
 
 
 def _answer_threshold(p: np.ndarray, correct: np.ndarray, w: np.ndarray) -> float:
@@ -330,7 +395,8 @@ def calibrate(queries: Sequence[str], query_vecs: np.ndarray, gold: np.ndarray,
               exclude_rows: np.ndarray | None, oos: Sequence[str], oos_vecs: np.ndarray,
               scorer: EntryScorer, questions: Sequence[str],
               raw_query_vecs: np.ndarray | None = None,
-              raw_oos_vecs: np.ndarray | None = None) -> Calibration:
+              raw_oos_vecs: np.ndarray | None = None,
+              real: RealLanguage | None = None) -> Calibration:
     """Fit the decision from held-back in-scope queries and out-of-scope examples.
 
     ``*_vecs`` are in the scorer's space; ``raw_*`` are the same texts before the adapter.
@@ -355,7 +421,13 @@ def calibrate(queries: Sequence[str], query_vecs: np.ndarray, gold: np.ndarray,
     t_clarify = float(np.quantile(p_scope[n_in:], TARGET_OOS_REJECTION)) if n_out else 0.5
 
     answer = p_answer >= t_answer
-    clarify = ~answer & (p_scope >= t_clarify)
+    clarify = p_scope >= t_clarify
+    if real is not None:
+        real = cap_real(real, feats_out, answer[n_in:], clarify[n_in:])
+        real_answer, real_scope = real.predict(x)
+        answer = answer | (real_answer >= real.t_answer)
+        clarify = clarify | (real_scope >= real.t_clarify)
+    clarify = ~answer & clarify
     ins = slice(0, n_in)
     outs = slice(n_in, None)
     report = {
@@ -377,9 +449,35 @@ def calibrate(queries: Sequence[str], query_vecs: np.ndarray, gold: np.ndarray,
             "fallback_rate": float((~answer[outs] & ~clarify[outs]).mean()) if n_out else None,
         },
         "targets": _targets(),
+        "real_language": ({"t_answer": real.t_answer, "t_clarify": real.t_clarify,
+                           "fingerprint": real.fingerprint} if real is not None else None),
     }
     return Calibration(Logistic.fit(x, y_answer, w), Logistic.fit(x, y_scope, w),
-                       t_answer, t_clarify, report)
+                       t_answer, t_clarify, report, real)
+
+
+def cap_real(real: RealLanguage, feats_out: np.ndarray, team_answer: np.ndarray,
+             team_clarify: np.ndarray) -> RealLanguage:
+    """The real-language thresholds raised (never lowered) so that, together with the team
+    model, at most ``MAX_OOS_ANSWERED`` of this KB's out-of-scope examples are answered and at
+    most ``1 - TARGET_OOS_REJECTION`` reach a clarify (or the team model's own share, if
+    higher): out-of-scope messages must not be answered from the KB."""
+    if not len(feats_out):
+        return real
+    p_answer, p_scope = real.predict(feats_out)
+
+    def raised(t: float, p: np.ndarray, team: np.ndarray, cap: float) -> float:
+        allowed = max(cap, float(team.mean()))
+        for candidate in sorted({t, *[float(v) + 1e-9 for v in p if v >= t]}):
+            if float((team | (p >= candidate)).mean()) <= allowed + 1e-12:
+                return candidate
+        return 1.01
+
+    return dataclasses.replace(
+        real,
+        t_answer=raised(real.t_answer, p_answer, team_answer, MAX_OOS_ANSWERED),
+        t_clarify=raised(real.t_clarify, p_scope, team_clarify | team_answer,
+                         1 - TARGET_OOS_REJECTION))
 
 
 def _features_batch(texts: Sequence[str], vecs: np.ndarray, scorer: EntryScorer,

@@ -22,6 +22,7 @@ from knowledge_base.content.store import ensure_seed, entries_at
 from knowledge_base.db import sessions
 from knowledge_base.search.embedcache import caching_encoder, remember_build
 from knowledge_base.search.encoder import load_encoder
+from knowledge_base.search.query import QueryConfig, Understanding, other_issuer_note, understand
 from knowledge_base.search.retrieval import (
     CLARIFY_K,
     ScoredEntry,
@@ -60,6 +61,7 @@ def resolve_model_dir(settings: KBConfig) -> Path:
 # A publish that adds at most this many new questions (or this share of the live ones) is served
 # at once with the live adapter and calibration, then rebuilt in full (the adapter is retrained
 # and recalibrated: seconds that would otherwise delay the release reaching the bot).
+MAX_SUB_QUESTIONS = 2  # other questions of one message looked up for an "also asked" offer
 QUICK_MAX_NEW = 50
 QUICK_MAX_NEW_SHARE = 0.05
 
@@ -153,6 +155,8 @@ class KnowledgeService:
         self._closed = threading.Event()
         self._reload_lock = threading.Lock()
         self._swap_listeners: list[Callable[[Snapshot], None]] = []
+        self._query_config = QueryConfig.from_settings(getattr(settings, "bank_names", ""),
+                                                       getattr(settings, "other_issuers", ""))
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -298,32 +302,62 @@ class KnowledgeService:
 
     def _by_query(self, snap: Snapshot, query: str, channel: str, top_k: int,
                   today: date) -> dict[str, Any]:
-        # Typos are fixed before encoding; the text as typed still counts as a KB question.
-        text = snap.corrector.correct(query)
-        corrected = text if text != query else None
+        # Query understanding first (bank names, filler, the main question of several), then
+        # typo correction; the text as typed still counts as a KB question.
+        meaning = understand(query, self._query_config)
+        result = self._decide(snap, query, meaning.normalized, channel, top_k, today)
+        result["query_normalized"] = meaning.normalized if meaning.changed else None
+        result["other_issuer"] = _other_issuer(meaning)
+        subs = []
+        for sub in meaning.sub_questions[:MAX_SUB_QUESTIONS]:
+            found = self._decide(snap, sub, sub, channel, 1, today)
+            top = found["hits"][0] if found["hits"] and found["decision"] != "fallback" else None
+            subs.append({"text": sub, "entry_id": top["entry_id"] if top else None,
+                         "question": top["question"] if top else None})
+        result["sub_questions"] = subs
+        return result
+
+    def _decide(self, snap: Snapshot, query: str, searched: str, channel: str, top_k: int,
+                today: date) -> dict[str, Any]:
+        text = snap.corrector.correct(searched)
+        corrected = text if text != searched else None
         vector, raw = snap.encode_query(text)
         live = snap.live(channel, today)
         scored = self._candidates(snap, vector, live, max(top_k, CLARIFY_K) + 1, raw)
         cal = snap.artifacts.calibration
         thresholds = {"answer": cal.t_answer, "clarify": cal.t_clarify}
+        if cal.real is not None:
+            thresholds.update(real_answer=cal.real.t_answer, real_clarify=cal.real.t_clarify)
         if not scored:
             return {"decision": "fallback", "corrected_query": corrected,
                     "release": snap.release, "thresholds": thresholds,
                     "confidence": {"answer": 0.0, "scope": 0.0}, "hits": []}
         feats = features(text, scored[:CLARIFY_K], snap.artifacts.questions)
-        decision, p_answer, p_scope = cal.decide(feats)
+        probs = cal.probabilities(feats)
+        decision = cal.decide_probabilities(probs)
         top_questions = snap.entries[scored[0].entry_index].questions
         if decision != "answer" and any(asks_a_kb_question(q, top_questions)
-                                        for q in {query, text}):
+                                        for q in {query, searched, text}):
             decision = "answer"
         return {
             "decision": decision,
             "corrected_query": corrected,
             "release": snap.release,
             "thresholds": thresholds,
-            "confidence": {"answer": round(p_answer, 4), "scope": round(p_scope, 4)},
+            "confidence": {k: round(v, 4) for k, v in probs.items()},
             "hits": [self._hit(snap, h, live) for h in scored[:top_k]],
         }
+
+    def explain(self, snap: Snapshot, query: str, *, channel: str = "web",
+                today: date | None = None) -> tuple[np.ndarray, list[int]]:
+        """Decision features and ranked entry indexes of a query, after query understanding
+        and typo correction, as the live search computes them (calibration, benchmarks)."""
+        text = snap.corrector.correct(understand(query, self._query_config).normalized)
+        vector, raw = snap.encode_query(text)
+        scored = self._candidates(snap, vector, snap.live(channel, today or date.today()),
+                                  CLARIFY_K + 1, raw)
+        return (features(text, scored[:CLARIFY_K], snap.artifacts.questions),
+                [h.entry_index for h in scored])
 
     @staticmethod
     def _candidates(snap: Snapshot, vector: np.ndarray, live: np.ndarray,
@@ -365,6 +399,13 @@ class KnowledgeService:
             "related": [{"entry_id": snap.entries[j].id, "question": snap.entries[j].question}
                         for j in related],
         }
+
+
+def _other_issuer(meaning: Understanding) -> dict[str, Any] | None:
+    note = other_issuer_note(meaning)
+    if meaning.other_issuer is None or note is None:
+        return None
+    return {"name": meaning.other_issuer, "product": meaning.other_product, "note": note}
 
 
 def _live_related(pool: Sequence[int], live: np.ndarray) -> list[int]:

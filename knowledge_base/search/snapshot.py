@@ -26,11 +26,13 @@ from knowledge_base.content.entries import Entry, content_hash
 from knowledge_base.search.adapter import Adapter, train_adapter
 from knowledge_base.search.encoder import Encoder, encoding_signature
 from knowledge_base.search.index import VectorIndex
+from knowledge_base.search.realcal import load_real_language
 from knowledge_base.search.retrieval import (
     CALIBRATION_SEED,
     MAX_CALIBRATION_QUERIES,
     Calibration,
     EntryScorer,
+    RealLanguage,
     calibrate,
 )
 from knowledge_base.search.spelling import TermCorrector, build_corrector
@@ -38,7 +40,7 @@ from knowledge_base.search.spelling import TermCorrector, build_corrector
 logger = logging.getLogger(__name__)
 
 # Bump when the artifact layout or the scoring changes: old cache directories are then ignored.
-ARTIFACT_VERSION = 4
+ARTIFACT_VERSION = 5
 RELATED_MAX = 3
 DEV_SHARE = 4  # one in this many similar questions of an entry is held back for calibration
 MIN_DEV_QUERIES = 30
@@ -65,7 +67,11 @@ def model_fingerprint(model_dir: Path) -> str:
 
 
 def cache_key(kb_hash: str, model_fp: str, oos: Sequence[str]) -> str:
-    oos_hash = hashlib.sha256("\n".join(oos).encode()).hexdigest()
+    # The calibration part covers the out-of-scope examples and the committed real-language
+    # models (realcal.py): a changed calibration.json rebuilds the index.
+    real = load_real_language()
+    oos_hash = hashlib.sha256("\n".join([*oos, real.fingerprint if real else ""]).encode()
+                              ).hexdigest()
     return f"kb-{kb_hash[:16]}-model-{model_fp[:12]}-cal-{oos_hash[:8]}-v{ARTIFACT_VERSION}"
 
 
@@ -151,8 +157,11 @@ def question_rows(entries: Sequence[Entry]) -> tuple[list[str], np.ndarray]:
 
 def build_artifacts(entries: Sequence[Entry], encoder: Encoder, oos: Sequence[str],
                     progress: ProgressFactory | None = None,
-                    cancel: Callable[[], None] | None = None) -> Artifacts:
-    """Encode, index, calibrate and relate the given (published) entries."""
+                    cancel: Callable[[], None] | None = None,
+                    real: RealLanguage | None | bool = True) -> Artifacts:
+    """Encode, index, calibrate and relate the given (published) entries (``real``: the
+    real-language models; True = the committed ones, None = team data only)."""
+    real_models = load_real_language() if real is True else (real or None)
     questions, rows = question_rows(entries)
     texts = questions + list(oos)
     vecs = _encode_chunked(encoder.encode, texts, progress, cancel)
@@ -164,7 +173,8 @@ def build_artifacts(entries: Sequence[Entry], encoder: Encoder, oos: Sequence[st
     index = VectorIndex.build(adapter.searchable(aq))
     if cancel is not None:
         cancel()
-    calibration = _calibrate(questions, rows, qvecs, pvecs, list(oos), oos_vecs, adapter, cancel)
+    calibration = _calibrate(questions, rows, qvecs, pvecs, list(oos), oos_vecs, adapter, cancel,
+                             real_models)
     return Artifacts(questions, rows, qvecs, pvecs, index, calibration,
                      compute_related(entries, aq, rows), adapter)
 
@@ -206,7 +216,8 @@ def dev_rows(row_entry: np.ndarray, seed: int = CALIBRATION_SEED) -> np.ndarray:
 
 def _calibrate(questions: list[str], rows: np.ndarray, qvecs: np.ndarray, pvecs: np.ndarray,
                oos: list[str], oos_vecs: np.ndarray, adapter: Adapter,
-               cancel: Callable[[], None] | None = None) -> Calibration:
+               cancel: Callable[[], None] | None = None,
+               real: RealLanguage | None = None) -> Calibration:
     """Calibrate on queries the adapter never saw.
 
     With a trained adapter, a second adapter is fitted without the held-back similar
@@ -224,7 +235,7 @@ def _calibrate(questions: list[str], rows: np.ndarray, qvecs: np.ndarray, pvecs:
         kept_questions = [q for q, k in zip(questions, keep, strict=True) if k]
         return calibrate([questions[r] for r in dev], held.apply(qvecs[dev]), rows[dev], None,
                          oos, held.apply(oos_vecs), scorer, kept_questions,
-                         held.primary(qvecs[dev]), held.primary(oos_vecs))
+                         held.primary(qvecs[dev]), held.primary(oos_vecs), real)
     scorer = EntryScorer(adapter.apply(qvecs), rows, adapter.apply(pvecs), adapter.primary(qvecs))
     # Leave-one-out: every similar question (not the standard one) queries the KB without itself.
     loo = np.array([r for r in range(len(questions))
@@ -234,7 +245,7 @@ def _calibrate(questions: list[str], rows: np.ndarray, qvecs: np.ndarray, pvecs:
         loo = np.sort(rng.choice(loo, MAX_CALIBRATION_QUERIES, replace=False))
     return calibrate([questions[r] for r in loo], adapter.apply(qvecs[loo]), rows[loo], loo,
                      oos, adapter.apply(oos_vecs), scorer, questions,
-                     adapter.primary(qvecs[loo]), adapter.primary(oos_vecs))
+                     adapter.primary(qvecs[loo]), adapter.primary(oos_vecs), real)
 
 
 class _NoBar:

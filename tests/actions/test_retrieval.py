@@ -260,3 +260,50 @@ def test_none_of_these_after_suggestions_shown_for_a_visitor_hands_over(driver, 
     d.events.append({"event": "action", "name": "action_listen"})
     turn = ask(d, "都不是", "none_of_these", action="action_handoff")
     assert turn.outcome == "handoff"  # the suggestions were rejected, not a new question
+
+
+def test_other_issuer_note_comes_before_our_answer(driver, kb: FakeKB) -> None:
+    note = "提示：您提到了招商银行，以下解答针对本行信用卡，招商银行的规定请以该行为准。"
+    kb.by_query["招行的卡怎么提额"] = {
+        "decision": "answer", "release": 7, "query_normalized": "卡怎么提额",
+        "other_issuer": {"name": "招商银行", "product": None, "note": note},
+        "confidence": {"answer": 0.91, "scope": 0.99}, "thresholds": {"answer": 0.73},
+        "hits": [hit("limit-001", 0.8)]}
+    turn = ask(driver(), "招行的卡怎么提额")
+    assert turn.messages[0]["text"] == note
+    assert turn.messages[1]["text"] == ENTRIES["limit-001"]["answer"]["text"]
+    assert turn.outcome == "answered"
+    kb_meta = meta(turn)["kb"]
+    assert kb_meta["entry_id"] == "limit-001"
+    assert kb_meta["confidence"]["answer"] == 0.91 and kb_meta["thresholds"]["answer"] == 0.73
+
+
+def test_a_product_only_another_bank_has_is_not_answered_but_our_entries_offered(
+        driver, kb: FakeKB) -> None:
+    note = "抱歉，“掌上生活”是招商银行的产品，我只能解答本行信用卡的问题。"
+    kb.by_query["掌上生活积分怎么兑换"] = {
+        "decision": "answer", "release": 7,
+        "other_issuer": {"name": "招商银行", "product": "掌上生活", "note": note},
+        "hits": [hit("points-001", 0.7), hit("points-002", 0.6)]}
+    turn = ask(driver(), "掌上生活积分怎么兑换")
+    assert turn.messages[0]["text"].startswith(note)
+    assert [b["payload"] for b in turn.messages[0]["buttons"]] == [
+        '/faq{"kb_entry_id":"points-001"}', '/faq{"kb_entry_id":"points-002"}']
+    assert ENTRIES["points-001"]["answer"]["text"] not in [m.get("text") for m in turn.messages]
+    assert turn.outcome == "clarify"
+
+
+def test_multi_question_answers_the_main_one_and_offers_the_other(driver, kb: FakeKB) -> None:
+    kb.by_query["卡冻结了怎么解冻？另外积分怎么查？"] = {
+        "decision": "answer", "release": 7, "query_normalized": "卡冻结了怎么解冻？",
+        "sub_questions": [{"text": "积分怎么查？", "entry_id": "points-001",
+                           "question": ENTRIES["points-001"]["question"]},
+                          {"text": "年费多少钱", "entry_id": None, "question": None}],
+        "hits": [hit("lost-002", 0.8)]}
+    turn = ask(driver(), "卡冻结了怎么解冻？另外积分怎么查？")
+    assert turn.messages[0]["text"] == ENTRIES["lost-002"]["answer"]["text"]
+    offer = next(m for m in turn.messages if m.get("text") == "您还问到：")
+    assert offer["buttons"] == [
+        {"title": ENTRIES["points-001"]["question"], "payload": '/faq{"kb_entry_id":"points-001"}'},
+        {"title": "年费多少钱", "payload": "年费多少钱"}]
+    assert turn.outcome == "answered"

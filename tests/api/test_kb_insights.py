@@ -38,7 +38,8 @@ def scripted(body: dict[str, Any]) -> list[dict[str, Any]]:
     if plan["outcome"] == "answered":
         return [{"recipient_id": sender, "text": "答案"},
                 {"recipient_id": sender, **_meta("answered", kb={
-                    "entry_id": plan["entry_id"], "score": plan["score"], "release": 1})}]
+                    "entry_id": plan["entry_id"], "score": plan["score"], "release": 1,
+                    **plan.get("kb", {})})}]
     if plan["outcome"] == "clarify":
         return [{"recipient_id": sender, "text": "您是不是想问：", "buttons": [
             {"title": "都不是", "payload": "/none_of_these"}]},
@@ -120,6 +121,53 @@ def test_inbox_groups_unanswered_questions_by_meaning(client, fake_rasa) -> None
     assert [sorted(g["texts"]) for g in left] == [sorted(LOUNGE)]
     log = client.get(f"{KB}/audit", headers=ops).json()["items"]
     assert [a["action"] for a in log[:2]] == ["inbox", "add_similar"]
+
+
+def _answered(entry_id: str, p_answer: float, p_real: float) -> dict[str, Any]:
+    """An answer with the decision's confidence and calibrated thresholds, as
+    actions/retrieval.py logs it (team model threshold 0.73, real-language 0.51)."""
+    return {"outcome": "answered", "entry_id": entry_id, "score": 0.5, "kb": {
+        "confidence": {"answer": p_answer, "scope": 0.99, "real_answer": p_real},
+        "thresholds": {"answer": 0.73, "clarify": 0.3, "real_answer": 0.51}}}
+
+
+def test_inbox_kinds_threshold_and_ranking_by_cardholders(client, fake_rasa) -> None:
+    fake_rasa.reply = scripted
+    SCRIPT.clear()
+    # both models only just above their thresholds (0.05 and 0.09 < margin 0.1): low confidence
+    SCRIPT["年费能免吗"] = _answered("fee-001", 0.78, 0.60)
+    # well above (0.22), although the legacy cosine score 0.5 is under KB_INBOX_LOW_CONFIDENCE
+    SCRIPT["年费怎么收的"] = _answered("fee-001", 0.95, 0.40)
+    # answered well, then a human was asked for right after
+    SCRIPT["分期手续费怎么算"] = _answered("installment-001", 0.97, 0.9)
+    SCRIPT["积分在哪儿看"] = {"outcome": "clarify"}  # clarified, and not rejected
+    SCRIPT["手表可以刷信用卡吗"] = {"outcome": "fallback"}
+
+    for user in ("u1", "u2", "u3"):                     # three cardholders, once each
+        say(client, user, "年费能免吗")
+    for _ in range(4):                                  # one cardholder, four times
+        say(client, "u9", "手表可以刷信用卡吗")
+    say(client, "u4", "年费怎么收的")
+    say(client, "u5", "分期手续费怎么算")
+    say(client, "u5", "转人工")
+    say(client, "u6", "积分在哪儿看")
+    say(client, "u6", "好的")
+
+    ops = staff(client, "ops")
+    wait_serving(client, ops, client.get(f"{KB}/status", headers=ops).json()["live_release"],
+                 timeout=600)
+    groups = client.get(f"{KB}/inbox", headers=ops).json()["items"]
+    by_text = {t: g for g in groups for t in g["texts"]}
+    assert "年费怎么收的" not in by_text
+    assert by_text["年费能免吗"]["kinds"] == {"low_confidence": 3}
+    assert by_text["分期手续费怎么算"]["kinds"] == {"handoff_after_answer": 1}
+    assert by_text["积分在哪儿看"]["kinds"] == {"clarify": 1}
+    watch = by_text["手表可以刷信用卡吗"]
+    assert watch["count"] == 4 and watch["users"] == 1 and watch["conversations"] == 1
+    fee = by_text["年费能免吗"]
+    assert fee["users"] == 3 and fee["count"] == 3
+    # ranked by how many cardholders a fix would help, not by how often one of them asked
+    assert groups.index(fee) < groups.index(watch)
 
 
 def test_entry_stats_count_hits_thumbs_and_handoffs_right_after(client, fake_rasa) -> None:

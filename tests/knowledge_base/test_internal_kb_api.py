@@ -85,8 +85,12 @@ def test_search_contract(client: TestClient) -> None:
     assert resp.status_code == 200
     body = resp.json()
     assert body["decision"] == "answer" and body["release"] == 1
-    assert set(body["thresholds"]) == {"answer", "clarify"}
+    # extended (issue 14), never renamed: the real-language models' thresholds beside
+    assert {"answer", "clarify"} <= set(body["thresholds"]) <= {
+        "answer", "clarify", "real_answer", "real_clarify"}
     assert body["corrected_query"] is None
+    assert body["query_normalized"] is None and body["other_issuer"] is None
+    assert body["sub_questions"] == []
     assert len(body["hits"]) == 3
     hit = body["hits"][0]
     assert set(hit) == {"entry_id", "question", "category", "score", "matched_question",
@@ -94,6 +98,17 @@ def test_search_contract(client: TestClient) -> None:
     assert hit["entry_id"] == "lost-001"
     assert set(hit["answer"]) == {"text", "buttons", "links", "image"}
     assert all(set(r) == {"entry_id", "question"} for r in hit["related"])
+
+
+def test_query_understanding_fields(client: TestClient) -> None:
+    body = client.post(URL, json={"query": "请问招行的信用卡丢了怎么办？另外账单日可以换吗？"},
+                       headers=AUTH).json()
+    assert body["query_normalized"] == "信用卡丢了怎么办？"
+    assert body["other_issuer"]["name"] == "招商银行" and body["other_issuer"]["product"] is None
+    assert "本行信用卡" in body["other_issuer"]["note"]
+    assert body["sub_questions"][0]["text"] == "账单日可以换吗？"
+    assert body["sub_questions"][0]["entry_id"] == "bill-001"
+    assert body["hits"][0]["entry_id"] == "lost-001"
 
 
 def test_entry_id_contract(client: TestClient) -> None:

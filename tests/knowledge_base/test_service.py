@@ -34,7 +34,11 @@ def test_paraphrase_finds_its_entry(kb_service: KnowledgeService) -> None:
 def test_response_shape(kb_service: KnowledgeService) -> None:
     result = kb_service.search("信用卡丢了怎么办", top_k=2, today=TODAY)
     assert result["release"] == 1
-    assert set(result["thresholds"]) == {"answer", "clarify"}
+    # team-data thresholds, and those of the committed real-language models
+    assert set(result["thresholds"]) == {"answer", "clarify", "real_answer", "real_clarify"}
+    assert set(result["confidence"]) == {"answer", "scope", "real_answer", "real_scope"}
+    assert result["query_normalized"] is None and result["other_issuer"] is None
+    assert result["sub_questions"] == []
     hit = result["hits"][0]
     assert hit["entry_id"] == "lost-001" and hit["matched_question"] == "信用卡丢了怎么办"
     assert hit["category"] == "挂失" and 0.9 < hit["score"] <= 1.0
@@ -96,13 +100,14 @@ def test_clarify_between_thresholds(kb_service: KnowledgeService) -> None:
     """With the answer threshold out of reach, an in-scope query clarifies, an off-topic one
     still falls back."""
     cal = kb_service.snapshot.artifacts.calibration  # type: ignore[union-attr]
-    saved = cal.t_answer
-    cal.t_answer = 1.01
+    assert cal.real is not None
+    saved = cal.t_answer, cal.real.t_answer
+    cal.t_answer = cal.real.t_answer = 1.01
     try:
         assert kb_service.search("信用卡找不到了该怎么处理", today=TODAY)["decision"] == "clarify"
         assert kb_service.search("今天北京下雨吗", today=TODAY)["decision"] == "fallback"
     finally:
-        cal.t_answer = saved
+        cal.t_answer, cal.real.t_answer = saved
 
 
 def test_related_questions(kb_service: KnowledgeService) -> None:
@@ -282,3 +287,32 @@ def test_a_misspelt_card_term_is_corrected_before_search(kb_service: KnowledgeSe
     assert ids(typed)[0] == "bill-001"
     assert typed["decision"] == "answer"  # the corrected text is the standard question
     assert kb_service.search("怎么修改账单日", today=TODAY)["corrected_query"] is None
+
+
+def test_query_understanding_with_a_non_default_bank(kb_service: KnowledgeService,
+                                                      tmp_path: Path) -> None:
+    """BANK_NAMES of another bank: its names are stripped, other issuers noted, several
+    questions split, and the search response carries the extra fields."""
+    import dataclasses
+
+    settings = dataclasses.replace(make_settings(tmp_path),
+                                   bank_names="中国建设银行,建设银行,建行,CCB,龙卡")
+    ccb = KnowledgeService(settings)
+    snap = kb_service.snapshot
+    assert snap is not None
+    own = ccb.search_snapshot(snap, "请问建行信用卡丢了怎么办", today=TODAY)
+    assert own["query_normalized"] == "信用卡丢了怎么办"
+    assert own["other_issuer"] is None and own["decision"] == "answer"
+    assert ids(own)[0] == "lost-001"
+
+    other = ccb.search_snapshot(snap, "招行的信用卡丢了怎么办", today=TODAY)
+    assert other["other_issuer"]["name"] == "招商银行"
+    assert "本行信用卡" in other["other_issuer"]["note"] and ids(other)[0] == "lost-001"
+    # the demo bank's default would have taken 建行 for another issuer
+    demo = kb_service.search("请问建行信用卡丢了怎么办", today=TODAY)
+    assert demo["other_issuer"]["name"] == "建设银行"
+
+    both = ccb.search_snapshot(snap, "信用卡丢了怎么办？另外账单日可以换吗？", today=TODAY)
+    assert both["query_normalized"] == "信用卡丢了怎么办？" and ids(both)[0] == "lost-001"
+    assert both["sub_questions"] == [{"text": "账单日可以换吗？", "entry_id": "bill-001",
+                                      "question": "怎么修改账单日"}]
