@@ -1,4 +1,4 @@
-"""`python -m bench [ccb|heldout|scale|e2e|heldout_chat|all]`: run benchmarks, write bench/results/.
+"""`python -m bench [ccb|heldout|english|scale|e2e|heldout_chat|all]`: run benchmarks, write bench/results/.
 
 Each benchmark writes `<name>.json` and `<name>.md`. A benchmark whose inputs are missing (the
 shared evaluation data, the built model, a running stack) is skipped with a message; `all`
@@ -17,7 +17,7 @@ from typing import Any
 
 from bench.common import RESULTS_DIR, Skip
 
-NAMES = ("ccb", "heldout", "scale", "e2e", "heldout_chat")
+NAMES = ("ccb", "heldout", "english", "scale", "e2e", "heldout_chat")
 
 
 def log(message: str) -> None:
@@ -40,6 +40,10 @@ def runner(name: str, args: argparse.Namespace) -> Callable[[], Any]:
         from bench import heldout
 
         return lambda: heldout.run(threads=args.threads, log=log)
+    if name == "english":
+        from bench import english
+
+        return lambda: english.run(threads=args.threads, log=log)
     if name == "scale":
         from bench import scale
 
@@ -65,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-pairs", action="store_true", help="ccb: skip BQ/AFQMC pair AUC")
     parser.add_argument("--requests", type=int, default=200, help="e2e: requests per endpoint")
     parser.add_argument(
-        "--threads", type=int, default=1, help="ccb/heldout: torch and faiss threads (default 1)"
+        "--threads", type=int, default=1, help="ccb/heldout/english: torch and faiss threads (default 1)"
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
