@@ -1,4 +1,6 @@
-"""`python -m bench [ccb|heldout|english|scale|e2e|heldout_chat|all]`: run benchmarks, write bench/results/.
+"""`python -m bench [ccb|heldout|english|scale|e2e|heldout_chat|all]`: run benchmarks.
+
+Results go to bench/results/.
 
 Each benchmark writes `<name>.json` and `<name>.md`. A benchmark whose inputs are missing (the
 shared evaluation data, the built model, a running stack) is skipped with a message; `all`
@@ -69,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-pairs", action="store_true", help="ccb: skip BQ/AFQMC pair AUC")
     parser.add_argument("--requests", type=int, default=200, help="e2e: requests per endpoint")
     parser.add_argument(
-        "--threads", type=int, default=1, help="ccb/heldout/english: torch and faiss threads (default 1)"
+        "--threads", type=int, default=1,
+        help="ccb/heldout/english: torch and faiss threads (default 1)"
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)

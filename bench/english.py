@@ -24,7 +24,15 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from bench.common import REPO_ROOT, Skip, base_payload, header_md, md_table, set_threads, write_result
+from bench.common import (
+    REPO_ROOT,
+    Skip,
+    base_payload,
+    header_md,
+    md_table,
+    set_threads,
+    write_result,
+)
 from bench.heldout import CLARIFY_OPTIONS, EVAL_DIR, TOP_K, categories, rate
 
 EVAL_FILE = EVAL_DIR / "english.yml"
@@ -204,5 +212,6 @@ def render(payload: dict[str, Any]) -> str:
             f"- {r['query']} → {r['top'][0] if r['top'] else '?'} ({r['score']:.3f})"
             for r in payload["oos_answered"]) + "\n"
     if payload["unknown_entry_ids"]:
-        text += f"\nEntry ids in english.yml missing from the seed: {payload['unknown_entry_ids']}\n"
+        missing = payload["unknown_entry_ids"]
+        text += f"\nEntry ids in english.yml missing from the seed: {missing}\n"
     return text
