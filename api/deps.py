@@ -24,7 +24,7 @@ from api.models import StaffUser
 from api.staff import user_from_token
 from knowledge_base.search.reloader import Reloader
 from knowledge_base.search.service import KnowledgeService
-from vocab import DESK_ROLES, KB_EDIT_ROLES, KB_PUBLISH_ROLES, ROLES
+from vocab import DESK_LEADS, DESK_ROLES, KB_EDIT_ROLES, KB_PUBLISH_ROLES, ROLES
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -86,6 +86,8 @@ RasaDep = Annotated[RasaClient, Depends(_rasa)]
 # Signed-in staff (any role), and staff allowed to work the handoff desk.
 CurrentStaff = Annotated[StaffUser, Depends(current_user)]
 DeskAgent = Annotated[StaffUser, Depends(require_role(*DESK_ROLES))]
+# Supervisors and admins: desk management (secretary assignments).
+DeskLead = Annotated[StaffUser, Depends(require_role(*DESK_LEADS))]
 # KB ops console: staff who edit drafts, staff who publish / roll back.
 KBEditorStaff = Annotated[StaffUser, Depends(require_role(*KB_EDIT_ROLES))]
 KBPublisherStaff = Annotated[StaffUser, Depends(require_role(*KB_PUBLISH_ROLES))]

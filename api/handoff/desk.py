@@ -10,6 +10,8 @@ from api.conversation.rasa_client import RasaClient
 from api.handoff import queue as hq
 from api.handoff.cardholder import CardholderSide
 from api.handoff.core import conflict
+from api.handoff.profiles import VIP_TIERS
+from api.handoff.secretary import learn, offer_active, release_offers
 from api.handoff.state import InvalidTransition, StateConflict, apply, current_state
 from api.handoff.views import DeskResultView, MessageView, agent_view
 from api.models import Conversation, Handoff, StaffUser, Survey
@@ -51,6 +53,8 @@ class DeskCommands(CardholderSide):
         with self._sessions() as db:
             user = self._load_agent(db, agent)
             user.status = status
+            if status != "online":
+                release_offers(db, user.id)
             db.flush()
             self._emit_positions(db)
             db.commit()
@@ -70,9 +74,18 @@ class DeskCommands(CardholderSide):
                 raise conflict("not_queued", "该会话已被接入或已不在排队中。",
                                f"Conversation is '{state.value}', not waiting in the queue.",
                                state=state.value)
-            if handoff.group not in (user.groups or []) and user.role not in DESK_LEADS:
+            preferred = handoff.preferred_agent_id == user.id
+            if (handoff.group not in (user.groups or []) and user.role not in DESK_LEADS
+                    and not preferred):
                 raise DomainError(ErrorKind.FORBIDDEN, "wrong_group", "该会话不属于您的技能组。",
                                   f"Conversation is queued for group '{handoff.group}'.")
+            if (offer_active(handoff, self.clock()) and not preferred
+                    and user.role not in DESK_LEADS):
+                raise conflict("offered_to_secretary",
+                               "该会话正在优先转给持卡人的专属客服（安心秘书），请稍后再接。",
+                               "This conversation is offered to the cardholder's own agent "
+                               "first.", offered_until=hq.aware(handoff.offered_until).isoformat()
+                               if handoff.offered_until else None)
             holding = db.scalar(
                 select(func.count(Handoff.id))
                 .join(Conversation, Conversation.id == Handoff.conversation_id)
@@ -120,6 +133,8 @@ class DeskCommands(CardholderSide):
             self._apply(db, conversation_id, "resolve", _actor(agent), handoff,
                         expected=State.ASSIGNED)
             handoff.resolved_at = self.clock()
+            if handoff.agent_id is not None and handoff.tier in VIP_TIERS:
+                learn(db, handoff.user_id, handoff.agent_id, self.clock())
             db.add(Survey(conversation_id=conversation_id, handoff_id=handoff.id,
                           agent_id=handoff.agent_id, created_at=self.clock()))
             owner = db.get(StaffUser, handoff.agent_id) if handoff.agent_id else None

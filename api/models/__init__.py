@@ -6,12 +6,12 @@ The gateway's records (`conversation`), the human desk's (`handoff`) and the WeC
 """
 
 from api.models.conversation import Conversation, KBEvent, Message, StaffUser, utcnow
-from api.models.handoff import Handoff, Survey, Ticket, Transition
+from api.models.handoff import Handoff, Secretary, Survey, Ticket, Transition
 from api.models.wechat import WeChatInbound, WeChatOutbound, WeChatPendingOptions
 from knowledge_base.content.drafts import KBAudit, KBDraft, KBInboxResolved
 from knowledge_base.content.store import KBEntryVersion, KBRelease
 from knowledge_base.db import Base
 
 __all__ = ["Base", "Conversation", "Handoff", "KBAudit", "KBDraft", "KBEntryVersion", "KBEvent",
-           "KBInboxResolved", "KBRelease", "Message", "StaffUser", "Survey", "Ticket",
+           "KBInboxResolved", "KBRelease", "Message", "Secretary", "StaffUser", "Survey", "Ticket",
            "Transition", "WeChatInbound", "WeChatOutbound", "WeChatPendingOptions", "utcnow"]
