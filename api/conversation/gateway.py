@@ -15,10 +15,16 @@ from api.handoff.service import HandoffReply, HandoffService
 from api.models import Conversation, KBEvent, Message
 from pii import mask
 from vocab import MessageType, Outcome, Sender, State
+from vocab.language import next_language, switch_command
 
 logger = logging.getLogger(__name__)
 
 APOLOGY = "抱歉，智能客服暂时开小差了，请稍后再试，或拨打信用卡客服热线 400-123-4567。"
+APOLOGY_EN = ("Sorry, the assistant is not available right now. Please try again later, or call "
+              "the card hotline 400-123-4567 (24/7).")
+# The reply to an explicit language switch ("English please", "请说中文", the widget toggle).
+SWITCHED = {"en": "OK, I'll reply in English from now on. How can I help you with your card?",
+            "zh": "好的，接下来小卡用中文为您服务。请问有什么可以帮您？"}
 DEFAULT_OUTCOME = Outcome.ANSWERED
 
 
@@ -110,6 +116,17 @@ class Gateway:
             conv = self.conversation_for(db, incoming.channel, incoming.user_id)
             user_row = self.store(db, conv.id, Sender.USER, {"type": MessageType.TEXT.value,
                                                              "text": incoming.text})
+            language = next_language(conv.language, incoming.text)
+            changed = language != conv.language
+            if changed:
+                conv.language = language
+                db.commit()
+            if conv.state == State.BOT and switch_command(incoming.text) is not None:
+                msg = {"type": MessageType.TEXT.value, "text": SWITCHED[language]}
+                row = self.store(db, conv.id, Sender.BOT, msg, outcome=Outcome.ANSWERED)
+                await self._tell_rasa_language(conv.id, language, changed)
+                return GatewayReply(conv.id, Outcome.ANSWERED, [{**msg, "id": row.id}],
+                                    {"language": language})
             # human path: queued, with an agent, survey, leaving a message (or a stale button)
             if conv.state != State.BOT or self.handoff.is_handoff_payload(incoming.text):
                 human = await self.handoff.on_user_message(self._rasa, conv.id, incoming.text)
@@ -117,12 +134,14 @@ class Gateway:
                     return self._human_reply(conv.id, human)
             await self.handoff.ensure_resumed(self._rasa, conv.id)
             metadata = {"user_id": incoming.user_id, "channel": incoming.channel,
-                        **incoming.metadata}
+                        **incoming.metadata, "language": language}
             try:
+                await self._tell_rasa_language(conv.id, language, changed)
                 raw = await self._rasa.send(conv.id, incoming.text, metadata)
             except RasaUnavailable as exc:
                 logger.error("Rasa unavailable for conversation %s: %s", conv.id, exc)
-                msg = {"type": MessageType.TEXT.value, "text": APOLOGY}
+                msg = {"type": MessageType.TEXT.value,
+                       "text": APOLOGY_EN if language == "en" else APOLOGY}
                 row = self.store(db, conv.id, Sender.SYSTEM, msg, outcome=Outcome.UNAVAILABLE)
                 return GatewayReply(conv.id, Outcome.UNAVAILABLE, [{**msg, "id": row.id}])
 
@@ -149,7 +168,18 @@ class Gateway:
                 stored.extend(dict(m) for m in human.messages)
                 details.update(human.details)
                 outcome = human.outcome
+            details.setdefault("language", language)
             return GatewayReply(conv.id, outcome, stored, details)
+
+    async def _tell_rasa_language(self, conversation_id: str, language: str,
+                                  changed: bool) -> None:
+        """Set Rasa's `language` slot (its responses have an English variation conditioned on
+        it) when the conversation's language changed, and on every English turn (a tracker
+        that missed the change, e.g. while Rasa was down, is corrected at the next one)."""
+        if not changed and language != "en":
+            return
+        await self._rasa.append_events(
+            conversation_id, [{"event": "slot", "name": "language", "value": language}])
 
     @staticmethod
     def _human_reply(conversation_id: str, human: HandoffReply) -> GatewayReply:
