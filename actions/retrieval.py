@@ -92,14 +92,11 @@ def respond(dispatcher: CollectingDispatcher, result: dict[str, Any], *, picked:
     if decision == "answer":
         top = hits[0]
         utter_answer(dispatcher, top, lang)
-        english = answer_text(top, lang)[1]
-        send_meta(
-            dispatcher,
-            ANSWERED,
-            kb={"entry_id": top["entry_id"], "score": top.get("score"), "release": release,
-                "picked": picked, "answer_language": "en" if english else "zh"},
-            **meta,
-        )
+        kb: dict[str, Any] = {"entry_id": top["entry_id"], "score": top.get("score"),
+                              "release": release, "picked": picked}
+        if lang == "en":  # which text an English conversation got (answer_en or the Chinese)
+            kb["answer_language"] = "en" if answer_text(top, lang)[1] else "zh"
+        send_meta(dispatcher, ANSWERED, kb=kb, **meta)
         return [SlotSet("kb_entry_id", None), SlotSet("kb_fallbacks", 0),
                 SlotSet("kb_last_outcome", ANSWERED)]
 
