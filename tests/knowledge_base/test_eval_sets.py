@@ -107,7 +107,8 @@ def test_english_answers_cover_the_most_asked_categories(seed):
     with_en = [e for e in seed if e.answer_en]
     assert len(with_en) >= 80
     categories = {e.category for e in with_en}
-    for needed in ("挂失/冻结/补卡/换卡", "额度", "年费与减免", "还款方式/还款日/最低还款", "积分", "分期"):
+    for needed in ("挂失/冻结/补卡/换卡", "额度", "年费与减免", "还款方式/还款日/最低还款",
+                   "积分", "分期"):
         assert needed in categories, needed
     for entry in with_en:
         assert entry.answer_en.isascii() or "¥" in entry.answer_en, entry.id
