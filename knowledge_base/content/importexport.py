@@ -8,7 +8,6 @@ One row is one entry. Columns (header names in Chinese as exported, or the Engli
 标准问     standard_question    required
 相似问     similar_questions    one per line (at least 4)
 答案       answer               answer text, required
-英文答案   answer_en            English answer text, optional (issue 19)
 按钮       buttons              one per line: ``标题|/intent`` or ``标题|/faq{"kb_entry_id":"…"}``
 链接       links                one per line: ``标题|https://…``
 图片       image                image URL
@@ -17,6 +16,7 @@ One row is one entry. Columns (header names in Chinese as exported, or the Engli
 生效日期   valid_from           YYYY-MM-DD (optional)
 失效日期   valid_to             YYYY-MM-DD (optional)
 状态       status               published / archived (or 上线 / 下线); empty = published
+英文答案   answer_en            English answer text, optional (issue 19)
 =========  ===================  ==============================================================
 
 An import is all-or-nothing: every row is checked (missing fields, format, duplicates inside
@@ -51,7 +51,6 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("standard_question", "标准问"),
     ("similar_questions", "相似问"),
     ("answer", "答案"),
-    ("answer_en", "英文答案"),
     ("buttons", "按钮"),
     ("links", "链接"),
     ("image", "图片"),
@@ -60,6 +59,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("valid_from", "生效日期"),
     ("valid_to", "失效日期"),
     ("status", "状态"),
+    ("answer_en", "英文答案"),  # last: files written before issue 19 keep their column order
 )
 REQUIRED = ("category", "standard_question", "answer")
 COLUMN_LABELS = dict(COLUMNS)
