@@ -34,7 +34,6 @@ from knowledge_base.search.retrieval import (
     calibrate,
 )
 from knowledge_base.search.spelling import TermCorrector, build_corrector
-from vocab.language import detect
 
 logger = logging.getLogger(__name__)
 
@@ -191,19 +190,14 @@ def cached_directory(index_root: Path, entries: Sequence[Entry], model_fp: str,
     return directory if (directory / MANIFEST).is_file() else None
 
 
-def dev_rows(row_entry: np.ndarray, seed: int = CALIBRATION_SEED,
-             eligible: np.ndarray | None = None) -> np.ndarray:
+def dev_rows(row_entry: np.ndarray, seed: int = CALIBRATION_SEED) -> np.ndarray:
     """Similar questions held back for calibration: a quarter of each entry's similar
-    questions (entries with at least 4), never the standard question; only `eligible` rows
-    when given (the Chinese ones: English similar questions of issue 19 are indexed and
-    adapted on, but the policy stays calibrated on the Chinese paraphrases)."""
+    questions (entries with at least 4), never the standard question."""
     rng = np.random.default_rng(seed)
     out: list[int] = []
     for start, count in zip(*np.unique(row_entry, return_index=True, return_counts=True)[1:],
                             strict=True):
         similar = np.arange(start + 1, start + count)
-        if eligible is not None:
-            similar = similar[eligible[similar]]
         take = len(similar) // DEV_SHARE
         if take:
             out.extend(int(r) for r in rng.choice(similar, take, replace=False))
@@ -220,8 +214,7 @@ def _calibrate(questions: list[str], rows: np.ndarray, qvecs: np.ndarray, pvecs:
     seen every KB question, so leave-one-out through it would be overconfident. Without an
     adapter (small KBs), every similar question queries the KB with only itself left out.
     """
-    chinese = np.array([detect(q) != "en" for q in questions], bool)
-    dev = dev_rows(rows, eligible=chinese) if adapter.trained else np.zeros(0, np.int64)
+    dev = dev_rows(rows) if adapter.trained else np.zeros(0, np.int64)
     if len(dev) >= MIN_DEV_QUERIES:
         keep = np.ones(len(rows), bool)
         keep[dev] = False
