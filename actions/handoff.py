@@ -9,6 +9,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import declined, retrieval
+from actions.language import pick
 from actions.meta import CLARIFY, HANDOFF, send_meta
 
 # Intent that triggered the handoff -> (reason, skill group). Fraud and disputes jump the queue.
@@ -65,12 +66,16 @@ class ActionHandoff(Action):
         else:
             reason, group = REASONS.get(intent, ("fallback", "general"))
         if reason == "fraud_dispute":
-            dispatcher.utter_message(
-                text="涉及盗刷或争议交易，为保障资金安全，正在为您优先转接人工客服。"
-                "如卡片仍在他人手中，请先在App“卡片管理”中临时锁卡。"
-            )
+            dispatcher.utter_message(text=pick(
+                tracker,
+                "涉及盗刷或争议交易，为保障资金安全，正在为您优先转接人工客服。"
+                "如卡片仍在他人手中，请先在App“卡片管理”中临时锁卡。",
+                "For a fraudulent or disputed transaction we are connecting you to an agent "
+                "with priority. If your card may still be in someone else's hands, lock it "
+                "first in the app (Card management > Temporary lock)."))
         else:
-            dispatcher.utter_message(text="好的，正在为您转接人工客服，请稍候……")
+            dispatcher.utter_message(text=pick(tracker, "好的，正在为您转接人工客服，请稍候……",
+                                               "OK, connecting you to an agent, one moment..."))
         send_meta(dispatcher, HANDOFF, handoff={"reason": reason, "group": group,
                                                 "priority": reason == "fraud_dispute"})
         return [SlotSet("kb_fallbacks", 0)]

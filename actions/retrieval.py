@@ -10,12 +10,32 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import kb_client
+from actions.language import language_of
 from actions.meta import ANSWERED, CLARIFY, FALLBACK, send_meta
 
 logger = logging.getLogger(__name__)
 
 NONE_OF_THESE = {"title": "都不是", "payload": "/none_of_these"}
+NONE_OF_THESE_EN = {"title": "None of these", "payload": "/none_of_these"}
 MAX_RELATED = 3
+# Said before the Chinese answer of an entry that has no English text yet (issue 19).
+NO_ENGLISH_NOTE = ("(This answer is not available in English yet, so here it is in Chinese. "
+                   "Say \"agent\" to talk to a person.)")
+TEXTS = {
+    "related": {"zh": "猜你想问：", "en": "You may also want to ask:"},
+    "clarify": {"zh": "您是不是想问：", "en": "Did you mean one of these?"},
+    "fallback2": {"zh": "抱歉，我还是没能理解您的问题。要不要为您转接人工客服？",
+                  "en": "Sorry, I still don't understand your question. Shall I connect you "
+                        "to a human agent?"},
+    "to_human": {"zh": "转人工客服", "en": "Talk to an agent"},
+    "rephrase": {"zh": "我再换个说法", "en": "Let me rephrase"},
+    "fallback1": {"zh": "抱歉，我没太明白您的意思，能换个说法再问一次吗？比如“怎么修改账单日”。",
+                  "en": "Sorry, I didn't quite get that. Could you ask in another way? For "
+                        "example \"How do I change my statement date?\""},
+    "kb_down": {"zh": "抱歉，知识库暂时无法访问，请稍后再试，或拨打信用卡客服热线 400-123-4567。",
+                "en": "Sorry, the knowledge base is not available right now. Please try again "
+                      "later or call the card hotline 400-123-4567 (24/7)."},
+}
 
 
 def entry_button(entry_id: str, title: str) -> dict[str, str]:
@@ -29,21 +49,34 @@ def channel_of(tracker: Tracker) -> str:
     return str(metadata.get("channel") or "web")
 
 
-def utter_answer(dispatcher: CollectingDispatcher, hit: dict[str, Any]) -> None:
+def answer_text(hit: dict[str, Any], lang: str) -> tuple[str, bool]:
+    """(the text to send, whether it is in English) for an entry in the conversation's
+    language: English when the entry has `answer_en`, else the Chinese answer (with an English
+    note in front for English conversations)."""
+    if lang == "en":
+        english = (hit.get("answer_en") or "").strip()
+        if english:
+            return english, True
+        return f"{NO_ENGLISH_NOTE}\n{hit['answer']['text']}", False
+    return hit["answer"]["text"], False
+
+
+def utter_answer(dispatcher: CollectingDispatcher, hit: dict[str, Any], lang: str = "zh") -> None:
     """Send an entry's rich answer and up to three related questions."""
     answer = hit["answer"]
     buttons = list(answer.get("buttons") or [])
+    text, _english = answer_text(hit, lang)
     if buttons:
-        dispatcher.utter_message(text=answer["text"], buttons=buttons)
+        dispatcher.utter_message(text=text, buttons=buttons)
     else:
-        dispatcher.utter_message(text=answer["text"])
+        dispatcher.utter_message(text=text)
     for link in answer.get("links") or []:
         dispatcher.utter_message(json_message={"link": link})
     if answer.get("image"):
         dispatcher.utter_message(image=answer["image"])
     related = [entry_button(r["entry_id"], r["question"]) for r in hit.get("related") or []]
     if related:
-        dispatcher.utter_message(text="猜你想问：", buttons=related[:MAX_RELATED])
+        dispatcher.utter_message(text=TEXTS["related"][lang], buttons=related[:MAX_RELATED])
 
 
 def also_asked(dispatcher: CollectingDispatcher, result: dict[str, Any]) -> None:
@@ -71,7 +104,7 @@ def kb_meta(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def respond(dispatcher: CollectingDispatcher, result: dict[str, Any], *, picked: bool,
-            fallbacks: int, **meta: Any) -> list[EventType]:
+            fallbacks: int, lang: str = "zh", **meta: Any) -> list[EventType]:
     """Apply the calibrated policy to a search result: answer, clarify, or fall back (the second
     fallback in a row offers a human). `meta` adds details to the turn's outcome.
 
@@ -105,21 +138,20 @@ def respond(dispatcher: CollectingDispatcher, result: dict[str, Any], *, picked:
 
     if decision == "answer":
         top = hits[0]
-        utter_answer(dispatcher, top)
+        utter_answer(dispatcher, top, lang)
         also_asked(dispatcher, result)
-        send_meta(
-            dispatcher,
-            ANSWERED,
-            kb={"entry_id": top["entry_id"], "score": top.get("score"), "release": release,
-                "picked": picked, **kb_meta(result)},
-            **meta,
-        )
+        kb: dict[str, Any] = {"entry_id": top["entry_id"], "score": top.get("score"),
+                              "release": release, "picked": picked, **kb_meta(result)}
+        if lang == "en":  # which text an English conversation got (answer_en or the Chinese)
+            kb["answer_language"] = "en" if answer_text(top, lang)[1] else "zh"
+        send_meta(dispatcher, ANSWERED, kb=kb, **meta)
         return [SlotSet("kb_entry_id", None), SlotSet("kb_fallbacks", 0),
                 SlotSet("kb_last_outcome", ANSWERED)]
 
     if decision == "clarify":
         buttons = [entry_button(h["entry_id"], h["question"]) for h in hits[:3]]
-        dispatcher.utter_message(text="您是不是想问：", buttons=buttons + [NONE_OF_THESE])
+        none = NONE_OF_THESE_EN if lang == "en" else NONE_OF_THESE
+        dispatcher.utter_message(text=TEXTS["clarify"][lang], buttons=buttons + [none])
         also_asked(dispatcher, result)
         send_meta(
             dispatcher,
@@ -134,16 +166,14 @@ def respond(dispatcher: CollectingDispatcher, result: dict[str, Any], *, picked:
     top_score = hits[0].get("score") if hits else None
     if fallbacks >= 2:
         dispatcher.utter_message(
-            text="抱歉，我还是没能理解您的问题。要不要为您转接人工客服？",
-            buttons=[{"title": "转人工客服", "payload": "/request_human"},
-                     {"title": "我再换个说法", "payload": "/deny"}],
+            text=TEXTS["fallback2"][lang],
+            buttons=[{"title": TEXTS["to_human"][lang], "payload": "/request_human"},
+                     {"title": TEXTS["rephrase"][lang], "payload": "/deny"}],
         )
         send_meta(dispatcher, FALLBACK, offer_human=True,
                   kb={"score": top_score, "release": release, **kb_meta(result)}, **meta)
     else:
-        dispatcher.utter_message(
-            text="抱歉，我没太明白您的意思，能换个说法再问一次吗？比如“怎么修改账单日”。"
-        )
+        dispatcher.utter_message(text=TEXTS["fallback1"][lang])
         send_meta(dispatcher, FALLBACK, offer_human=False,
                   kb={"score": top_score, "release": release, **kb_meta(result)}, **meta)
     return [SlotSet("kb_entry_id", None), SlotSet("kb_fallbacks", fallbacks),
@@ -168,7 +198,8 @@ async def answer_if_known(dispatcher: CollectingDispatcher, tracker: Tracker,
     if result.get("decision") not in ("answer", "clarify") or not result.get("hits"):
         return None
     fallbacks = int(tracker.get_slot("kb_fallbacks") or 0)
-    return respond(dispatcher, result, picked=False, fallbacks=fallbacks, **meta)
+    return respond(dispatcher, result, picked=False, fallbacks=fallbacks,
+                   lang=language_of(tracker), **meta)
 
 
 class ActionAnswerFromKb(Action):
@@ -189,9 +220,8 @@ class ActionAnswerFromKb(Action):
             else:
                 result = await kb_client.search(query, channel=channel_of(tracker))
         except kb_client.KBUnavailable:
-            dispatcher.utter_message(
-                text="抱歉，知识库暂时无法访问，请稍后再试，或拨打信用卡客服热线 400-123-4567。"
-            )
+            dispatcher.utter_message(text=TEXTS["kb_down"][language_of(tracker)])
             send_meta(dispatcher, FALLBACK, reason="kb_unavailable")
             return [SlotSet("kb_entry_id", None)]
-        return respond(dispatcher, result, picked=bool(entry_id), fallbacks=fallbacks)
+        return respond(dispatcher, result, picked=bool(entry_id), fallbacks=fallbacks,
+                       lang=language_of(tracker))

@@ -28,6 +28,7 @@ from api.staff import user_from_token
 from knowledge_base.search.reloader import Reloader
 from knowledge_base.search.service import KnowledgeService
 from vocab import (
+    DESK_LEADS,
     DESK_ROLES,
     INSIGHTS_ROLES,
     KB_EDIT_ROLES,
@@ -127,6 +128,8 @@ OwnedConversation = Annotated[str, Depends(owned_conversation)]
 # Signed-in staff (any role), and staff allowed to work the handoff desk.
 CurrentStaff = Annotated[StaffUser, Depends(current_user)]
 DeskAgent = Annotated[StaffUser, Depends(require_role(*DESK_ROLES))]
+# Supervisors and admins: desk management (secretary assignments).
+DeskLead = Annotated[StaffUser, Depends(require_role(*DESK_LEADS))]
 # KB ops console: staff who edit drafts, staff who publish / roll back.
 KBEditorStaff = Annotated[StaffUser, Depends(require_role(*KB_EDIT_ROLES))]
 KBPublisherStaff = Annotated[StaffUser, Depends(require_role(*KB_PUBLISH_ROLES))]

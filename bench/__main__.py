@@ -1,6 +1,7 @@
-"""`python -m bench [ccb|realcal|ccb_policy|heldout|scale|e2e|heldout_chat|insights|loop|load|all]`:
-run benchmarks, write bench/results/ (`realcal` writes knowledge_base/search/calibration.json;
-`load` starts its own stack and is not part of `all`: `make bench-load`).
+"""`python -m bench [ccb|realcal|ccb_policy|heldout|english|scale|e2e|heldout_chat|insights|loop|
+load|all]`: run benchmarks, write bench/results/ (`realcal` writes
+knowledge_base/search/calibration.json; `load` starts its own stack and is not part of `all`:
+`make bench-load`).
 
 Each benchmark writes `<name>.json` and `<name>.md`. A benchmark whose inputs are missing (the
 shared evaluation data, the built model, a running stack) is skipped with a message; `all`
@@ -19,8 +20,8 @@ from typing import Any
 
 from bench.common import RESULTS_DIR, Skip
 
-NAMES = ("ccb", "realcal", "ccb_policy", "heldout", "scale", "e2e", "heldout_chat", "insights",
-         "loop")
+NAMES = ("ccb", "realcal", "ccb_policy", "heldout", "english", "scale", "e2e", "heldout_chat",
+         "insights", "loop")
 
 
 def log(message: str) -> None:
@@ -51,6 +52,10 @@ def runner(name: str, args: argparse.Namespace) -> Callable[[], Any]:
         from bench import heldout
 
         return lambda: heldout.run(threads=args.threads, log=log)
+    if name == "english":
+        from bench import english
+
+        return lambda: english.run(threads=args.threads, log=log)
     if name == "scale":
         from bench import scale
 
@@ -91,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--conversations", type=int, default=100_000,
                         help="insights: generated conversations")
     parser.add_argument(
-        "--threads", type=int, default=1, help="ccb/heldout: torch and faiss threads (default 1)"
+        "--threads", type=int, default=1,
+        help="ccb/heldout/english: torch and faiss threads (default 1)"
     )
     parser.add_argument("--seconds", type=float, default=20.0,
                         help="load: seconds of arrivals per step")

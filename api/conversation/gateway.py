@@ -21,10 +21,14 @@ from api.models import Conversation, KBEvent, Message, ServiceSession
 from knowledge_base.search.service import KBNotReady, KnowledgeService, UnknownEntry
 from pii import mask
 from vocab import DomainError, ErrorKind, MessageType, Outcome, Sender, State
+from vocab.language import next_language, switch_command
 
 logger = logging.getLogger(__name__)
 
 APOLOGY = degraded.KB_DOWN
+# The reply to an explicit language switch ("English please", "请说中文", the widget toggle).
+SWITCHED = {"en": "OK, I'll reply in English from now on. How can I help you with your card?",
+            "zh": "好的，接下来小卡用中文为您服务。请问有什么可以帮您？"}
 DEFAULT_OUTCOME = Outcome.ANSWERED
 
 
@@ -39,6 +43,19 @@ class IncomingMessage:
     # The channel proved who the user is (signed web identity, WeChat's signed openid). Only
     # then may the bot's actions read a card account (`user_verified` metadata).
     verified: bool = False
+
+
+@dataclass
+class _Begun:
+    """What the first (database) step of a turn found out."""
+
+    conversation_id: str
+    state: str
+    user_message_id: int
+    session_id: int
+    language: str
+    language_changed: bool
+    reply: GatewayReply | None = None  # answered already (NPS score, language switch)
 
 
 @dataclass
@@ -149,21 +166,34 @@ class Gateway:
 
     # --- the database steps of a turn (each in a worker thread) --------------------------
 
-    def _begin(self, incoming: IncomingMessage) -> tuple[str, str, int, int, GatewayReply | None]:
-        """Conversation (created if new), the stored user message and the service session:
-        (id, state, message id, session id, the reply when it answered a pending NPS question)."""
+    def _begin(self, incoming: IncomingMessage) -> _Begun:
+        """Conversation (created if new), the stored user message, its language and the
+        service session; a reply when the message was a survey score or a language switch."""
         with self._sessions() as db:
             conv = self.conversation_for(db, incoming.channel, incoming.user_id)
             row = self.store(db, conv.id, Sender.USER, {"type": MessageType.TEXT.value,
                                                         "text": incoming.text})
+            language = next_language(conv.language, incoming.text)
+            changed = language != conv.language
+            if changed:
+                conv.language = language
+                db.commit()
+            begun = _Begun(conv.id, str(conv.state), row.id, 0, language, changed)
+            if conv.state == State.BOT and switch_command(incoming.text) is not None:
+                msg = {"type": MessageType.TEXT.value, "text": SWITCHED[language]}
+                reply_row = self.store(db, conv.id, Sender.BOT, msg, outcome=Outcome.ANSWERED)
+                begun.reply = GatewayReply(conv.id, Outcome.ANSWERED,
+                                           [{**msg, "id": reply_row.id}], {"language": language})
+                return begun
             # the answer to a pending NPS question never reaches the NLU
             answered = (self._nps_answer(db, conv.id, incoming.text)
                         if conv.state == State.BOT else None)
             if answered is not None:  # an answer to the survey opens no new session
-                return conv.id, str(conv.state), row.id, 0, answered
-            session = self.tracker.current(db, conv)
+                begun.reply = answered
+                return begun
+            begun.session_id = self.tracker.current(db, conv).id
             db.commit()
-            return conv.id, str(conv.state), row.id, session.id, None
+            return begun
 
     def _record(self, session_id: int, outcome: str, kb_entry: str | None,
                 handoff_reason: str | None = None, *, handoff: bool = False) -> None:
@@ -203,10 +233,13 @@ class Gateway:
     async def handle(self, incoming: IncomingMessage) -> GatewayReply:
         """Store the user's message, get the bot's answer, store that, return it."""
         self._shed_if_overloaded()
-        conv_id, state, user_row_id, session_id, answered = await to_thread.run_sync(
-            self._begin, incoming)
-        if answered is not None:
-            return answered
+        begun = await to_thread.run_sync(self._begin, incoming)
+        conv_id, state, user_row_id = begun.conversation_id, begun.state, begun.user_message_id
+        session_id, language = begun.session_id, begun.language
+        if begun.reply is not None:
+            if begun.language_changed:
+                await self._tell_rasa_language_safely(conv_id, language, True)
+            return begun.reply
         # human path: queued, with an agent, survey, leaving a message (or a stale button)
         if state != State.BOT or self.handoff.is_handoff_payload(incoming.text):
             human = await self.handoff.on_user_message(self._rasa, conv_id, incoming.text)
@@ -215,11 +248,13 @@ class Gateway:
         await self.handoff.ensure_resumed(self._rasa, conv_id)
         # The gateway's own keys come last: a client can never set them.
         metadata = {**incoming.metadata, "user_id": incoming.user_id,
-                    "channel": incoming.channel, "user_verified": incoming.verified}
+                    "channel": incoming.channel, "user_verified": incoming.verified,
+                    "language": language}
         if self._bot_saturated():  # shed load: answer from the KB at once
             return await self._degraded(conv_id, incoming, user_row_id, session_id,
                                         f"busy: {self._rasa.inflight} bot turns in flight")
         try:
+            await self._tell_rasa_language(conv_id, language, begun.language_changed)
             # Rasa (and its tracker store) only ever sees the masked text: card and ID
             # numbers keep their last four characters, which is what the flows use.
             raw = await self._rasa.send(conv_id, mask(incoming.text), metadata)
@@ -252,6 +287,7 @@ class Gateway:
             stored.extend(dict(m) for m in human.messages)
             details.update(human.details)
             outcome = human.outcome
+            details.setdefault("language", language)
             return GatewayReply(conv_id, outcome, stored, details)
         await to_thread.run_sync(self._record, session_id, outcome, entry)
         if outcome not in (Outcome.FORM, Outcome.UNAVAILABLE) and (
@@ -259,7 +295,27 @@ class Gateway:
             trigger = "goodbye" if meta.get("end") == "goodbye" else "closing"
             stored.extend(await to_thread.run_sync(self._ask_nps_in_session, session_id,
                                                    trigger, details))
+        details.setdefault("language", language)
         return GatewayReply(conv_id, outcome, stored, details)
+
+    async def _tell_rasa_language(self, conversation_id: str, language: str,
+                                  changed: bool) -> None:
+        """Set Rasa's `language` slot (its responses have an English variation conditioned on
+        it) when the conversation's language changed, and on every English turn (a tracker
+        that missed the change, e.g. while Rasa was down, is corrected at the next one)."""
+        if not changed and language != "en":
+            return
+        await self._rasa.append_events(
+            conversation_id, [{"event": "slot", "name": "language", "value": language}])
+
+    async def _tell_rasa_language_safely(self, conversation_id: str, language: str,
+                                         changed: bool) -> None:
+        """The same after a reply the gateway gave itself: Rasa down must not fail it (the
+        next bot turn sets the slot again)."""
+        try:
+            await self._tell_rasa_language(conversation_id, language, changed)
+        except RasaUnavailable as exc:
+            logger.warning("language slot not set for %s: %s", conversation_id, exc)
 
     async def _degraded(self, conv_id: str, incoming: IncomingMessage, user_row_id: int,
                         session_id: int, reason: str) -> GatewayReply:

@@ -134,6 +134,9 @@ class Settings(BaseSettings):
     handoff_agent_capacity: int = 3
     handoff_priority_reasons: str = "fraud_dispute"
     handoff_sweep_seconds: float = 15.0
+    # The VIP's own secretary (安心秘书, issue 19): how long a VIP episode is offered only to
+    # the cardholder's own agent before the VIP group may take it (0: never offer).
+    handoff_secretary_offer_seconds: int = 120
 
     # WeChat Official Account channel (api/channels/wechat). Token and EncodingAESKey are the
     # values entered under 公众号后台 > 设置与开发 > 基本配置 > 服务器配置.

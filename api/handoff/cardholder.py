@@ -12,10 +12,12 @@ from sqlalchemy.orm import Session
 from api.conversation.rasa_client import RasaClient
 from api.handoff.core import conflict
 from api.handoff.hub import STAFF
+from api.handoff.queue import QueueView
+from api.handoff.secretary import offer
 from api.handoff.state import current_state
 from api.handoff.tickets import CANCEL_TICKET_PAYLOAD, Tickets
 from api.handoff.views import HandoffReply, message_view
-from api.models import Handoff, Message, Survey
+from api.models import Conversation, Handoff, Message, StaffUser, Survey
 from pii import mask
 from vocab import SKILL_GROUPS, Outcome, Sender, SkillGroup, State
 
@@ -24,12 +26,49 @@ logger = logging.getLogger(__name__)
 CANCEL_QUEUE_PAYLOAD = "/cancel_queue"
 SURVEY_SKIP_PAYLOAD = "/survey_skip"
 CANCEL_QUEUE_WORDS = frozenset({"取消排队", "取消", "不排了", "不等了", "退出排队", "取消转人工",
+                                "cancel", "stop waiting", "Stop waiting", "Cancel",
                                 CANCEL_QUEUE_PAYLOAD})
 SURVEY_PAYLOAD = re.compile(r'^/survey\{\s*"score"\s*:\s*([1-5])\s*\}$')
 SURVEY_DIGIT = re.compile(r"^\s*([1-5])\s*分?\s*$")
 # What the gateway answers when the desk already has the conversation.
 STATE_OUTCOMES = {State.QUEUED: Outcome.HANDOFF, State.ASSIGNED: Outcome.AGENT,
                   State.TICKET: Outcome.TICKET, State.RESOLVED: Outcome.SURVEY}
+
+
+def language_of(db: Session, conversation_id: str) -> str:
+    """The conversation's reply language (zh | en)."""
+    conv = db.get(Conversation, conversation_id)
+    return conv.language if conv is not None and conv.language == "en" else "zh"
+
+
+def queue_text(language: str, group: str, info: QueueView, secretary: StaffUser | None,
+               offer_seconds: int) -> str:
+    """What the cardholder reads on entering the queue (position and wait, or their own
+    agent being called first)."""
+    minutes = max(1, round(info["estimated_wait_seconds"] / 60))
+    offer_minutes = max(1, round(offer_seconds / 60))
+    if language == "en":
+        if secretary is not None:
+            return (f"Dear Platinum cardholder, we are connecting you to your own agent "
+                    f"(secretary) no. {secretary.agent_no or secretary.id}. If they cannot take "
+                    f"your chat within {offer_minutes} min, the VIP desk will: you are number "
+                    f"{info['position']} there, about {minutes} min. Feel free to describe your "
+                    "question meanwhile.")
+        lead = ("Dear Platinum cardholder, you have been put through to the VIP desk first."
+                if group == SkillGroup.VIP else "You are in the queue for a human agent.")
+        return (f"{lead} You are number {info['position']}, estimated wait about {minutes} "
+                "min. Feel free to describe your question meanwhile; the agent will see it "
+                "first thing.")
+    if secretary is not None:
+        return (f"尊敬的白金卡客户，正在为您接通您的专属客服（安心秘书）"
+                f"{secretary.agent_no or secretary.id} 号，请稍候。"
+                f"如 {offer_minutes} 分钟内未接入，"
+                f"将由贵宾专席为您服务：您在贵宾专席排第 {info['position']} 位，"
+                f"预计等待约 {minutes} 分钟。等待期间您可以继续描述问题。")
+    lead = ("尊敬的白金卡客户，已为您优先接入贵宾专席。" if group == SkillGroup.VIP
+            else "已为您接入人工客服队列。")
+    return (f"{lead}您当前排在第 {info['position']} 位，预计等待约 {minutes} 分钟。"
+            "等待期间您可以继续描述问题，客服接入后会第一时间看到。")
 
 
 def is_handoff_payload(text: str) -> bool:
@@ -77,19 +116,20 @@ class CardholderSide(Tickets):
             else:
                 self._apply(db, conversation_id, "request", "system", handoff,
                             expected=State.BOT, details={"reason": reason, "group": group})
+                secretary = offer(db, handoff, now, self.settings.handoff_secretary_offer_seconds)
                 info = self.queue_info(db, handoff)
-                minutes = max(1, round(info["estimated_wait_seconds"] / 60))
-                lead = ("尊敬的白金卡客户，已为您优先接入贵宾专席。" if group == SkillGroup.VIP
-                        else "已为您接入人工客服队列。")
-                text = (f"{lead}您当前排在第 {info['position']} 位，预计等待约 {minutes} 分钟。"
-                        "等待期间您可以继续描述问题，客服接入后会第一时间看到。")
+                text = queue_text(language_of(db, conversation_id), group, info,
+                                  secretary, self.settings.handoff_secretary_offer_seconds)
+                cancel = "Stop waiting" if language_of(db, conversation_id) == "en" else "取消排队"
                 msg = self._store(db, conversation_id, Sender.SYSTEM, text,
                                   outcome=Outcome.HANDOFF,
-                                  buttons=[{"title": "取消排队", "payload": CANCEL_QUEUE_PAYLOAD}])
+                                  buttons=[{"title": cancel, "payload": CANCEL_QUEUE_PAYLOAD}])
+                details: dict[str, object] = {"reason": reason, "group": str(group),
+                                              "priority": priority, "tier": profile.tier}
+                if secretary is not None:
+                    details["preferred_agent"] = secretary.username
                 reply = HandoffReply(Outcome.HANDOFF, [msg], {
-                    "state": State.QUEUED.value, "queue": info,
-                    "handoff": {"reason": reason, "group": str(group), "priority": priority,
-                                "tier": profile.tier}})
+                    "state": State.QUEUED.value, "queue": info, "handoff": details})
             self._emit_message(db, conversation_id, msg, to_user=False)
             self._emit_state(db, conversation_id)
             db.commit()

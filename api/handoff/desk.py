@@ -8,8 +8,10 @@ from sqlalchemy.orm import Session
 
 from api.conversation.rasa_client import RasaClient
 from api.handoff import queue as hq
-from api.handoff.cardholder import CardholderSide
+from api.handoff.cardholder import CardholderSide, language_of
 from api.handoff.core import conflict
+from api.handoff.profiles import VIP_TIERS
+from api.handoff.secretary import learn, offer_active, release_offers
 from api.handoff.state import InvalidTransition, StateConflict, apply, current_state
 from api.handoff.views import DeskResultView, MessageView, agent_view
 from api.models import Conversation, Handoff, StaffUser, Survey
@@ -51,6 +53,8 @@ class DeskCommands(CardholderSide):
         with self._sessions() as db:
             user = self._load_agent(db, agent)
             user.status = status
+            if status != "online":
+                release_offers(db, user.id)
             db.flush()
             self._emit_positions(db)
             db.commit()
@@ -70,9 +74,18 @@ class DeskCommands(CardholderSide):
                 raise conflict("not_queued", "该会话已被接入或已不在排队中。",
                                f"Conversation is '{state.value}', not waiting in the queue.",
                                state=state.value)
-            if handoff.group not in (user.groups or []) and user.role not in DESK_LEADS:
+            preferred = handoff.preferred_agent_id == user.id
+            if (handoff.group not in (user.groups or []) and user.role not in DESK_LEADS
+                    and not preferred):
                 raise DomainError(ErrorKind.FORBIDDEN, "wrong_group", "该会话不属于您的技能组。",
                                   f"Conversation is queued for group '{handoff.group}'.")
+            if (offer_active(handoff, self.clock()) and not preferred
+                    and user.role not in DESK_LEADS):
+                raise conflict("offered_to_secretary",
+                               "该会话正在优先转给持卡人的专属客服（安心秘书），请稍后再接。",
+                               "This conversation is offered to the cardholder's own agent "
+                               "first.", offered_until=hq.aware(handoff.offered_until).isoformat()
+                               if handoff.offered_until else None)
             holding = db.scalar(
                 select(func.count(Handoff.id))
                 .join(Conversation, Conversation.id == Handoff.conversation_id)
@@ -91,8 +104,10 @@ class DeskCommands(CardholderSide):
             handoff.agent_id = user.id
             handoff.assigned_at = self.clock()
             who = agent_view(user)
-            msg = self._store(db, conversation_id, Sender.SYSTEM,
-                              f"人工客服 {who['agent_no']} 号为您服务。", outcome=Outcome.AGENT,
+            text = (f"Agent no. {who['agent_no']} is now serving you."
+                    if language_of(db, conversation_id) == "en"
+                    else f"人工客服 {who['agent_no']} 号为您服务。")
+            msg = self._store(db, conversation_id, Sender.SYSTEM, text, outcome=Outcome.AGENT,
                               extra={"agent": who, "event": "assigned"})
             self._emit_message(db, conversation_id, msg, to_user=True)
             self._emit_state(db, conversation_id)
@@ -120,14 +135,19 @@ class DeskCommands(CardholderSide):
             self._apply(db, conversation_id, "resolve", _actor(agent), handoff,
                         expected=State.ASSIGNED)
             handoff.resolved_at = self.clock()
+            if handoff.agent_id is not None and handoff.tier in VIP_TIERS:
+                learn(db, handoff.user_id, handoff.agent_id, self.clock())
             db.add(Survey(conversation_id=conversation_id, handoff_id=handoff.id,
                           agent_id=handoff.agent_id, created_at=self.clock()))
             owner = db.get(StaffUser, handoff.agent_id) if handoff.agent_id else None
             number = agent_view(owner)["agent_no"] if owner else ""
+            text = (f"The chat with agent no. {number} has ended, thank you for your patience. "
+                    "Please rate the service (1 lowest, 5 highest):"
+                    if language_of(db, conversation_id) == "en" else
+                    f"本次人工服务已结束，感谢您的耐心。请为人工客服 {number} 号的服务打分"
+                    "（1 分最低，5 分最高）：")
             msg = self._store(
-                db, conversation_id, Sender.SYSTEM,
-                f"本次人工服务已结束，感谢您的耐心。请为人工客服 {number} 号的服务打分"
-                "（1 分最低，5 分最高）：", outcome=Outcome.SURVEY,
+                db, conversation_id, Sender.SYSTEM, text, outcome=Outcome.SURVEY,
                 buttons=[{"title": str(n), "payload": f'/survey{{"score":{n}}}'}
                          for n in range(1, 6)],
                 extra={"event": "survey"})

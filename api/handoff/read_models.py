@@ -11,6 +11,7 @@ from api.handoff.core import HandoffCore
 from api.handoff.hub import STAFF, conversation_topic
 from api.handoff.profiles import TIER_LABELS
 from api.handoff.queue import QueueView, aware
+from api.handoff.secretary import offer_active
 from api.handoff.state import current_state
 from api.handoff.views import (
     HandoffView,
@@ -32,6 +33,7 @@ from api.models import (
     Handoff,
     KBEvent,
     Message,
+    Secretary,
     StaffUser,
     Survey,
     Ticket,
@@ -155,12 +157,19 @@ class ReadModels(HandoffCore):
         with self._sessions() as db:
             queued = self._queued(db)
             staff = self._desk_staff(db)
-            visible = [h for h in hq.ordered(queued)
-                       if agent.role in DESK_LEADS or h.group in (agent.groups or [])]
+            names = {u.id: u.username for u in staff}
+            mine = [h for h in hq.ordered(queued)
+                    if h.preferred_agent_id == agent.id and offer_active(h, now)]
+            visible = mine + [h for h in hq.ordered(queued) if h not in mine and (
+                agent.role in DESK_LEADS or h.group in (agent.groups or []))]
             items: list[QueueItemView] = []
             for h in visible:
                 info = hq.queue_info(h, queued, staff, self.settings.handoff_avg_handle_seconds)
+                offered = offer_active(h, now)
                 items.append({
+                    "preferred_agent": (names.get(h.preferred_agent_id)
+                                        if h.preferred_agent_id is not None else None),
+                    "offered_until": iso(h.offered_until) if offered else None,
                     "conversation_id": h.conversation_id, "user_id": h.user_id,
                     "channel": h.channel, "tier": h.tier,
                     "tier_label": TIER_LABELS.get(h.tier, h.tier), "group": h.group,
@@ -181,7 +190,11 @@ class ReadModels(HandoffCore):
                 .where(Handoff.agent_id == agent.id, Handoff.ended_at.is_(None),
                        Conversation.state == State.ASSIGNED.value)
                 .order_by(Handoff.assigned_at)).all()
+            users = [h.user_id for h, _ in rows]
+            own = {r.user_id for r in db.scalars(select(Secretary).where(
+                Secretary.agent_id == agent.id, Secretary.user_id.in_(users)))}
             return [{"conversation_id": h.conversation_id, "user_id": h.user_id,
+                     "preferred_agent": agent.username if h.user_id in own else None,
                      "channel": h.channel, "tier": h.tier,
                      "tier_label": TIER_LABELS.get(h.tier, h.tier), "group": h.group,
                      "reason": h.reason, "priority": h.priority, "state": state,

@@ -6,7 +6,8 @@
 * `rasa_sync`: pausing, resuming and mirroring messages into the Rasa tracker;
 * `tickets`: leaving a message, the queue timeout and its sweeper;
 * `cardholder`: entering the queue, messages to the desk, cancelling, the survey;
-* `desk`: agent commands (status, accept, message, transfer, resolve).
+* `desk`: agent commands (status, accept, message, transfer, resolve);
+* `secretary_desk`: supervisors' secretary (安心秘书) assignments (`secretary`: the routing).
 
 DB work is synchronous (short SQLite/PostgreSQL statements); the methods that also talk to
 Rasa are async and take the Rasa client as an argument.
@@ -14,11 +15,11 @@ Rasa are async and take the Rasa client as an argument.
 
 from __future__ import annotations
 
-from api.handoff.desk import DeskCommands
+from api.handoff.secretary_desk import SecretaryDesk
 from api.handoff.views import HandoffReply
 
 
-class HandoffService(DeskCommands):
+class HandoffService(SecretaryDesk):
     """Everything the gateway, the routes and the sweeper call."""
 
 

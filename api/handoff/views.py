@@ -102,9 +102,11 @@ class DeskItemView(TypedDict):
     priority: bool
     last_message: str
     last_message_at: str | None
+    preferred_agent: str | None  # username of the cardholder's own agent (安心秘书)
 
 
 class QueueItemView(DeskItemView):
+    offered_until: str | None  # the secretary offer runs until then (None: open to the group)
     group_label: str
     position: int
     waiting_seconds: int

@@ -6,7 +6,7 @@ base's release and console tables (`knowledge_base.content.store`, `knowledge_ba
 """
 
 from api.models.conversation import Conversation, KBEvent, Message, StaffUser, utcnow
-from api.models.handoff import Handoff, Survey, Ticket, Transition
+from api.models.handoff import Handoff, Secretary, Survey, Ticket, Transition
 from api.models.insights import NpsResponse, QualityFlag, QualityInspection, ServiceSession
 from api.models.wechat import WeChatInbound, WeChatOutbound, WeChatPendingOptions
 from knowledge_base.content.drafts import KBAudit, KBDraft, KBInboxResolved
@@ -15,5 +15,5 @@ from knowledge_base.db import Base
 
 __all__ = ["Base", "Conversation", "Handoff", "KBAudit", "KBDraft", "KBEntryVersion", "KBEvent",
            "KBInboxResolved", "KBRelease", "Message", "NpsResponse", "QualityFlag",
-           "QualityInspection", "ServiceSession", "StaffUser", "Survey", "Ticket",
+           "QualityInspection", "Secretary", "ServiceSession", "StaffUser", "Survey", "Ticket",
            "Transition", "WeChatInbound", "WeChatOutbound", "WeChatPendingOptions", "utcnow"]

@@ -39,6 +39,8 @@ class Conversation(Base):
     user_id: Mapped[str] = mapped_column(String(128), index=True)
     # Handoff state machine: bot -> queued -> assigned -> resolved -> bot
     state: Mapped[str] = mapped_column(String(16), default=State.BOT.value)
+    # Reply language (issue 19): zh | en, kept per conversation (vocab/language.py).
+    language: Mapped[str] = mapped_column(String(8), default="zh", server_default="zh")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
                                                  onupdate=utcnow)

@@ -40,6 +40,12 @@ class Handoff(Base):
     last_user_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     # The Rasa tracker is paused while this episode lasts; True until `resume` reached Rasa.
     rasa_paused: Mapped[bool] = mapped_column(default=False)
+    # The cardholder's own agent (安心秘书, issue 19) the episode is offered to first, and until
+    # when only that agent (or a supervisor) may accept it; then the skill group takes it.
+    preferred_agent_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"),
+                                                           nullable=True)
+    offered_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
+                                                           nullable=True)
 
 
 class Transition(Base):
@@ -101,3 +107,17 @@ class Survey(Base):
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)  # masked
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Secretary(Base):
+    """A cardholder's own agent (安心秘书): set by a supervisor, or learned as the last agent who
+    served a VIP cardholder. A supervisor's choice is never overwritten by learning."""
+
+    __tablename__ = "cardholder_secretaries"
+
+    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    source: Mapped[str] = mapped_column(String(16))  # supervisor | learned
+    set_by: Mapped[str] = mapped_column(String(64), default="system")  # username or "system"
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                 onupdate=utcnow)

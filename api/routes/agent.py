@@ -18,7 +18,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from api.core.db import get_sessionmaker
 from api.core.errors import ApiError
-from api.deps import DeskAgent, HandoffDep, InspectorDep, KBDep, RasaDep
+from api.deps import DeskAgent, DeskLead, HandoffDep, InspectorDep, KBDep, RasaDep
 from api.handoff.canned import CANNED_REPLIES
 from api.handoff.hub import STAFF
 from api.handoff.views import DeskResultView, MessageView, TicketView, TranscriptView
@@ -32,6 +32,8 @@ from api.schemas.handoff import (
     HeldListPublic,
     MessagePublic,
     QueueListPublic,
+    SecretaryPublic,
+    SecretaryUpdate,
     SuggestionPublic,
     SuggestionsPublic,
     TicketPublic,
@@ -158,6 +160,27 @@ def close_ticket(ticket_id: int, body: TicketUpdate, agent: DeskAgent,
                  handoff: HandoffDep) -> TicketView:
     """Mark a ticket as handled (the cardholder was called back)."""
     return handoff.close_ticket(ticket_id, agent, body.note)
+
+
+@router.get("/secretaries", response_model=list[SecretaryPublic])
+def secretaries(lead: DeskLead, handoff: HandoffDep,
+                user_id: str | None = Query(default=None, max_length=128)) -> list[Any]:
+    """Cardholders' own agents (安心秘书), set by a supervisor or learned (supervisors only)."""
+    return handoff.secretaries(user_id)
+
+
+@router.put("/secretaries/{user_id}", response_model=SecretaryPublic)
+def assign_secretary(user_id: str, body: SecretaryUpdate, lead: DeskLead,
+                     handoff: HandoffDep) -> Any:
+    """Make an agent the cardholder's own (a supervisor's choice is never overwritten by
+    learning)."""
+    return handoff.assign_secretary(user_id, body.agent, lead)
+
+
+@router.delete("/secretaries/{user_id}", status_code=204)
+def clear_secretary(user_id: str, lead: DeskLead, handoff: HandoffDep) -> None:
+    """Remove the cardholder's own agent (404 when there is none)."""
+    handoff.clear_secretary(user_id)
 
 
 @router.websocket("/ws")

@@ -108,6 +108,7 @@ def list_entries(
     category: str | None = None, tag: str | None = None,
     status: Literal["draft", "published", "archived"] | None = None,
     channel: Literal["web", "app", "wechat"] | None = None,
+    missing_english: Annotated[bool, Query(description="only entries without answer_en")] = False,
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> EntryListPublic:
@@ -116,7 +117,7 @@ def list_entries(
     working = editor.working_copy()
     found = [w for w in working.values()
              if matches(w, query=query, category=category, tag=tag, status=status,
-                        channel=channel)]
+                        channel=channel, missing_english=missing_english)]
     # Pending drafts first (latest edit on top), then everything else by id.
     found.sort(key=lambda w: (not w.has_draft,
                               -(w.updated_at.timestamp() if w.has_draft and w.updated_at

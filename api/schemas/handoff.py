@@ -29,6 +29,24 @@ class TransferCreate(BaseModel):
     note: str = Field(default="", max_length=500)
 
 
+class SecretaryUpdate(BaseModel):
+    """PUT /api/v1/agent/secretaries/{user_id}: the agent who becomes the cardholder's own."""
+
+    agent: str = Field(min_length=1, max_length=64)  # the agent's username
+
+
+class SecretaryPublic(BaseModel):
+    """A cardholder's own agent (安心秘书)."""
+
+    user_id: str
+    agent: str | None
+    agent_name: str
+    agent_no: str
+    source: str  # supervisor | learned
+    set_by: str
+    updated_at: str | None
+
+
 class TicketUpdate(BaseModel):
     """POST /api/v1/agent/tickets/{id}/close."""
 

@@ -57,6 +57,8 @@ class KBHit(BaseModel):
     score: float = Field(description="Entry score on the cosine scale (1.0 for entry_id lookups)")
     matched_question: str
     answer: KBAnswer
+    answer_en: str | None = Field(
+        default=None, description="English answer text (issue 19); null: the entry has none")
     related: list[KBRelated] = Field(description="猜你想问: up to 3 neighbouring entries")
 
 

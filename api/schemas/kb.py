@@ -60,6 +60,8 @@ class EntryCreate(BaseModel):
     standard_question: str
     similar_questions: list[str] = Field(default_factory=list)
     answer: AnswerIn | str
+    answer_en: str | None = Field(None, max_length=4000,
+                                  description="English answer (optional; issue 19)")
     category: str
     tags: list[str] = Field(default_factory=list)
     channels: list[str] = Field(default_factory=lambda: list(CHANNELS))
@@ -70,7 +72,7 @@ class EntryCreate(BaseModel):
     def to_store(self) -> dict[str, Any]:
         return {"id": self.id, "question": self.standard_question,
                 "similar": list(self.similar_questions), "answer": _answer_data(self.answer),
-                "category": self.category, "tags": list(self.tags),
+                "answer_en": self.answer_en, "category": self.category, "tags": list(self.tags),
                 "channels": list(self.channels), "valid_from": self.valid_from,
                 "valid_to": self.valid_to,
                 "status": "published" if self.active else "archived"}
@@ -87,6 +89,7 @@ class EntryUpdate(BaseModel):
     standard_question: str | None = None
     similar_questions: list[str] | None = None
     answer: AnswerIn | str | None = None
+    answer_en: str | None = Field(None, max_length=4000, description="null or \"\" clears it")
     category: str | None = None
     tags: list[str] | None = None
     channels: list[str] | None = None
@@ -106,7 +109,7 @@ class EntryUpdate(BaseModel):
             elif name == "active":
                 if value is not None:
                     out["status"] = "published" if value else "archived"
-            elif value is not None or name in ("valid_from", "valid_to"):
+            elif value is not None or name in ("valid_from", "valid_to", "answer_en"):
                 out[mapping.get(name, name)] = value
         return out
 
@@ -132,6 +135,7 @@ class EntryContent(BaseModel):
     standard_question: str
     similar_questions: list[str]
     answer: AnswerPublic
+    answer_en: str | None = None
     category: str
     tags: list[str]
     channels: list[str]
@@ -144,7 +148,7 @@ class EntryContent(BaseModel):
         return cls(id=entry.id, standard_question=entry.question,
                    similar_questions=list(entry.similar),
                    answer=AnswerPublic.model_validate(entry.answer.model_dump()),
-                   category=entry.category, tags=list(entry.tags),
+                   answer_en=entry.answer_en, category=entry.category, tags=list(entry.tags),
                    channels=list(entry.channels), valid_from=entry.valid_from,
                    valid_to=entry.valid_to, active=entry.status != "archived")
 
@@ -184,6 +188,7 @@ class EntrySummary(BaseModel):
     status: str
     pending_action: str | None = None
     similar_count: int
+    has_english: bool = Field(description="the entry has an English answer (answer_en)")
     revision: int
     updated_by: str | None = None
     updated_at: datetime | None = None
@@ -196,6 +201,7 @@ class EntrySummary(BaseModel):
         return cls(id=e.id, standard_question=e.question, category=e.category,
                    tags=list(e.tags), channels=list(e.channels), status=w.status,
                    pending_action=w.pending_action, similar_count=len(e.similar),
+                   has_english=bool(e.answer_en),
                    revision=w.revision, updated_by=w.updated_by, updated_at=w.updated_at,
                    valid_from=e.valid_from, valid_to=e.valid_to)
 

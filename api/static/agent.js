@@ -23,6 +23,37 @@
   }
 
   function tierTag(tier, label) { return el("span", "tag " + (tier || ""), label || tier); }
+  // The VIP's own secretary (安心秘书): "您的专属客户" for me; another agent's while offered.
+  function secretaryTag(parent, preferred, offeredUntil) {
+    if (!preferred || !desk.me) return;
+    if (preferred === desk.me.username) {
+      parent.appendChild(el("span", "tag own", "您的专属客户"));
+    } else if (offeredUntil) {
+      parent.appendChild(el("span", "tag other-own", "专属客服 " + preferred + " 优先接入中"));
+    }
+  }
+
+  // Supervisors: see, set and clear cardholders' secretaries.
+  async function loadSecretaries() {
+    const box = $("secretaries");
+    if (!box || !desk.me || ["supervisor", "admin"].indexOf(desk.me.role) < 0) return;
+    $("secretary-panel").hidden = false;
+    const rows = await api("/api/v1/agent/secretaries");
+    box.textContent = "";
+    if (!rows.length) box.appendChild(el("li", "muted", "暂无专属客服分配"));
+    rows.forEach(function (r) {
+      const li = el("li", null, r.user_id + " → " + (r.agent_name || r.agent) + "（" +
+        (r.source === "supervisor" ? "主管指定" : "最近服务") + "） ");
+      const clearBtn = el("button", "link", "清除");
+      clearBtn.type = "button";
+      clearBtn.addEventListener("click", async function () {
+        await api("/api/v1/agent/secretaries/" + encodeURIComponent(r.user_id), { method: "DELETE" });
+        loadSecretaries();
+      });
+      li.appendChild(clearBtn);
+      box.appendChild(li);
+    });
+  }
 
   // ---------------------------------------------------------------- login / logout
 
@@ -51,6 +82,21 @@
     }
     session.showApp();
     renderMe();
+    loadSecretaries().catch(function () {});
+    const form = $("secretary-form");
+    if (form && !form.dataset.bound) {
+      form.dataset.bound = "1";
+      form.addEventListener("submit", async function (ev) {
+        ev.preventDefault();
+        $("secretary-error").textContent = "";
+        try {
+          await api("/api/v1/agent/secretaries/" + encodeURIComponent($("sec-user").value.trim()),
+                    { method: "PUT", json: { agent: $("sec-agent").value.trim() } });
+          form.reset();
+          loadSecretaries();
+        } catch (e) { $("secretary-error").textContent = e.message; }
+      });
+    }
     loadCanned();
     refreshLists();
     connect();
@@ -110,6 +156,7 @@
       left.appendChild(el("span", "user", q.user_id + " "));
       left.appendChild(tierTag(q.tier, q.tier_label));
       if (q.priority) left.appendChild(el("span", "tag prio", "优先"));
+      secretaryTag(left, q.preferred_agent, q.offered_until);
       row.appendChild(left);
       const btn = el("button", "accept primary", "接入");
       btn.type = "button";
@@ -137,6 +184,7 @@
       const left = el("div");
       left.appendChild(el("span", "user", c.user_id + " "));
       left.appendChild(tierTag(c.tier, c.tier_label));
+      secretaryTag(left, c.preferred_agent, null);
       row.appendChild(left);
       li.appendChild(row);
       li.appendChild(el("div", "last", c.last_message || ""));

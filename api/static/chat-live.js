@@ -9,12 +9,26 @@
 
   const header = document.querySelector(".chat-header");
   const statusLine = document.getElementById("status-line");
-  const defaultStatus = statusLine.textContent;
+  const i18n = window.cardbotI18n || { lang: "zh", listeners: [] };
+  const TEXT = {
+    zh: { cancel: "取消排队", human: "转人工", agent: function (no) { return "人工客服 " + no + " 号"; },
+          anyAgent: "人工客服", queued: function (p, m) { return "排队中：第 " + p + " 位，预计等待约 " + m + " 分钟"; },
+          connecting: "正在为您转接人工客服，请稍候…", serving: "为您服务",
+          resolved: "人工服务已结束，请为本次服务评分", ticket: "人工客服暂时无法接通，请留言",
+          status: "小卡 7×24 小时在线" },
+    en: { cancel: "Stop waiting", human: "Agent", agent: function (no) { return "Agent no. " + no; },
+          anyAgent: "An agent", queued: function (p, m) { return "In the queue: number " + p + ", about " + m + " min"; },
+          connecting: "Connecting you to an agent, one moment…", serving: " is serving you",
+          resolved: "The chat with the agent has ended, please rate it",
+          ticket: "No agent is available right now, please leave a message",
+          status: "Xiaoka, online 24/7" },
+  };
+  function tx(key) { return TEXT[i18n.lang === "en" ? "en" : "zh"][key]; }
   const cancelBtn = document.createElement("button");
   cancelBtn.type = "button";
   cancelBtn.id = "cancel-queue";
   cancelBtn.className = "live-cancel";
-  cancelBtn.textContent = "取消排队";
+  cancelBtn.textContent = tx("cancel");
   cancelBtn.hidden = true;
   header.appendChild(cancelBtn);
   // Explicit request for a human, always at hand while the bot serves (same as typing 转人工).
@@ -22,10 +36,17 @@
   humanBtn.type = "button";
   humanBtn.id = "request-human";
   humanBtn.className = "live-cancel";
-  humanBtn.textContent = "转人工";
+  humanBtn.textContent = tx("human");
   header.appendChild(humanBtn);
   humanBtn.addEventListener("click", function () {
-    if (window.cardbotSend) window.cardbotSend("/request_human", "转人工");
+    if (window.cardbotSend) window.cardbotSend("/request_human", tx("human"));
+  });
+
+  let lastState = { state: "bot" };
+  i18n.listeners.push(function () {
+    cancelBtn.textContent = tx("cancel");
+    humanBtn.textContent = tx("human");
+    showState(lastState);
   });
 
   const HUMAN_OUTCOMES = ["handoff", "agent", "ticket", "survey"];
@@ -47,7 +68,7 @@
   }
 
   function agentLabel(agent) {
-    return agent ? "人工客服 " + (agent.agent_no || agent.id) + " 号" : "人工客服";
+    return agent ? tx("agent")(agent.agent_no || agent.id) : tx("anyAgent");
   }
 
   function show(m) {
@@ -66,23 +87,24 @@
 
   function showState(s) {
     if (!s || !s.state) return;
+    lastState = s;
     state = s.state;
     cancelBtn.hidden = state !== "queued";
     humanBtn.hidden = state !== "bot";
     header.classList.toggle("live-human", state !== "bot");
     if (state === "queued" && s.queue) {
-      statusLine.textContent = "排队中：第 " + s.queue.position + " 位，预计等待约 " +
-        minutes(s.queue.estimated_wait_seconds) + " 分钟";
+      statusLine.textContent = tx("queued")(s.queue.position,
+        minutes(s.queue.estimated_wait_seconds));
     } else if (state === "queued") {
-      statusLine.textContent = "正在为您转接人工客服，请稍候…";
+      statusLine.textContent = tx("connecting");
     } else if (state === "assigned") {
-      statusLine.textContent = agentLabel(s.agent) + "为您服务";
+      statusLine.textContent = agentLabel(s.agent) + tx("serving");
     } else if (state === "resolved") {
-      statusLine.textContent = "人工服务已结束，请为本次服务评分";
+      statusLine.textContent = tx("resolved");
     } else if (state === "ticket") {
-      statusLine.textContent = "人工客服暂时无法接通，请留言";
+      statusLine.textContent = tx("ticket");
     } else {
-      statusLine.textContent = defaultStatus;
+      statusLine.textContent = tx("status");
     }
     if (state === "bot") stopLive(); else startLive();
   }

@@ -42,6 +42,38 @@
     } catch (e) { return null; }
   }
 
+  // Page strings in both languages (issue 19). The conversation's language is kept by the
+  // server (details.language of every reply); the header toggle switches it explicitly.
+  const STRINGS = {
+    zh: { title: "信用卡智能客服", status: "小卡 7×24 小时在线", typing: "小卡正在输入…",
+          placeholder: "请输入您的问题，如：账单日可以改吗", send: "发送", toggle: "EN",
+          toggleTitle: "Switch to English", helpful: "这个回答有帮助吗？", yes: "有帮助",
+          no: "没帮助", failed: "抱歉，消息发送失败，请稍后再试。",
+          offline: "网络异常，请检查网络后重试。", image: "图片", switchShown: "中文",
+          greeting: "您好，我是本行信用卡智能客服小卡。您可以问我账单、还款、分期、额度、积分、挂失等问题，也可以说“转人工”。" },
+    en: { title: "Credit Card Assistant", status: "Xiaoka, online 24/7", typing: "Xiaoka is typing…",
+          placeholder: "Type your question, e.g. Can I change my statement date?", send: "Send",
+          toggle: "中文", toggleTitle: "切换到中文", helpful: "Was this answer helpful?",
+          yes: "Yes", no: "No", failed: "Sorry, the message could not be sent. Please try again later.",
+          offline: "Network error, please check your connection and try again.", image: "image",
+          switchShown: "English",
+          greeting: "Hello, I'm Xiaoka, the credit-card assistant. Ask me about bills, repayment, instalments, limits, points or a lost card, or say \"agent\" to talk to a person." },
+  };
+  const i18n = {
+    lang: localStorage.getItem("cardbot_lang") === "en" ? "en" : "zh",
+    t: function (key) { return STRINGS[i18n.lang][key]; },
+    listeners: [],
+    set: function (lang) {
+      lang = lang === "en" ? "en" : "zh";
+      if (lang === i18n.lang) return;
+      i18n.lang = lang;
+      localStorage.setItem("cardbot_lang", lang);
+      applyStrings();
+      i18n.listeners.forEach(function (fn) { fn(lang); });
+    },
+  };
+  window.cardbotI18n = i18n;
+
   function scrollDown() { list.scrollTop = list.scrollHeight; }
 
   function bubble(role, who) {
@@ -73,7 +105,7 @@
       const b = bubble(role, who);
       const img = document.createElement("img");
       img.src = safeUrl(m.url);
-      img.alt = m.text || "图片";
+      img.alt = m.text || i18n.t("image");
       b.appendChild(img);
     } else if (m.type === "link" && safeUrl(m.url)) {
       const b = bubble(role, who);
@@ -107,8 +139,8 @@
     if (!last) return;
     const box = document.createElement("div");
     box.className = "feedback";
-    box.appendChild(document.createTextNode("这个回答有帮助吗？"));
-    [["有帮助", true], ["没帮助", false]].forEach(function (pair) {
+    box.appendChild(document.createTextNode(i18n.t("helpful")));
+    [[i18n.t("yes"), true], [i18n.t("no"), false]].forEach(function (pair) {
       const el = document.createElement("button");
       el.type = "button";
       el.textContent = pair[0];
@@ -131,8 +163,10 @@
 
   function errorText(body) {
     const d = body && body.detail;
-    if (d && typeof d === "object" && d.message) return d.message;
-    return "抱歉，消息发送失败，请稍后再试。";
+    if (d && typeof d === "object" && d.message) {
+      return i18n.lang === "en" && d.message_en ? d.message_en : d.message;
+    }
+    return i18n.t("failed");
   }
 
   async function sendMessage(text, shown) {
@@ -162,13 +196,14 @@
         state.token = body.conversation_token;
         sessionStorage.setItem(TOKEN_KEY, state.token);
       }
+      if (body.details && body.details.language) i18n.set(body.details.language);
       document.dispatchEvent(new CustomEvent("cardbot:reply", { detail: body }));
       (body.messages || []).forEach(function (m) { renderMessage(m, "bot"); });
       if (body.outcome === "answered" && body.details && body.details.kb_event_id) {
         addFeedback(body.details.kb_event_id);
       }
     } catch (e) {
-      addText("system", "网络异常，请检查网络后重试。");
+      addText("system", i18n.t("offline"));
     } finally {
       typing.hidden = true;
       state.busy = false;
@@ -185,5 +220,27 @@
     input.value = "";
     sendMessage(text);
   });
-  addText("bot", "您好，我是本行信用卡智能客服小卡。您可以问我账单、还款、分期、额度、积分、挂失等问题，也可以说“转人工”。");
+  // The language toggle in the header: the server switches the conversation and confirms.
+  const header = document.querySelector(".chat-header");
+  const toggle = document.createElement("button");
+  toggle.type = "button";
+  toggle.id = "lang-toggle";
+  toggle.className = "live-cancel";
+  header.appendChild(toggle);
+  toggle.addEventListener("click", function () {
+    const target = i18n.lang === "en" ? "zh" : "en";
+    sendMessage("/language_" + target, STRINGS[target].switchShown);
+  });
+
+  function applyStrings() {
+    document.documentElement.lang = i18n.lang === "en" ? "en" : "zh-CN";
+    document.querySelector(".chat-header .title").textContent = i18n.t("title");
+    typing.textContent = i18n.t("typing");
+    input.placeholder = i18n.t("placeholder");
+    send.textContent = i18n.t("send");
+    toggle.textContent = i18n.t("toggle");
+    toggle.title = i18n.t("toggleTitle");
+  }
+  applyStrings();
+  addText("bot", i18n.t("greeting"));
 })();

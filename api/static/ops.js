@@ -22,7 +22,7 @@
   const FIELD = { standard_question: "标准问", similar_questions: "相似问", category: "分类",
                   tags: "标签", channels: "渠道", valid_from: "生效日期", valid_to: "失效日期",
                   status: "状态", "answer.text": "答案正文", "answer.buttons": "按钮",
-                  "answer.links": "链接", "answer.image": "图片" };
+                  "answer.links": "链接", "answer.image": "图片", answer_en: "英文答案" };
 
   function canPublish() { return state.me && (state.me.role === "supervisor" || state.me.role === "admin"); }
 
@@ -136,6 +136,7 @@
      ["channel", "f-filter-channel"]].forEach(function (pair) {
       if ($(pair[1]).value) params.set(pair[0], $(pair[1]).value);
     });
+    if ($("f-filter-english").value === "missing") params.set("missing_english", "true");
     params.set("page", state.page);
     params.set("page_size", state.pageSize);
     const data = await api("/entries?" + params.toString());
@@ -169,7 +170,8 @@
     clearTimeout(searchTimer);
     searchTimer = setTimeout(function () { state.page = 1; loadEntries(); }, 250);
   });
-  ["f-filter-category", "f-filter-tag", "f-filter-status", "f-filter-channel"].forEach(function (id) {
+  ["f-filter-category", "f-filter-tag", "f-filter-status", "f-filter-channel",
+   "f-filter-english"].forEach(function (id) {
     $(id).addEventListener("change", function () { state.page = 1; loadEntries(); });
   });
   $("filters").addEventListener("submit", function (ev) { ev.preventDefault(); });
@@ -225,6 +227,7 @@
       standard_question: $("f-question").value.trim(),
       similar_questions: lines($("f-similar").value),
       answer: formAnswer(),
+      answer_en: $("f-answer-en").value.trim() || null,
       category: $("f-category").value.trim(),
       tags: $("f-tags").value.split(/[,，、;；]/).map(function (s) { return s.trim(); }).filter(Boolean),
       channels: formChannels(),
@@ -241,6 +244,7 @@
     $("f-question").value = e ? e.standard_question : "";
     $("f-similar").value = e ? e.similar_questions.join("\n") : "";
     $("f-answer").value = e ? e.answer.text : "";
+    $("f-answer-en").value = (e && e.answer_en) || "";
     clear($("buttons-box"));
     clear($("links-box"));
     ((e && e.answer.buttons) || []).forEach(function (b) {

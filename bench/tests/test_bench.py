@@ -139,3 +139,19 @@ def test_ccb_policy_summary_and_precision_thresholds() -> None:
     assert got["0.90"]["threshold_on_dev"] == 0.9
     assert got["0.90"]["test"] == {"answer_rate": 0.25, "precision": 1.0}
     assert ccb_policy.at_precision(rows, rows, "missing") == {}
+
+def test_english_summary_counts_any_labelled_entry_as_a_hit() -> None:
+    from bench.english import summarise
+
+    rows = [
+        {"expected": ["a", "b"], "ranked": ["b", "c"], "decision": "answer"},  # right answer
+        {"expected": ["a"], "ranked": ["c", "a"], "decision": "clarify"},  # offered in a clarify
+        {"expected": ["a"], "ranked": ["c", "d", "e", "a"], "decision": "answer"},  # wrong
+        {"expected": ["a"], "ranked": [], "decision": "fallback"},
+    ]
+    s = summarise(rows)
+    assert s["hit@1"] == 0.25 and s["hit@3"] == 0.5
+    assert s["answered_precision"] == 0.5 and s["clarify_rate"] == 0.25
+    assert s["clarify_offered_right_rate"] == 0.25 and s["false_fallback_rate"] == 0.25
+    assert s["resolved_rate"] == 0.5
+    assert "answer_rate" not in summarise([{**r, "decision": None} for r in rows])

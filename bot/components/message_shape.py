@@ -24,6 +24,14 @@ _QUESTION_WORDS = re.compile(
 )
 _FINAL_PARTICLE = re.compile(r"[吗嘛么呢](?=[\s，,。.！!；;~～…]*(?:$|[，,。.！!；;]))")
 _ASCII_RUN = re.compile(r"[A-Za-z0-9]+")
+# English question cues (issue 19), matched on whole words of the lowered text.
+_EN_QUESTION = re.compile(
+    r"(?<![a-z])(?:how|what|whats|why|when|where|which|who|whom|can i|could i|can you|could you"
+    r"|do i|does|did|is there|are there|is it|is my|should i|will i|would|am i|may i|any way)"
+    r"(?![a-z])"
+)
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_EN_WORD = re.compile(r"[a-z]+")
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,14 @@ class Lexicon:
         return cls.parse(path.read_text(encoding="utf-8").splitlines())
 
 
+def _term_in(term: str, text: str) -> bool:
+    """A Chinese term anywhere; an English term only at the start of a word ("fee" is not in
+    "coffee"), so Latin words glued to Chinese ("xyk丢了", "APP里") still count."""
+    if not term.isascii():
+        return term in text
+    return re.search(r"(?<![a-z])" + re.escape(term), text) is not None
+
+
 def analyse(text: str, lexicon: Lexicon,
             entity_spans: Sequence[tuple[int, int]] = ()) -> Shape:
     """The shape of `text`; `entity_spans` (start, end) are values that do not count as content
@@ -78,18 +94,21 @@ def analyse(text: str, lexicon: Lexicon,
     matchable = lowered
     for lookalike in lexicon.lookalikes:
         matchable = matchable.replace(lookalike, " ")
-    terms = tuple(t for t in lexicon.terms if t in matchable)
+    terms = tuple(t for t in lexicon.terms if _term_in(t, matchable))
 
     keep = [True] * len(text)
     for start, end in entity_spans:
         for i in range(max(start, 0), min(end, len(text))):
             keep[i] = False
     rest = "".join(ch if k else " " for ch, k in zip(text, keep, strict=True))
-    rest = _ASCII_RUN.sub("a", rest)
-    content = sum(1 for ch in rest if ch.isalnum())
+    if _CJK.search(text):
+        rest = _ASCII_RUN.sub("a", rest)
+        content = sum(1 for ch in rest if ch.isalnum())
+    else:  # English: a word says about as much as two Chinese characters
+        content = 2 * len(_EN_WORD.findall(rest.lower()))
 
     question = bool(_QUESTION_MARK.search(text) or _QUESTION_WORDS.search(text)
-                    or _FINAL_PARTICLE.search(text))
+                    or _FINAL_PARTICLE.search(text) or _EN_QUESTION.search(lowered))
     return Shape(question=question, card_terms=terms, content_chars=content)
 
 

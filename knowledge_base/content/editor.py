@@ -629,10 +629,12 @@ class KBEditor(ReleaseLog):
 
 def matches(w: WorkingEntry, *, query: str | None = None, category: str | None = None,
             tag: str | None = None, status: str | None = None,
-            channel: str | None = None) -> bool:
+            channel: str | None = None, missing_english: bool = False) -> bool:
     """Console filters: free text (id, questions, answer, tags), category, tag, status,
-    channel. ``status`` is draft | published | archived."""
+    channel, entries without an English answer. ``status`` is draft | published | archived."""
     e = w.current
+    if missing_english and e.answer_en:
+        return False
     if category and e.category != category:
         return False
     if tag and tag not in e.tags:
@@ -645,7 +647,7 @@ def matches(w: WorkingEntry, *, query: str | None = None, category: str | None =
         needle = normalize_question(query)
         if not needle:
             return True
-        hay = [e.id, e.category, *e.questions, e.answer.text, *e.tags]
+        hay = [e.id, e.category, *e.questions, e.answer.text, e.answer_en or "", *e.tags]
         return any(needle in normalize_question(h) for h in hay)
     return True
 

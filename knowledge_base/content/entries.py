@@ -110,11 +110,21 @@ class Entry(BaseModel):
     question: str = Field(min_length=1, max_length=200)
     similar: list[str]
     answer: Answer
+    # English answer text (issue 19), shown to English-speaking cardholders; optional: without
+    # it they get the Chinese answer with an English note. Plain text, same facts as `answer`.
+    answer_en: str | None = Field(default=None, max_length=4000)
     tags: list[str] = Field(default_factory=list)
     channels: list[Channel] = Field(default_factory=lambda: _all_channels(), min_length=1)
     valid_from: date | None = None
     valid_to: date | None = None
     status: Status = "published"
+
+    @field_validator("answer_en", mode="before")
+    @classmethod
+    def _strip_en(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return value.strip() or None
+        return value
 
     @field_validator("tags", "channels", mode="before")
     @classmethod
@@ -161,7 +171,10 @@ class Entry(BaseModel):
                 and (self.valid_to is None or today <= self.valid_to))
 
     def fingerprint(self) -> str:
-        return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True,
+        data = self.model_dump(mode="json")
+        if data.get("answer_en") is None:  # entries without English keep their fingerprint
+            data.pop("answer_en", None)
+        return hashlib.sha256(json.dumps(data, sort_keys=True,
                                          ensure_ascii=False).encode()).hexdigest()
 
 

@@ -396,6 +396,7 @@ class KnowledgeService:
             "score": round(hit.score, 4),
             "matched_question": matched or snap.artifacts.questions[hit.matched_row],
             "answer": entry.answer.model_dump(mode="json"),
+            "answer_en": entry.answer_en,
             "related": [{"entry_id": snap.entries[j].id, "question": snap.entries[j].question}
                         for j in related],
         }

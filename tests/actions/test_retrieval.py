@@ -307,3 +307,50 @@ def test_multi_question_answers_the_main_one_and_offers_the_other(driver, kb: Fa
         {"title": ENTRIES["points-001"]["question"], "payload": '/faq{"kb_entry_id":"points-001"}'},
         {"title": "年费多少钱", "payload": "年费多少钱"}]
     assert turn.outcome == "answered"
+def hit_en(entry_id: str, score: float) -> dict[str, Any]:
+    """A hit of an entry with its English answer, as the service sends it (issue 19)."""
+    return {**hit(entry_id, score), "answer_en": ENTRIES[entry_id].get("answer_en")}
+
+
+def test_english_conversation_gets_answer_en_and_english_buttons(driver, kb: FakeKB) -> None:
+    assert ENTRIES["lost-001"].get("answer_en")
+    kb.by_query["I lost my card"] = {"decision": "answer", "release": 7, "hits": [
+        {**hit_en("lost-001", 0.9), "related": [{"entry_id": "lost-002",
+                                                  "question": ENTRIES["lost-002"]["question"]}]}]}
+    d = driver()
+    d.slots["language"] = "en"
+    turn = ask(d, "I lost my card")
+    assert turn.messages[0]["text"] == ENTRIES["lost-001"]["answer_en"]
+    assert any(m.get("text") == "You may also want to ask:" for m in turn.messages)
+    assert meta(turn)["kb"]["answer_language"] == "en"
+
+
+def test_english_conversation_without_answer_en_gets_the_chinese_answer_with_a_note(
+        driver, kb: FakeKB) -> None:
+    missing = next(i for i, e in ENTRIES.items() if not e.get("answer_en"))
+    kb.by_query["question"] = {"decision": "answer", "release": 7,
+                               "hits": [hit_en(missing, 0.9)]}
+    d = driver()
+    d.slots["language"] = "en"
+    text = ask(d, "question").messages[0]["text"]
+    assert text.startswith("(This answer is not available in English yet")
+    assert text.endswith(ENTRIES[missing]["answer"]["text"].strip())
+
+
+def test_english_clarify_and_fallback(driver, kb: FakeKB) -> None:
+    kb.by_query["limit?"] = {"decision": "clarify", "release": 7, "hits": [
+        hit("limit-001", 0.6), hit("limit-002", 0.58)]}
+    kb.by_query["blah"] = {"decision": "fallback", "release": 7, "hits": []}
+    d = driver()
+    d.slots["language"] = "en"
+    clarify = ask(d, "limit?").messages[0]
+    assert clarify["text"] == "Did you mean one of these?"
+    assert clarify["buttons"][-1] == {"title": "None of these", "payload": "/none_of_these"}
+    assert ask(d, "blah").messages[0]["text"].startswith("Sorry, I didn't quite get that")
+
+
+def test_chinese_conversation_ignores_answer_en(driver, kb: FakeKB) -> None:
+    kb.by_query["卡丢了"] = {"decision": "answer", "release": 7, "hits": [hit_en("lost-001", 0.9)]}
+    turn = ask(driver(), "卡丢了")
+    assert turn.messages[0]["text"] == ENTRIES["lost-001"]["answer"]["text"]
+    assert "answer_language" not in meta(turn)["kb"]

@@ -201,3 +201,37 @@ def test_trained_model_does_not_swallow_real_questions(agent, text: str) -> None
 ])
 def test_trained_model_keeps_plain_replies(agent, text: str, intents: set[str]) -> None:
     assert asyncio.run(agent.parse_message(text))["intent"]["name"] in intents
+
+
+# -------------------------------------------------------------------------- English (issue 19)
+
+EN_SWALLOWED = [
+    ("greet", "hi, how do I raise my credit limit"),
+    ("greet", "Hello, what is the annual fee?"),
+    ("thanks", "thanks, and how long do points last?"),
+    ("affirm", "ok, can I pay the bill in instalments?"),
+    ("chitchat", "do you like my credit card"),
+]
+
+
+@pytest.mark.parametrize("intent,text", EN_SWALLOWED)
+def test_english_questions_are_taken_from_dialogue_acts(intent: str, text: str) -> None:
+    assert RULES.swallows(intent, shape(text)), (intent, shape(text))
+
+
+EN_KEPT = [("greet", "hello"), ("greet", "good morning"), ("greet", "hi, anyone there?"),
+           ("thanks", "thank you"), ("affirm", "yes please"), ("deny", "no thanks"),
+           ("cancel", "forget it"), ("goodbye", "bye, have a nice day")]
+
+
+@pytest.mark.parametrize("intent,text", EN_KEPT)
+def test_english_replies_stay_dialogue_acts(intent: str, text: str) -> None:
+    assert not RULES.swallows(intent, shape(text)), (intent, shape(text))
+
+
+def test_english_card_words_match_at_word_starts() -> None:
+    assert "fee" in shape("what is the fee").card_terms
+    assert "fee" not in shape("I like coffee").card_terms
+    assert "instal" in shape("installments please").card_terms
+    assert shape("how do I pay").question and not shape("I see").question
+    assert shape("hello there my friend").content_chars == 8  # an English word counts twice

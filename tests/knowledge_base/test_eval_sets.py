@@ -75,3 +75,40 @@ def test_labels_follow_the_blind_audit_rule(heldout):
         a, b = {a_best, a_alt} - {""}, {b_best, b_alt} - {""}
         both_elsewhere = before not in a and before not in b and a_best in b
         assert label[query] == (a_best if both_elsewhere else before), query
+
+
+# ---- the English set (issue 19)
+
+@pytest.fixture(scope="module")
+def english() -> dict:
+    return yaml.safe_load((EVAL / "english.yml").read_text(encoding="utf-8"))
+
+
+def test_english_set_sizes_and_labels(seed, english):
+    ids = {entry.id for entry in seed}
+    items = english["items"]
+    assert len(items) >= 150 and len(english["oos"]) >= 30
+    assert len({norm(i["query"]) for i in items}) == len(items), "duplicate English query"
+    for item in items:
+        label = item["entry_id"]
+        labels = [label] if isinstance(label, str) else label
+        assert labels and all(x in ids or x == "none" for x in labels), item
+
+
+def test_english_set_is_not_in_the_kb(seed, english):
+    """Written apart from the KB: no English query is one of the KB's questions."""
+    kb = {norm(q) for entry in seed for q in entry.questions}
+    leaked = [i["query"] for i in english["items"] if norm(i["query"]) in kb]
+    leaked += [q for q in english["oos"] if norm(q) in kb]
+    assert leaked == []
+
+
+def test_english_answers_cover_the_most_asked_categories(seed):
+    with_en = [e for e in seed if e.answer_en]
+    assert len(with_en) >= 80
+    categories = {e.category for e in with_en}
+    for needed in ("挂失/冻结/补卡/换卡", "额度", "年费与减免", "还款方式/还款日/最低还款",
+                   "积分", "分期"):
+        assert needed in categories, needed
+    for entry in with_en:
+        assert entry.answer_en.isascii() or "¥" in entry.answer_en, entry.id

@@ -1,0 +1,103 @@
+"""Issue 19 done-when through the real stack: English questions answered in English, English
+handoff and fraud routed as the Chinese ones, the language switch, and the VIP's own secretary
+(a platinum demo cardholder served by `agent` once is offered to `agent` first next time)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import httpx
+import pytest
+from test_handoff import online, staff_headers
+
+pytestmark = pytest.mark.e2e
+
+PLATINUM = "demo-platinum-001"
+AGENT = os.environ.get("DEMO_AGENT_USER", "agent")
+SUPERVISOR_USER = os.environ.get("DEMO_SUPERVISOR_USER", "supervisor")
+SUPERVISOR_PASSWORD = os.environ.get("DEMO_SUPERVISOR_PASSWORD", "supervisor-dev-pass")
+
+
+def post(stack: Any, path: str, headers: dict[str, str], **kwargs: Any) -> httpx.Response:
+    return httpx.post(f"{stack.base_url}{path}", headers=headers, timeout=60, **kwargs)
+
+
+def queue(stack: Any, headers: dict[str, str]) -> list[dict[str, Any]]:
+    resp = httpx.get(f"{stack.base_url}/api/v1/agent/queue", headers=headers, timeout=30)
+    assert resp.status_code == 200, resp.text
+    return resp.json()["items"]
+
+
+def back_to_bot(chat: Any, user: str) -> None:
+    chat(user, "5")
+    assert chat(user, "/survey_skip")["details"]["state"] == "bot"
+
+
+def test_platinum_cardholder_is_offered_to_their_last_agent_first(stack, chat) -> None:
+    agent = staff_headers(stack)
+    supervisor = staff_headers(stack, SUPERVISOR_USER, SUPERVISOR_PASSWORD)
+    online(stack, agent)
+    first = chat(PLATINUM, "转人工")
+    assert first["outcome"] == "handoff", first
+    conv = first["conversation_id"]
+    assert post(stack, f"/api/v1/agent/conversations/{conv}/accept", agent).status_code == 200
+    assert post(stack, f"/api/v1/agent/conversations/{conv}/resolve", agent).status_code == 200
+    back_to_bot(chat, PLATINUM)
+
+    again = chat(PLATINUM, "转人工")
+    assert again["outcome"] == "handoff", again
+    assert again["details"]["handoff"]["preferred_agent"] == AGENT
+    item = queue(stack, agent)[0]
+    assert item["conversation_id"] == conv and item["preferred_agent"] == AGENT
+    assert post(stack, f"/api/v1/agent/conversations/{conv}/accept", agent).status_code == 200
+    assert post(stack, f"/api/v1/agent/conversations/{conv}/resolve", agent).status_code == 200
+    back_to_bot(chat, PLATINUM)
+
+    # the supervisor sees the learned assignment and clears it
+    url = f"{stack.base_url}/api/v1/agent/secretaries"
+    rows = httpx.get(url, params={"user_id": PLATINUM}, headers=supervisor, timeout=30).json()
+    assert [(r["agent"], r["source"]) for r in rows] == [(AGENT, "learned")]
+    assert httpx.delete(f"{url}/{PLATINUM}", headers=supervisor, timeout=30).status_code == 204
+    third = chat(PLATINUM, "转人工")
+    assert "preferred_agent" not in third["details"]["handoff"]
+    assert post(stack, "/api/v1/chat/" + conv + "/cancel", {}).status_code == 200
+
+
+
+
+@pytest.mark.parametrize(("question", "english_start"), [
+    ("I lost my credit card, what should I do?", "Don't worry"),
+    ("What is the annual fee?", "Our annual fees"),
+])
+def test_english_questions_are_answered_in_english(chat, question, english_start) -> None:
+    reply = chat("e2e-en-" + question[:6], question)
+    assert reply["details"]["language"] == "en"
+    assert reply["outcome"] in ("answered", "clarify"), reply
+    if reply["outcome"] == "answered":
+        assert reply["messages"][0]["text"].startswith(english_start), reply
+    else:
+        assert reply["messages"][0]["text"] == "Did you mean one of these?"
+
+
+def test_english_handoff_and_fraud_route_like_chinese(chat) -> None:
+    human = chat("e2e-en-human", "I need to talk to an agent please")
+    assert human["outcome"] == "handoff", human
+    assert human["details"]["handoff"]["reason"] == "requested"
+    assert "queue" in human["messages"][-1]["text"]
+    fraud = chat("e2e-en-fraud", "someone used my card online without my permission")
+    assert fraud["outcome"] == "handoff", fraud
+    assert fraud["details"]["handoff"]["reason"] == "fraud_dispute"
+    assert fraud["details"]["handoff"]["group"] == "disputes"
+    for user in ("e2e-en-human", "e2e-en-fraud"):
+        chat(user, "/cancel_queue")
+
+
+def test_language_switch(chat) -> None:
+    en = chat("e2e-switch", "English please")
+    assert en["details"]["language"] == "en"
+    greet = chat("e2e-switch", "hello")
+    assert greet["messages"][0]["text"].startswith("Hello"), greet
+    zh = chat("e2e-switch", "请说中文")
+    assert zh["details"]["language"] == "zh"
+    assert chat("e2e-switch", "你好")["messages"][0]["text"].startswith("您好")

@@ -1,0 +1,96 @@
+"""Which language a cardholder writes in, and the commands that switch the reply language.
+
+No language-identification package is installed in either runtime (langdetect, lingua, fasttext
+were checked), and the choice here is between two scripts, so a rule on the characters decides:
+
+- ``zh``: Chinese characters and no real English words (Latin abbreviations that Chinese
+  cardholders type - APP, POS, CVV, ATM, xyk, sfz - and digits do not count as English);
+- ``en``: English words and no Chinese character;
+- ``mixed``: both ("我的卡被盗刷了 help");
+- ``None``: nothing to decide on (digits, punctuation, a button payload, "ok").
+
+A conversation keeps its language: ``zh`` or ``en`` switches it, ``mixed`` and ``None`` keep
+it. "English please" / "请说中文" (and the widget's toggle) switch it explicitly.
+Standard library only (shared by both runtimes).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+Language = Literal["zh", "en"]
+LANGUAGES: tuple[Language, ...] = ("zh", "en")
+DEFAULT_LANGUAGE: Language = "zh"
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
+# Latin tokens Chinese cardholders use inside Chinese sentences (lower case), and words that
+# are the same in both languages' chats: they never make a message English.
+NEUTRAL_WORDS = frozenset({
+    "app", "apps", "pos", "atm", "cvv", "cvn", "pin", "vip", "id", "sms", "ok", "okay", "ems",
+    "xyk", "sfz", "qq", "wifi", "visa", "mastercard", "jcb", "amex", "unionpay", "paypal",
+    "apple", "pay", "iphone", "ipad", "huawei", "ic", "etc", "pdf", "excel", "usd", "cny",
+    "rmb", "hkd", "eur", "jpy", "gbp", "a", "b", "c", "x", "v", "s", "vs", "app store",
+    "ai", "nfc", "wechat", "alipay", "taobao", "jd", "hk", "mo", "tw", "ps",
+})
+_PAYLOAD = re.compile(r"^\s*/[A-Za-z_]+")
+
+# Explicit switches (compared after lower-casing and stripping punctuation and spaces).
+_TO_EN = frozenset({
+    "englishplease", "inenglishplease", "speakenglish", "canyouspeakenglish", "english",
+    "doyouspeakenglish", "inenglish", "switchtoenglish", "englishpls", "说英文", "说英语",
+    "请说英文", "请说英语", "英文", "英语", "英文服务", "切换英文", "切换到英文", "用英文",
+    "用英语", "/language_en",
+})
+_TO_ZH = frozenset({
+    "请说中文", "说中文", "中文", "中文服务", "讲中文", "用中文", "请用中文", "切换中文",
+    "切换到中文", "chinese", "chineseplease", "inchinese", "speakchinese", "switchtochinese",
+    "inchineseplease", "/language_zh",
+})
+_STRIP = re.compile(r"[\s\W_]+", re.UNICODE)
+
+
+def english_words(text: str) -> list[str]:
+    """The Latin words of `text` that are English (not abbreviations used in Chinese)."""
+    return [w for w in _WORD.findall(text) if w.lower() not in NEUTRAL_WORDS]
+
+
+def detect(text: str) -> str | None:
+    """``zh``, ``en``, ``mixed`` or None (see the module docstring)."""
+    if not text or _PAYLOAD.match(text):
+        return None
+    has_cjk = _CJK.search(text) is not None
+    words = english_words(text)
+    if has_cjk:
+        return "mixed" if words else "zh"
+    return "en" if words else None
+
+
+def switch_command(text: str) -> Language | None:
+    """The language an explicit switch asks for ("English please", "请说中文"), else None."""
+    raw = (text or "").strip().lower()
+    if raw in ("/language_en", "/language_zh"):
+        return "en" if raw.endswith("en") else "zh"
+    key = _STRIP.sub("", raw)
+    if not key or len(key) > 24:
+        return None
+    if key in _TO_EN:
+        return "en"
+    if key in _TO_ZH:
+        return "zh"
+    return None
+
+
+def next_language(current: str | None, text: str) -> Language:
+    """The conversation's language after the cardholder sent `text`."""
+    base: Language = "en" if current == "en" else DEFAULT_LANGUAGE
+    explicit = switch_command(text)
+    if explicit is not None:
+        return explicit
+    found = detect(text)
+    if found == "en":
+        return "en"
+    if found == "zh":
+        return "zh"
+    return base
