@@ -94,8 +94,9 @@ def test_search_contract(client: TestClient) -> None:
     assert len(body["hits"]) == 3
     hit = body["hits"][0]
     assert set(hit) == {"entry_id", "question", "category", "score", "matched_question",
-                        "answer", "related"}
+                        "answer", "answer_en", "related"}
     assert hit["entry_id"] == "lost-001"
+    assert hit["answer_en"] is None or isinstance(hit["answer_en"], str)  # issue 19
     assert set(hit["answer"]) == {"text", "buttons", "links", "image"}
     assert all(set(r) == {"entry_id", "question"} for r in hit["related"])
 
