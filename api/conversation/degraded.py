@@ -19,11 +19,32 @@ from typing import Any
 from vocab import MessageType, Outcome
 
 HUMAN_PAYLOAD = "/request_human"
-HUMAN_BUTTON = {"title": "转人工客服", "payload": HUMAN_PAYLOAD}
-NONE_OF_THESE = {"title": "都不是", "payload": "/none_of_these"}
-LIMITED = ("抱歉，智能客服的部分服务暂时受限（如账单、额度、卡片等自助办理），请稍后再试；"
-           "也可以为您转接人工客服。")
-KB_DOWN = "抱歉，智能客服暂时开小差了，请稍后再试，或拨打信用卡客服热线 400-123-4567。"
+NONE_PAYLOAD = "/none_of_these"
+# Every text in the conversation's language (issue 19), as the actions word them.
+TEXTS = {
+    "to_human": {"zh": "转人工客服", "en": "Talk to an agent"},
+    "none": {"zh": "都不是", "en": "None of these"},
+    "limited": {"zh": "抱歉，智能客服的部分服务暂时受限（如账单、额度、卡片等自助办理），"
+                      "请稍后再试；也可以为您转接人工客服。",
+                "en": "Sorry, some services of the assistant are briefly limited (self-service "
+                      "such as bills, limits and cards). Please try again shortly, or talk to an "
+                      "agent."},
+    "kb_down": {"zh": "抱歉，智能客服暂时开小差了，请稍后再试，或拨打信用卡客服热线 400-123-4567。",
+                "en": "Sorry, the assistant is not available right now. Please try again later, "
+                      "or call the card hotline 400-123-4567 (24/7)."},
+    "clarify": {"zh": "您是不是想问：", "en": "Did you mean one of these?"},
+    "related": {"zh": "猜你想问：", "en": "You may also want to ask:"},
+}
+NO_ENGLISH_NOTE = ("(This answer is not available in English yet, so here it is in Chinese. "
+                   "Say \"agent\" to talk to a person.)")
+HUMAN_BUTTON = {"title": TEXTS["to_human"]["zh"], "payload": HUMAN_PAYLOAD}
+NONE_OF_THESE = {"title": TEXTS["none"]["zh"], "payload": NONE_PAYLOAD}
+LIMITED = TEXTS["limited"]["zh"]
+KB_DOWN = TEXTS["kb_down"]["zh"]
+
+
+def _t(key: str, lang: str) -> str:
+    return TEXTS[key].get(lang) or TEXTS[key]["zh"]
 CLARIFY_K = 3
 MAX_RELATED = 3
 _ENTRY_PAYLOAD = re.compile(r"^/faq(\{.*\})$", re.S)
@@ -55,15 +76,25 @@ def picked_entry(text: str) -> str | None:
     return str(value) if value else None
 
 
-def answer_messages(hit: dict[str, Any]) -> list[dict[str, Any]]:
+def answer_text(hit: dict[str, Any], lang: str) -> str:
+    """The entry's answer in the conversation's language: `answer_en` for English when the
+    entry has it, else the Chinese answer (after an English note for English conversations)."""
+    if lang == "en":
+        english = (hit.get("answer_en") or "").strip()
+        return english or f"{NO_ENGLISH_NOTE}\n{hit['answer']['text']}"
+    return str(hit["answer"]["text"])
+
+
+def answer_messages(hit: dict[str, Any], lang: str = "zh") -> list[dict[str, Any]]:
     """An entry's rich answer and up to three related questions (as the action sends them)."""
     answer = hit["answer"]
     out: list[dict[str, Any]] = []
     buttons = list(answer.get("buttons") or [])
+    text = answer_text(hit, lang)
     if buttons:
-        out.append({"type": MessageType.BUTTONS.value, "text": answer["text"], "buttons": buttons})
+        out.append({"type": MessageType.BUTTONS.value, "text": text, "buttons": buttons})
     else:
-        out.append({"type": MessageType.TEXT.value, "text": answer["text"]})
+        out.append({"type": MessageType.TEXT.value, "text": text})
     for link in answer.get("links") or []:
         out.append({"type": MessageType.LINK.value, "text": link.get("title", ""),
                     "url": link.get("url")})
@@ -71,12 +102,13 @@ def answer_messages(hit: dict[str, Any]) -> list[dict[str, Any]]:
         out.append({"type": MessageType.IMAGE.value, "text": "", "url": answer["image"]})
     related = [entry_button(r["entry_id"], r["question"]) for r in hit.get("related") or []]
     if related:
-        out.append({"type": MessageType.BUTTONS.value, "text": "猜你想问：",
+        out.append({"type": MessageType.BUTTONS.value, "text": _t("related", lang),
                     "buttons": related[:MAX_RELATED]})
     return out
 
 
-def from_kb(result: dict[str, Any], *, picked: bool, reason: str) -> DegradedTurn:
+def from_kb(result: dict[str, Any], *, picked: bool, reason: str,
+            lang: str = "zh") -> DegradedTurn:
     """Apply the KB's decision to a search result."""
     hits = result.get("hits") or []
     decision = "answer" if picked and hits else result.get("decision", "fallback")
@@ -86,31 +118,34 @@ def from_kb(result: dict[str, Any], *, picked: bool, reason: str) -> DegradedTur
         top = hits[0]
         kb = {"entry_id": top["entry_id"], "score": top.get("score"), "release": release,
               "picked": picked}
-        return DegradedTurn(Outcome.ANSWERED.value, answer_messages(top), {**base, "kb": kb}, kb)
+        return DegradedTurn(Outcome.ANSWERED.value, answer_messages(top, lang), {**base, "kb": kb},
+                            kb)
     if decision == "clarify" and hits:
         buttons = [entry_button(h["entry_id"], h["question"]) for h in hits[:CLARIFY_K]]
         kb = {"candidates": [{"entry_id": h["entry_id"], "score": h.get("score")}
                              for h in hits[:CLARIFY_K]], "release": release}
         return DegradedTurn(Outcome.CLARIFY.value,
-                            [{"type": MessageType.BUTTONS.value, "text": "您是不是想问：",
-                              "buttons": [*buttons, NONE_OF_THESE]}],
+                            [{"type": MessageType.BUTTONS.value, "text": _t("clarify", lang),
+                              "buttons": [*buttons, {"title": _t("none", lang),
+                                                     "payload": NONE_PAYLOAD}]}],
                             {**base, "kb": kb}, kb)
     kb = {"score": hits[0].get("score") if hits else None, "release": release}
-    return limited(reason, kb)
+    return limited(reason, kb, lang)
 
 
-def limited(reason: str, kb: dict[str, Any] | None = None) -> DegradedTurn:
+def limited(reason: str, kb: dict[str, Any] | None = None, lang: str = "zh") -> DegradedTurn:
     """The service is briefly limited: offer a human."""
     details: dict[str, Any] = {"degraded": True, "degraded_reason": reason, "offer_human": True}
     if kb is not None:
         details["kb"] = kb
     return DegradedTurn(Outcome.FALLBACK.value,
-                        [{"type": MessageType.BUTTONS.value, "text": LIMITED,
-                          "buttons": [HUMAN_BUTTON]}], details, kb)
+                        [{"type": MessageType.BUTTONS.value, "text": _t("limited", lang),
+                          "buttons": [{"title": _t("to_human", lang),
+                                       "payload": HUMAN_PAYLOAD}]}], details, kb)
 
 
-def unavailable(reason: str) -> DegradedTurn:
+def unavailable(reason: str, lang: str = "zh") -> DegradedTurn:
     """Neither the bot nor the KB can answer (the KB is still loading or failed)."""
     return DegradedTurn(Outcome.UNAVAILABLE.value,
-                        [{"type": MessageType.TEXT.value, "text": KB_DOWN}],
+                        [{"type": MessageType.TEXT.value, "text": _t("kb_down", lang)}],
                         {"degraded": True, "degraded_reason": reason})

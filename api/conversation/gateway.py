@@ -251,7 +251,7 @@ class Gateway:
                     "channel": incoming.channel, "user_verified": incoming.verified,
                     "language": language}
         if self._bot_saturated():  # shed load: answer from the KB at once
-            return await self._degraded(conv_id, incoming, user_row_id, session_id,
+            return await self._degraded(conv_id, incoming, user_row_id, session_id, language,
                                         f"busy: {self._rasa.inflight} bot turns in flight")
         try:
             await self._tell_rasa_language(conv_id, language, begun.language_changed)
@@ -261,7 +261,8 @@ class Gateway:
         except RasaUnavailable as exc:
             logger.warning("bot unavailable for conversation %s, degraded reply: %s",
                            conv_id, exc)
-            return await self._degraded(conv_id, incoming, user_row_id, session_id, str(exc))
+            return await self._degraded(conv_id, incoming, user_row_id, session_id, language,
+                                        str(exc))
 
         messages, meta = convert_rasa_messages(raw)
         outcome = str(meta.get("outcome") or DEFAULT_OUTCOME)
@@ -318,17 +319,18 @@ class Gateway:
             logger.warning("language slot not set for %s: %s", conversation_id, exc)
 
     async def _degraded(self, conv_id: str, incoming: IncomingMessage, user_row_id: int,
-                        session_id: int, reason: str) -> GatewayReply:
+                        session_id: int, language: str, reason: str) -> GatewayReply:
         """Answer without the bot: KB questions from the KB, a human on request, else a
         "briefly limited" notice with a human offer. Everything is stored as usual."""
         self.degraded_inflight += 1
         try:
-            return await self._degraded_turn(conv_id, incoming, user_row_id, session_id, reason)
+            return await self._degraded_turn(conv_id, incoming, user_row_id, session_id,
+                                             language, reason)
         finally:
             self.degraded_inflight -= 1
 
     async def _degraded_turn(self, conv_id: str, incoming: IncomingMessage, user_row_id: int,
-                             session_id: int, reason: str) -> GatewayReply:
+                             session_id: int, language: str, reason: str) -> GatewayReply:
         text = incoming.text.strip()
         if text == degraded.HUMAN_PAYLOAD:
             human = await self.handoff.request(
@@ -339,7 +341,7 @@ class Gateway:
             reply = self.after_human(conv_id, human)
             reply.details = {**reply.details, "degraded": True, "degraded_reason": reason}
             return reply
-        turn = await self._kb_turn(text, incoming.channel, reason)
+        turn = await self._kb_turn(text, incoming.channel, reason, language)
         kb_event = (dict(conversation_id=conv_id, user_message_id=user_row_id,
                          query=mask(incoming.text), outcome=turn.outcome,
                          entry_id=turn.kb.get("entry_id"), score=turn.kb.get("score"),
@@ -349,19 +351,21 @@ class Gateway:
         sender = Sender.SYSTEM if turn.outcome == Outcome.UNAVAILABLE else Sender.BOT
         stored, event_id = await to_thread.run_sync(self._finish, conv_id, sender,
                                                     turn.messages, turn.outcome, kb_event)
-        details = dict(turn.details)
+        details = {**turn.details, "language": language}
         if event_id is not None:
             details["kb_event_id"] = event_id
         await to_thread.run_sync(self._record, session_id, turn.outcome,
                                  turn.kb.get("entry_id") if turn.kb is not None else None)
         return GatewayReply(conv_id, turn.outcome, stored, details)
 
-    async def _kb_turn(self, text: str, channel: str, reason: str) -> degraded.DegradedTurn:
+    async def _kb_turn(self, text: str, channel: str, reason: str,
+                       lang: str = "zh") -> degraded.DegradedTurn:
         if self.kb is None:
-            return degraded.unavailable(reason)
+            return degraded.unavailable(reason, lang)
         entry_id = degraded.picked_entry(text)
         if entry_id is None and (not text or text.startswith("/")):
-            return degraded.limited(reason)  # another button (forms, confirmations): bot only
+            # another button (forms, confirmations): bot only
+            return degraded.limited(reason, lang=lang)
         try:
             if entry_id is not None:
                 result = await to_thread.run_sync(
@@ -371,8 +375,8 @@ class Gateway:
                     lambda: self.kb.search(text, channel=channel))  # type: ignore[union-attr]
         except (KBNotReady, UnknownEntry) as exc:
             logger.error("degraded reply without the KB: %r", exc)
-            return degraded.unavailable(reason)
-        return degraded.from_kb(result, picked=entry_id is not None, reason=reason)
+            return degraded.unavailable(reason, lang)
+        return degraded.from_kb(result, picked=entry_id is not None, reason=reason, lang=lang)
 
     # ---- NPS at the end of a session
 

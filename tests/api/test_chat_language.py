@@ -7,10 +7,11 @@ from typing import Any
 
 from api.core import db
 from api.models import Conversation
+from tests.chat_support import signed
 
 
 def chat(client, text: str, user_id: str = "u-lang") -> dict[str, Any]:
-    resp = client.post("/api/v1/chat", json={"user_id": user_id, "text": text})
+    resp = client.post("/api/v1/chat", json=signed(user_id, text))
     assert resp.status_code == 200, resp.text
     return resp.json()
 

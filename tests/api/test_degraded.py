@@ -205,3 +205,26 @@ def test_overload_sheds_to_the_kb_then_429_with_retry_after(client, fake_rasa) -
     gw.degraded_inflight = 0
     rasa.inflight = 0
     assert "degraded" not in chat(client, "年费怎么收", user="busy-3")["details"]
+
+
+def test_degraded_replies_speak_the_conversation_language(client, fake_rasa) -> None:
+    """An English conversation stays English while the bot is down (issue 19 + 17)."""
+    from tests.chat_support import signed
+
+    fake_rasa.down = True
+    use(client, fake_rasa)
+    english = {**HIT, "answer_en": "The annual fee is ..."}
+    client.app.state.gateway.kb = FakeKB({"decision": "answer", "release": 7,
+                                          "hits": [english]})
+    body = client.post("/api/v1/chat", json=signed("d-en", "what is the annual fee")).json()
+    assert body["details"]["degraded"] and body["details"]["language"] == "en"
+    assert body["messages"][0]["text"] == "The annual fee is ..."
+    assert body["messages"][-1]["text"] == "You may also want to ask:"
+    client.app.state.gateway.kb = FakeKB({"decision": "answer", "release": 7, "hits": [HIT]})
+    body = client.post("/api/v1/chat", json=signed("d-en", "and the late fee?")).json()
+    assert body["messages"][0]["text"].startswith(degraded.NO_ENGLISH_NOTE)
+    assert body["messages"][0]["text"].endswith("年费规则……")
+    client.app.state.gateway.kb = FakeKB({"decision": "fallback", "release": 7, "hits": []})
+    body = client.post("/api/v1/chat", json=signed("d-en", "raise my limit to 50k")).json()
+    assert body["messages"][0]["text"].startswith("Sorry, some services")
+    assert body["messages"][0]["buttons"][0]["title"] == "Talk to an agent"
