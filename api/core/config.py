@@ -25,6 +25,7 @@ DEV_SECRETS = {
     "wechat_aes_key": "devWeChatAesKeyChangeMe0123456789abcdefghij",
     "web_identity_secret": "dev-web-identity-secret-change-me",
     "conversation_token_secret": "dev-conversation-token-secret-change-me",
+    "pii_encryption_key": "dev-pii-encryption-key-change-me",
 }
 
 
@@ -179,6 +180,9 @@ class Settings(BaseSettings):
     web_identity_demo_signing: bool = True
     # Key of the per-conversation bearer credential (conversation_token).
     conversation_token_secret: str = DEV_SECRETS["conversation_token_secret"]
+    # Seals ticket callback numbers at rest (api/core/vault.py); rotating it makes older
+    # sealed numbers unreadable (shown as missing), so keep the old value while tickets are open.
+    pii_encryption_key: str = DEV_SECRETS["pii_encryption_key"]
     # Rate limits (the `limits` library's notation, e.g. "20/minute"); storage memory:// or
     # redis://host:port/db (shared by every API process).
     rate_limit_storage_url: str = "memory://"

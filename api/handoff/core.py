@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.core.config import Settings
+from api.core.vault import PiiVault
 from api.handoff import queue as hq
 from api.handoff.events import publish_after_commit
 from api.handoff.hours import WorkingHours
@@ -46,6 +47,7 @@ class HandoffCore:
                  clock: Callable[[], datetime] = utcnow) -> None:
         self._sessions = sessions
         self.settings = settings
+        self.vault = PiiVault(settings.pii_encryption_key)  # ticket callback numbers at rest
         self.hub = hub
         self.profiles = profiles or ProfileLookup(settings.card_db_url)
         self.clock = clock

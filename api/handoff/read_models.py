@@ -209,13 +209,13 @@ class ReadModels(HandoffCore):
                                         Ticket.id)).all()
             return [self._ticket_view(t) for t in rows]
 
-    @staticmethod
-    def _ticket_view(t: Ticket) -> TicketView:
+    def _ticket_view(self, t: Ticket) -> TicketView:
         return {"id": t.id, "number": f"T{t.id:06d}", "conversation_id": t.conversation_id,
                 "user_id": t.user_id, "channel": t.channel, "cause": t.cause,
                 "reason": t.reason, "group": t.group, "tier": t.tier,
                 "tier_label": TIER_LABELS.get(t.tier, t.tier), "priority": t.priority,
                 "status": t.status, "message": t.message,
-                "callback_number": t.callback_number, "created_at": iso(t.created_at),
+                "callback_number": self.vault.open(t.callback_number),
+                "created_at": iso(t.created_at),
                 "submitted_at": iso(t.submitted_at), "closed_at": iso(t.closed_at),
                 "note": t.note}

@@ -129,7 +129,7 @@ class Tickets(RasaSync):
             return HandoffReply(Outcome.TICKET, [msg], {"state": State.TICKET.value,
                                                         "ticket": {"id": ticket.id,
                                                                    "step": "phone"}})
-        ticket.callback_number = number
+        ticket.callback_number = self.vault.seal(number)  # agents dial it: sealed, not masked
         ticket.status = "open"
         ticket.step = "done"
         ticket.submitted_at = self.clock()

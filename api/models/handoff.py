@@ -83,8 +83,9 @@ class Ticket(Base):
     status: Mapped[str] = mapped_column(String(16), default="collecting", index=True)
     step: Mapped[str] = mapped_column(String(16), default="message")
     message: Mapped[str] = mapped_column(Text, default="")  # masked
-    # Needed to call the cardholder back: shown to agents only, never written to transcripts/logs.
-    callback_number: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # Needed to call the cardholder back: sealed at rest (api/core/vault.py), opened for agents
+    # only, never written to transcripts/logs.
+    callback_number: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
