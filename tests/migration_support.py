@@ -29,8 +29,8 @@ def schema_diff(url: str, metadata: MetaData) -> list:
 
 
 @contextmanager
-def pg_database() -> Iterator[str]:
-    """Yield the URL of a new empty database; drop it afterwards."""
+def pg_database(prefix: str = "i15_migrations") -> Iterator[str]:
+    """Yield the URL of a new empty database `<prefix>_<random>`; drop it afterwards."""
     admin, problems = None, []
     for driver in DRIVERS:
         try:
@@ -43,7 +43,7 @@ def pg_database() -> Iterator[str]:
             problems.append(f"{driver}: {type(exc).__name__}")
     if admin is None:
         pytest.skip(f"PostgreSQL not usable ({'; '.join(problems)})")
-    name = f"i15_migrations_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     try:

@@ -236,37 +236,6 @@ def check_known(summary: dict[str, Any], vip: dict[str, Any], web: dict[str, Any
 def pg_h18_database() -> Any:
     """A fresh PostgreSQL database `h18_<random>` (this feature's own name), dropped afterwards;
     skips with the reason when no driver or no server is usable."""
-    import uuid
-    from contextlib import contextmanager
+    from tests.migration_support import pg_database
 
-    import pytest
-    from sqlalchemy import create_engine, text
-
-    from tests.migration_support import DRIVERS, HOST
-
-    @contextmanager
-    def _db() -> Any:
-        admin, problems = None, []
-        for driver in DRIVERS:
-            try:
-                engine = create_engine(f"{driver}://{HOST}/postgres",
-                                       isolation_level="AUTOCOMMIT")
-                with engine.connect() as connection:
-                    connection.execute(text("SELECT 1"))
-                admin = engine
-                break
-            except Exception as exc:  # driver missing or server down: try the next one
-                problems.append(f"{driver}: {type(exc).__name__}")
-        if admin is None:
-            pytest.skip(f"PostgreSQL not usable at {HOST} ({'; '.join(problems)})")
-        name = f"h18_{uuid.uuid4().hex[:8]}"
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield f"{admin.url.drivername}://{HOST}/{name}"
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
-
-    return _db()
+    return pg_database("h18")
