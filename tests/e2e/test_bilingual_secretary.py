@@ -5,15 +5,20 @@ handoff and fraud routed as the Chinese ones, the language switch, and the VIP's
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 from test_handoff import online, staff_headers
+
+from tests.chat_support import owner
 
 pytestmark = pytest.mark.e2e
 
 PLATINUM = "demo-platinum-001"
+SEED_DIR = Path(__file__).resolve().parents[2] / "knowledge_base" / "seed"
 AGENT = os.environ.get("DEMO_AGENT_USER", "agent")
 SUPERVISOR_USER = os.environ.get("DEMO_SUPERVISOR_USER", "supervisor")
 SUPERVISOR_PASSWORD = os.environ.get("DEMO_SUPERVISOR_PASSWORD", "supervisor-dev-pass")
@@ -61,21 +66,33 @@ def test_platinum_cardholder_is_offered_to_their_last_agent_first(stack, chat) -
     assert httpx.delete(f"{url}/{PLATINUM}", headers=supervisor, timeout=30).status_code == 204
     third = chat(PLATINUM, "转人工")
     assert "preferred_agent" not in third["details"]["handoff"]
-    assert post(stack, "/api/v1/chat/" + conv + "/cancel", {}).status_code == 200
+    assert post(stack, "/api/v1/chat/" + conv + "/cancel", owner(conv)).status_code == 200
 
 
 
 
-@pytest.mark.parametrize(("question", "english_start"), [
-    ("I lost my credit card, what should I do?", "Don't worry"),
-    ("What is the annual fee?", "Our annual fees"),
+def english_answer(entry_id: str) -> str:
+    """The seed's English answer of an entry (the e2e stack publishes the seed)."""
+    for path in SEED_DIR.glob("*.yml"):
+        for entry in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("entries", []):
+            if entry.get("id") == entry_id:
+                return str(entry.get("answer_en") or "").strip()
+    raise AssertionError(f"{entry_id} is not in the seed")
+
+
+@pytest.mark.parametrize("question", [
+    "I lost my credit card, what should I do?",
+    "What is the annual fee?",
 ])
-def test_english_questions_are_answered_in_english(chat, question, english_start) -> None:
+def test_english_questions_are_answered_in_english(chat, question) -> None:
     reply = chat("e2e-en-" + question[:6], question)
     assert reply["details"]["language"] == "en"
     assert reply["outcome"] in ("answered", "clarify"), reply
     if reply["outcome"] == "answered":
-        assert reply["messages"][0]["text"].startswith(english_start), reply
+        # which entry answers is the retrieval's business (bench english measures it); here:
+        # the entry's English text is what the cardholder reads
+        english = english_answer(reply["details"]["kb"]["entry_id"])
+        assert english and reply["messages"][0]["text"].strip() == english, reply
     else:
         assert reply["messages"][0]["text"] == "Did you mean one of these?"
 

@@ -8,6 +8,7 @@ Screenshots land in $OPS_SCREENSHOTS (default /tmp) for a human look.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,9 @@ def test_login_create_hit_test_publish_and_chat(stack, browser) -> None:
     login(page, base, "ops")
     expect(page.locator("#me")).to_contain_text("运营")
     expect(page.locator("#publish-open")).to_be_hidden()
+    # the console fills data-live once /status answered: wait for it (the shared stack may have
+    # published releases in earlier modules)
+    expect(page.locator("#release-info")).to_have_attribute("data-live", re.compile(r"^\d+$"))
     live_before = int(page.locator("#release-info").get_attribute("data-live") or 0)
 
     # create an entry; the previews render for web and WeChat

@@ -29,6 +29,8 @@ from typing import Any
 import httpx
 import pytest
 
+from api.core.identity import conversation_token, identity_hash
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +40,8 @@ PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 REDIS_URL = "redis://127.0.0.1:6379/3"
 STARTUP_TIMEOUT = float(os.environ.get("E2E_STARTUP_TIMEOUT", "420"))
 DBS = ("h17_so_app", "h17_so_cards", "h17_so_tracker")
+IDENTITY_SECRET = secrets.token_hex(24)  # the bank's server's signing key for this topology
+TOKEN_SECRET = secrets.token_hex(24)
 
 
 def _missing() -> str | None:
@@ -147,6 +151,9 @@ class Topology:
             "RASA_TOKEN": secrets.token_hex(24), "INTERNAL_API_TOKEN": secrets.token_hex(24),
             "JWT_SECRET": secrets.token_hex(24), "WECHAT_TOKEN": secrets.token_hex(8),
             "WECHAT_APP_SECRET": secrets.token_hex(16),
+            # issue 16: every replica verifies the same signatures and conversation tokens
+            "WEB_IDENTITY_SECRET": IDENTITY_SECRET, "CONVERSATION_TOKEN_SECRET": TOKEN_SECRET,
+            "PII_ENCRYPTION_KEY": secrets.token_hex(24),
             "WECHAT_AES_KEY": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
             "ACTIONS_PORT": str(self.ports["actions"]),
             "ACTIONS_URL": f"http://127.0.0.1:{self.ports['actions']}/webhook",
@@ -272,7 +279,9 @@ def token(t: Topology, base: str, username: str, password: str) -> dict[str, str
 
 
 def chat(base: str, user: str, text: str) -> dict[str, Any]:
-    resp = httpx.post(f"{base}/api/v1/chat", json={"user_id": user, "text": text}, timeout=60)
+    """A message of a cardholder signed by the bank's server (one conversation per user)."""
+    body = {"user_id": user, "text": text, "identity_hash": identity_hash(user, IDENTITY_SECRET)}
+    resp = httpx.post(f"{base}/api/v1/chat", json=body, timeout=60)
     assert resp.status_code == 200, resp.text
     return resp.json()
 
@@ -310,6 +319,7 @@ def test_agent_message_reaches_a_websocket_on_the_other_replica(topo: Topology) 
     assert accepted.status_code == 200, accepted.text
     ws_url = topo.api["api1"].replace("http://", "ws://") + f"/api/v1/chat/{cid}/ws"
     with connect(ws_url, open_timeout=30) as ws:
+        ws.send(json.dumps({"type": "auth", "token": conversation_token(cid, TOKEN_SECRET)}))
         first = json.loads(ws.recv(timeout=30))
         assert first["type"] == "state"
         sent = httpx.post(f"{topo.api['api2']}/api/v1/agent/conversations/{cid}/messages",
