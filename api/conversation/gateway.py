@@ -195,16 +195,21 @@ class Gateway:
             db.commit()
             return begun
 
-    def _record(self, session_id: int, outcome: str, kb_entry: str | None,
+    def _record(self, db: Session, session_id: int, outcome: str, kb_entry: str | None,
                 handoff_reason: str | None = None, *, handoff: bool = False) -> None:
-        """The turn's outcome (and a handoff) on the service session (dashboard figures)."""
+        """The turn's outcome (and a handoff) on the service session (dashboard figures), in
+        the caller's transaction."""
+        session = db.get(ServiceSession, session_id)
+        if session is None:
+            return
+        self.tracker.record_turn(session, outcome, kb_entry)
+        if handoff:
+            self.tracker.record_handoff(db, session, handoff_reason)
+
+    def _record_alone(self, session_id: int, outcome: str, kb_entry: str | None,
+                      handoff_reason: str | None = None, *, handoff: bool = False) -> None:
         with self._sessions() as db:
-            session = db.get(ServiceSession, session_id)
-            if session is None:
-                return
-            self.tracker.record_turn(session, outcome, kb_entry)
-            if handoff:
-                self.tracker.record_handoff(db, session, handoff_reason)
+            self._record(db, session_id, outcome, kb_entry, handoff_reason, handoff=handoff)
             db.commit()
 
     def _ask_nps_in_session(self, session_id: int, trigger: str,
@@ -214,11 +219,15 @@ class Gateway:
             return [] if session is None else self._ask_nps(db, session, trigger, details)
 
     def _finish(self, conversation_id: str, sender: str, messages: list[dict[str, Any]],
-                outcome: str, kb_event: dict[str, Any] | None) -> tuple[list[dict[str, Any]],
-                                                                        int | None]:
-        """Store the reply's messages and the turn's KB event in one transaction; returns the
-        messages with their ids (and the event's id)."""
+                outcome: str, kb_event: dict[str, Any] | None, session_id: int = 0,
+                handoff_reason: str | None = None) -> tuple[list[dict[str, Any]], int | None]:
+        """Store the reply's messages, the turn's KB event and the turn on the service session
+        in one transaction; returns the messages with their ids (and the event's id)."""
         with self._sessions() as db:
+            if session_id:
+                self._record(db, session_id, outcome,
+                             kb_event.get("entry_id") if kb_event is not None else None,
+                             handoff_reason, handoff=outcome == Outcome.HANDOFF)
             rows = [self._row(conversation_id, sender, msg, outcome) for msg in messages]
             db.add_all(rows)
             event = KBEvent(**kb_event) if kb_event is not None else None
@@ -273,15 +282,12 @@ class Gateway:
                          entry_id=kb.get("entry_id"), score=kb.get("score"),
                          release=kb.get("release"), details=meta)
                     if isinstance(kb, dict) else None)
-        stored, event_id = await to_thread.run_sync(self._finish, conv_id, Sender.BOT, messages,
-                                                    outcome, kb_event)
+        stored, event_id = await to_thread.run_sync(
+            self._finish, conv_id, Sender.BOT, messages, outcome, kb_event, session_id,
+            (meta.get("handoff") or {}).get("reason"))
         if event_id is not None:
             details["kb_event_id"] = event_id
-        entry = kb.get("entry_id") if isinstance(kb, dict) else None
         if outcome == Outcome.HANDOFF:  # the bot asked for a human: queue (or take a message)
-            await to_thread.run_sync(lambda: self._record(
-                session_id, outcome, entry, (meta.get("handoff") or {}).get("reason"),
-                handoff=True))
             human = await self.handoff.request(
                 self._rasa, conv_id, meta.get("handoff") or {}, user_id=incoming.user_id,
                 channel=incoming.channel)
@@ -290,7 +296,6 @@ class Gateway:
             outcome = human.outcome
             details.setdefault("language", language)
             return GatewayReply(conv_id, outcome, stored, details)
-        await to_thread.run_sync(self._record, session_id, outcome, entry)
         if outcome not in (Outcome.FORM, Outcome.UNAVAILABLE) and (
                 meta.get("end") == "goodbye" or is_closing(incoming.text)):
             trigger = "goodbye" if meta.get("end") == "goodbye" else "closing"
@@ -336,7 +341,7 @@ class Gateway:
             human = await self.handoff.request(
                 self._rasa, conv_id, {"reason": "requested"}, user_id=incoming.user_id,
                 channel=incoming.channel)
-            await to_thread.run_sync(lambda: self._record(
+            await to_thread.run_sync(lambda: self._record_alone(
                 session_id, Outcome.HANDOFF, None, "requested", handoff=True))
             reply = self.after_human(conv_id, human)
             reply.details = {**reply.details, "degraded": True, "degraded_reason": reason}
@@ -350,12 +355,11 @@ class Gateway:
                     if turn.kb is not None else None)
         sender = Sender.SYSTEM if turn.outcome == Outcome.UNAVAILABLE else Sender.BOT
         stored, event_id = await to_thread.run_sync(self._finish, conv_id, sender,
-                                                    turn.messages, turn.outcome, kb_event)
+                                                    turn.messages, turn.outcome, kb_event,
+                                                    session_id)
         details = {**turn.details, "language": language}
         if event_id is not None:
             details["kb_event_id"] = event_id
-        await to_thread.run_sync(self._record, session_id, turn.outcome,
-                                 turn.kb.get("entry_id") if turn.kb is not None else None)
         return GatewayReply(conv_id, turn.outcome, stored, details)
 
     async def _kb_turn(self, text: str, channel: str, reason: str,
