@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from anyio import to_thread
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials
 
-from api.channels.web import identify, incoming_from_widget, validated_text
+from api.channels.web import Caller, identify, incoming_from_widget, validated_text
+from api.core.db import with_db_retry
 from api.core.errors import ApiError
 from api.core.identity import conversation_token, identity_hash
 from api.core.ratelimit import enforce
@@ -55,13 +57,23 @@ async def chat(body: ChatCreate, request: Request, gateway: GatewayDep, settings
     else is an anonymous visitor, continuing with `Authorization: Bearer <conversation_token>`.
     """
     validated_text(body.text, settings.max_message_chars)  # 422 before anything is counted
-    enforce(limiter, "chat_ip", settings.rate_limit_chat_per_ip, client_ip(request))
-    caller = identify(db, settings, body.channel, body.user_id, body.identity_hash,
-                      body.identity_token, credentials.credentials if credentials else None)
-    enforce(limiter, "chat_user", settings.rate_limit_chat_per_user,
-            f"{body.channel}:{caller.user_id}")
-    conv = gateway.conversation_for(db, body.channel, caller.user_id)
-    enforce(limiter, "chat_conversation", settings.rate_limit_chat_per_conversation, conv.id)
+    ip = client_ip(request)
+    token = credentials.credentials if credentials else None
+
+    def admit() -> Caller:
+        """Limits, identity and the conversation: database and (production) Redis calls,
+        so they run in a worker thread, never blocking the event loop of every other chat."""
+        enforce(limiter, "chat_ip", settings.rate_limit_chat_per_ip, ip)
+        caller = identify(db, settings, body.channel, body.user_id, body.identity_hash,
+                          body.identity_token, token)
+        enforce(limiter, "chat_user", settings.rate_limit_chat_per_user,
+                f"{body.channel}:{caller.user_id}")
+        conv = gateway.conversation_for(db, body.channel, caller.user_id)
+        enforce(limiter, "chat_conversation", settings.rate_limit_chat_per_conversation,
+                conv.id)
+        return caller
+
+    caller = await to_thread.run_sync(lambda: with_db_retry(admit, reset=db.rollback))
     incoming = incoming_from_widget(body.channel, caller, body.text, body.metadata,
                                     settings.max_message_chars)
     reply = await gateway.handle(incoming)
