@@ -57,6 +57,7 @@ class _Begun:
     language: str
     language_changed: bool
     reply: GatewayReply | None = None  # answered already (NPS score, language switch)
+    paused_handoffs: list[int] = field(default_factory=list)  # Rasa tracker to resume
 
 
 @dataclass
@@ -198,6 +199,7 @@ class Gateway:
                 begun.reply = answered
                 return begun
             begun.session_id = self.tracker.current(db, conv).id
+            begun.paused_handoffs = self.handoff.paused_after_end_in(db, conv.id)
             db.commit()
             return begun
 
@@ -260,7 +262,10 @@ class Gateway:
             human = await self.handoff.on_user_message(self._rasa, conv_id, incoming.text)
             if human is not None:
                 return self.after_human(conv_id, human)
-        await self.handoff.ensure_resumed(self._rasa, conv_id)
+            # the human flow may just have ended a handoff: look again
+            await self.handoff.ensure_resumed(self._rasa, conv_id)
+        else:
+            await self.handoff.resume_pending(self._rasa, conv_id, begun.paused_handoffs)
         # The gateway's own keys come last: a client can never set them.
         metadata = {**incoming.metadata, "user_id": incoming.user_id,
                     "channel": incoming.channel, "user_verified": incoming.verified,
