@@ -71,7 +71,7 @@ http {{
       proxy_pass http://rasa;
       proxy_http_version 1.1;
       proxy_connect_timeout 2s;
-      proxy_read_timeout 30s;
+      proxy_read_timeout 4s;  # a frozen Rasa replica is marked failed (deploy/nginx.conf)
       proxy_next_upstream error timeout http_502 http_503;
       proxy_next_upstream_tries 2;
     }}
