@@ -129,6 +129,9 @@ class Stack:
     def chat_body(self, user: str, text: str) -> dict[str, Any]:
         return {"user_id": user, "text": text}  # APP_ENV=test: unsigned callers accepted
 
+    def cpu_groups(self) -> dict[str, list[int]]:
+        return {name: [self.pid(name)] for name in ("api", "rasa", "actions")}
+
     def _signal(self, name: str, how: str) -> float:
         pid = self.pid(name)
         if how == "stop":
@@ -200,6 +203,35 @@ async def _load(target: str, stack: Any, rate: float, seconds: float,
         await asyncio.gather(*sessions)
         side_result = await side if side is not None else None
     return records, (side_result - t0 if isinstance(side_result, float) else None)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc; 0 when it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu(groups: dict[str, list[int]]) -> dict[str, float]:
+    return {name: sum(_cpu_seconds(p) for p in pids) for name, pids in groups.items()}
+
+
+def _measured(stack: Any, records_of: Callable[[], list[dict[str, Any]]]) -> dict[str, Any]:
+    """A step's summary plus the CPU its messages cost per process group (ms per message):
+    the API's own cost is what the gateway adds; the KB search the action server calls runs
+    in the API in both the gateway and the Rasa-alone steps."""
+    groups = stack.cpu_groups()
+    before = _cpu(groups)
+    records = records_of()
+    after = _cpu(groups)
+    s = _summary(records)
+    for name in groups:
+        s[f"{name}_cpu_ms_per_msg"] = (round(1000 * (after[name] - before[name]) / len(records), 1)
+                                      if records else None)
+    return s
 
 
 def _summary(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -340,6 +372,12 @@ class ProductionStack:
         return {"user_id": user, "text": text,
                 "identity_hash": identity_hash(user, self.topo.identity_secret)}
 
+    def cpu_groups(self) -> dict[str, list[int]]:
+        procs = self.topo.procs
+        return {"api": [procs["api1"].pid, procs["api2"].pid],
+                "rasa": [procs["rasa1"].pid, procs["rasa2"].pid],
+                "actions": [procs["actions"].pid], "nginx": [procs["nginx"].pid]}
+
     def _up(self, name: str, timeout: float = 300) -> None:
         url = {"api1": f"{self.topo.api['api1']}/health",
                "actions": f"http://127.0.0.1:{self.topo.ports['actions']}/health"}.get(
@@ -417,7 +455,8 @@ def run(seconds: float = 20.0, think: tuple[float, float] = (2.0, 6.0),
             def measure(rate: float, target: str = target) -> dict[str, Any]:
                 nonlocal seed
                 seed += 1
-                s = _summary(asyncio.run(_load(target, stack, rate, seconds, think, seed))[0])
+                s = _measured(stack, lambda: asyncio.run(
+                    _load(target, stack, rate, seconds, think, seed))[0])
                 out["steps"][f"{target}@{rate:g}"] = s
                 log(f"  {target} {rate:g} msg/s: {s}")
                 return s
@@ -430,8 +469,9 @@ def run(seconds: float = 20.0, think: tuple[float, float] = (2.0, 6.0),
         out["half_rate"] = half
         for target in ("rasa", "gateway"):
             seed += 1
-            out["steps"][f"{target}@half"] = _summary(
-                asyncio.run(_load(target, stack, half, seconds, think, seed))[0])
+            out["steps"][f"{target}@half"] = _measured(
+                stack, lambda target=target, seed=seed: asyncio.run(
+                    _load(target, stack, half, seconds, think, seed))[0])
             log(f"  {target} half {half:g} msg/s: {out['steps'][f'{target}@half']}")
         halves = out["steps"]["gateway@half"], out["steps"]["rasa@half"]
         out["p50_ratio_at_half"] = (round(halves[0]["p50_s"] / halves[1]["p50_s"], 3)
@@ -479,6 +519,8 @@ def run(seconds: float = 20.0, think: tuple[float, float] = (2.0, 6.0),
     cols = ("messages", "ok", "5xx", "429", "errors", "degraded", "p50_s", "p95_s", "p99_s",
             "max_s", "faq_p99_s")
     fault_cols = (*cols, "lost", "back_at_s", "recovered_after_s")
+    cpu_cols = tuple(sorted({k for v in out["steps"].values() for k in v
+                             if k.endswith("_cpu_ms_per_msg")}))
     where = ("the production topology on loopback (nginx, 2 API, 2 Rasa, actions, private "
              "PostgreSQL and Redis)" if topology == "production" else
              "the embedded default (supervisor, SQLite)")
@@ -497,7 +539,11 @@ def run(seconds: float = 20.0, think: tuple[float, float] = (2.0, 6.0),
         f"(ratio {out['capacity_ratio']}). p50 at half capacity: gateway/Rasa "
         f"{out['p50_ratio_at_half']}.", "",
         "## Steps", "",
-        md_table(("step", *cols), [(k, *(v[c] for c in cols)) for k, v in out["steps"].items()]),
+        md_table(("step", *cols, *cpu_cols),
+                 [(k, *(v[c] for c in cols), *(v.get(c) for c in cpu_cols))
+                  for k, v in out["steps"].items()]),
+        "", "`*_cpu_ms_per_msg`: CPU seconds the processes used during the step, per message "
+        "(the KB search the action server calls runs in the API in both kinds of step).",
         "", f"## Faults at half capacity ({half:g} msg/s, gateway)", "",
         "Each fault 3 s after the arrivals begin; `back_at_s` = when the part was back "
         "(SIGCONT after 15 s, or restarted and healthy); `recovered_after_s` = last degraded or "
