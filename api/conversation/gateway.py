@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -249,8 +250,20 @@ class Gateway:
 
     async def handle(self, incoming: IncomingMessage) -> GatewayReply:
         """Store the user's message, get the bot's answer, store that, return it."""
+        return await self.handle_admitted(lambda: incoming)
+
+    async def handle_admitted(self, admit: Callable[[], IncomingMessage]) -> GatewayReply:
+        """`handle` for a channel whose own checks (rate limits, identity: database and Redis
+        calls, may raise a 4xx) build the message: `admit` runs in the same worker-thread hop
+        as the turn's first database step. Each hop is a wake-up that waits for a core on a
+        busy machine, so a turn makes as few as it can."""
         self._shed_if_overloaded()
-        begun = await to_thread.run_sync(lambda: with_db_retry(lambda: self._begin(incoming)))
+
+        def first_step() -> tuple[IncomingMessage, _Begun]:
+            incoming = admit()
+            return incoming, with_db_retry(lambda: self._begin(incoming))
+
+        incoming, begun = await to_thread.run_sync(first_step)
         conv_id, state, user_row_id = begun.conversation_id, begun.state, begun.user_message_id
         session_id, language = begun.session_id, begun.language
         if begun.reply is not None:

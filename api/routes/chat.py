@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from anyio import to_thread
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials
 
 from api.channels.web import Caller, identify, incoming_from_widget, validated_text
+from api.conversation.gateway import IncomingMessage
 from api.core.db import with_db_retry
 from api.core.errors import ApiError
 from api.core.identity import conversation_token, identity_hash
@@ -62,7 +62,8 @@ async def chat(body: ChatCreate, request: Request, gateway: GatewayDep, settings
 
     def admit() -> Caller:
         """Limits, identity and the conversation: database and (production) Redis calls,
-        so they run in a worker thread, never blocking the event loop of every other chat."""
+        so they run in a worker thread (with the gateway's first step), never blocking the
+        event loop of every other chat."""
         enforce(limiter, "chat_ip", settings.rate_limit_chat_per_ip, ip)
         caller = identify(db, settings, body.channel, body.user_id, body.identity_hash,
                           body.identity_token, token)
@@ -73,10 +74,15 @@ async def chat(body: ChatCreate, request: Request, gateway: GatewayDep, settings
                 conv.id)
         return caller
 
-    caller = await to_thread.run_sync(lambda: with_db_retry(admit, reset=db.rollback))
-    incoming = incoming_from_widget(body.channel, caller, body.text, body.metadata,
+    admitted: list[Caller] = []
+
+    def incoming() -> IncomingMessage:
+        admitted.append(with_db_retry(admit, reset=db.rollback))
+        return incoming_from_widget(body.channel, admitted[0], body.text, body.metadata,
                                     settings.max_message_chars)
-    reply = await gateway.handle(incoming)
+
+    reply = await gateway.handle_admitted(incoming)
+    caller = admitted[0]
     # The gateway's reply is untyped data from Rasa/handoff (plain str outcome, message dicts);
     # validating it here checks the outcome against the contract and builds the BotMessages.
     return ChatPublic.model_validate({
