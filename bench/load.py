@@ -158,7 +158,9 @@ async def _load(target: str, stack: Any, rate: float, seconds: float,
                 think: tuple[float, float], seed: int,
                 during: Callable[[], Any] | None = None) -> tuple[list[dict[str, Any]], Any]:
     """Open-loop sessions at `rate` messages/s for `seconds`; one record per message."""
-    rng = random.Random(seed)
+    # Arrivals and each session draw from their own generators: the traffic of a seed is the
+    # same whatever the replies' timing (both targets of a rate get identical sessions).
+    arrivals = random.Random(seed)
     records: list[dict[str, Any]] = []
     weights = [w for _, _, w in MIX]
     t0 = time.monotonic()
@@ -187,6 +189,7 @@ async def _load(target: str, stack: Any, rate: float, seconds: float,
 
         async def session(i: int) -> None:
             user = f"load-{seed}-{i}"
+            rng = random.Random(f"{seed}-{i}")
             for j in range(MESSAGES):
                 kind, text, _ = rng.choices(MIX, weights)[0]
                 await one(user, kind, text)
@@ -196,10 +199,12 @@ async def _load(target: str, stack: Any, rate: float, seconds: float,
         sessions: list[asyncio.Task[None]] = []
         side = asyncio.create_task(asyncio.to_thread(during)) if during else None
         i = 0
-        while time.monotonic() - t0 < seconds:
-            await asyncio.sleep(rng.expovariate(rate / MESSAGES))
+        next_at = arrivals.expovariate(rate / MESSAGES)
+        while next_at < seconds:  # a schedule, so a slow loop does not thin the arrivals
+            await asyncio.sleep(max(0.0, next_at - (time.monotonic() - t0)))
             sessions.append(asyncio.create_task(session(i)))
             i += 1
+            next_at += arrivals.expovariate(rate / MESSAGES)
         await asyncio.gather(*sessions)
         side_result = await side if side is not None else None
     return records, (side_result - t0 if isinstance(side_result, float) else None)
@@ -448,15 +453,15 @@ def run(seconds: float = 20.0, think: tuple[float, float] = (2.0, 6.0),
     log(f"  starting the {topology} stack on :{BASE_PORT}.. ({tmp})")
     stack.start()
     out: dict[str, Any] = {"topology": topology, "steps": {}, "faults": {}}
-    seed = 0
+    # The same seed (arrivals, think times, texts) for both targets at one rate: the two runs
+    # of a rate see the same traffic, only the box's load differs.
+    seed = 9000
     try:
         capacity: dict[str, float | None] = {}
         for target in ("rasa", "gateway"):
             def measure(rate: float, target: str = target) -> dict[str, Any]:
-                nonlocal seed
-                seed += 1
                 s = _measured(stack, lambda: asyncio.run(
-                    _load(target, stack, rate, seconds, think, seed))[0])
+                    _load(target, stack, rate, seconds, think, 1000 + int(rate * 100)))[0])
                 out["steps"][f"{target}@{rate:g}"] = s
                 log(f"  {target} {rate:g} msg/s: {s}")
                 return s
@@ -468,10 +473,9 @@ def run(seconds: float = 20.0, think: tuple[float, float] = (2.0, 6.0),
         half = max((capacity["gateway"] or 1.0) / 2, 0.5)
         out["half_rate"] = half
         for target in ("rasa", "gateway"):
-            seed += 1
             out["steps"][f"{target}@half"] = _measured(
-                stack, lambda target=target, seed=seed: asyncio.run(
-                    _load(target, stack, half, seconds, think, seed))[0])
+                stack, lambda target=target: asyncio.run(
+                    _load(target, stack, half, seconds, think, 5000 + int(half * 100)))[0])
             log(f"  {target} half {half:g} msg/s: {out['steps'][f'{target}@half']}")
         halves = out["steps"]["gateway@half"], out["steps"]["rasa@half"]
         out["p50_ratio_at_half"] = (round(halves[0]["p50_s"] / halves[1]["p50_s"], 3)
