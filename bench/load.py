@@ -220,6 +220,15 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _with_children(pid: int) -> list[int]:
+    """A process and its children (nginx: the master and its worker, which does the work)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return [pid, *(int(c) for c in children)]
+
+
 def _cpu(groups: dict[str, list[int]]) -> dict[str, float]:
     return {name: sum(_cpu_seconds(p) for p in pids) for name, pids in groups.items()}
 
@@ -381,7 +390,7 @@ class ProductionStack:
         procs = self.topo.procs
         return {"api": [procs["api1"].pid, procs["api2"].pid],
                 "rasa": [procs["rasa1"].pid, procs["rasa2"].pid],
-                "actions": [procs["actions"].pid], "nginx": [procs["nginx"].pid]}
+                "actions": [procs["actions"].pid], "nginx": _with_children(procs["nginx"].pid)}
 
     def _up(self, name: str, timeout: float = 300) -> None:
         url = {"api1": f"{self.topo.api['api1']}/health",
