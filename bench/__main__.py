@@ -76,7 +76,7 @@ def runner(name: str, args: argparse.Namespace) -> Callable[[], Any]:
     if name == "load":
         from bench import load
 
-        return lambda: load.run(seconds=args.seconds, log=log,
+        return lambda: load.run(seconds=args.seconds, log=log, topology=args.topology,
                                 think=tuple(float(x) for x in args.think.split(",")))  # type: ignore[arg-type]
     if name == "loop":
         from bench import loop
@@ -102,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=20.0,
                         help="load: seconds of arrivals per step")
     parser.add_argument("--think", default="2,6", help="load: think time range, seconds")
+    parser.add_argument("--topology", default="embedded", choices=("embedded", "production"),
+                        help="load: the embedded default or the production topology on loopback")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 

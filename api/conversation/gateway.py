@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.conversation import degraded
 from api.conversation.rasa_client import RasaClient, RasaUnavailable
+from api.core.db import with_db_retry
 from api.handoff.service import HandoffReply, HandoffService
 from api.insights.nps import NpsSurvey, is_closing
 from api.insights.nps import question_message as nps_question
@@ -56,6 +58,7 @@ class _Begun:
     language: str
     language_changed: bool
     reply: GatewayReply | None = None  # answered already (NPS score, language switch)
+    paused_handoffs: list[int] = field(default_factory=list)  # Rasa tracker to resume
 
 
 @dataclass
@@ -169,15 +172,20 @@ class Gateway:
     def _begin(self, incoming: IncomingMessage) -> _Begun:
         """Conversation (created if new), the stored user message, its language and the
         service session; a reply when the message was a survey score or a language switch."""
+        # One commit for the usual turn (user line, language, survey check, service session):
+        # each commit is a WAL flush (SQLite fsync, a PostgreSQL round trip) on every message.
+        # Nothing between the flush and the commit leaves this thread, so the line is durable
+        # before the bot is asked.
         with self._sessions() as db:
             conv = self.conversation_for(db, incoming.channel, incoming.user_id)
-            row = self.store(db, conv.id, Sender.USER, {"type": MessageType.TEXT.value,
-                                                        "text": incoming.text})
+            row = self._row(conv.id, Sender.USER, {"type": MessageType.TEXT.value,
+                                                   "text": incoming.text})
+            db.add(row)
+            db.flush()  # the line's id
             language = next_language(conv.language, incoming.text)
             changed = language != conv.language
             if changed:
                 conv.language = language
-                db.commit()
             begun = _Begun(conv.id, str(conv.state), row.id, 0, language, changed)
             if conv.state == State.BOT and switch_command(incoming.text) is not None:
                 msg = {"type": MessageType.TEXT.value, "text": SWITCHED[language]}
@@ -192,6 +200,7 @@ class Gateway:
                 begun.reply = answered
                 return begun
             begun.session_id = self.tracker.current(db, conv).id
+            begun.paused_handoffs = self.handoff.paused_after_end_in(db, conv.id)
             db.commit()
             return begun
 
@@ -241,8 +250,20 @@ class Gateway:
 
     async def handle(self, incoming: IncomingMessage) -> GatewayReply:
         """Store the user's message, get the bot's answer, store that, return it."""
+        return await self.handle_admitted(lambda: incoming)
+
+    async def handle_admitted(self, admit: Callable[[], IncomingMessage]) -> GatewayReply:
+        """`handle` for a channel whose own checks (rate limits, identity: database and Redis
+        calls, may raise a 4xx) build the message: `admit` runs in the same worker-thread hop
+        as the turn's first database step. Each hop is a wake-up that waits for a core on a
+        busy machine, so a turn makes as few as it can."""
         self._shed_if_overloaded()
-        begun = await to_thread.run_sync(self._begin, incoming)
+
+        def first_step() -> tuple[IncomingMessage, _Begun]:
+            incoming = admit()
+            return incoming, with_db_retry(lambda: self._begin(incoming))
+
+        incoming, begun = await to_thread.run_sync(first_step)
         conv_id, state, user_row_id = begun.conversation_id, begun.state, begun.user_message_id
         session_id, language = begun.session_id, begun.language
         if begun.reply is not None:
@@ -254,7 +275,10 @@ class Gateway:
             human = await self.handoff.on_user_message(self._rasa, conv_id, incoming.text)
             if human is not None:
                 return self.after_human(conv_id, human)
-        await self.handoff.ensure_resumed(self._rasa, conv_id)
+            # the human flow may just have ended a handoff: look again
+            await self.handoff.ensure_resumed(self._rasa, conv_id)
+        else:
+            await self.handoff.resume_pending(self._rasa, conv_id, begun.paused_handoffs)
         # The gateway's own keys come last: a client can never set them.
         metadata = {**incoming.metadata, "user_id": incoming.user_id,
                     "channel": incoming.channel, "user_verified": incoming.verified,
@@ -282,9 +306,9 @@ class Gateway:
                          entry_id=kb.get("entry_id"), score=kb.get("score"),
                          release=kb.get("release"), details=meta)
                     if isinstance(kb, dict) else None)
-        stored, event_id = await to_thread.run_sync(
-            self._finish, conv_id, Sender.BOT, messages, outcome, kb_event, session_id,
-            (meta.get("handoff") or {}).get("reason"))
+        reason = (meta.get("handoff") or {}).get("reason")
+        stored, event_id = await to_thread.run_sync(lambda: with_db_retry(lambda: self._finish(
+            conv_id, Sender.BOT, messages, outcome, kb_event, session_id, reason)))
         if event_id is not None:
             details["kb_event_id"] = event_id
         if outcome == Outcome.HANDOFF:  # the bot asked for a human: queue (or take a message)
@@ -354,9 +378,8 @@ class Gateway:
                          details={"outcome": turn.outcome, **turn.details})
                     if turn.kb is not None else None)
         sender = Sender.SYSTEM if turn.outcome == Outcome.UNAVAILABLE else Sender.BOT
-        stored, event_id = await to_thread.run_sync(self._finish, conv_id, sender,
-                                                    turn.messages, turn.outcome, kb_event,
-                                                    session_id)
+        stored, event_id = await to_thread.run_sync(lambda: with_db_retry(lambda: self._finish(
+            conv_id, sender, turn.messages, turn.outcome, kb_event, session_id)))
         details = {**turn.details, "language": language}
         if event_id is not None:
             details["kb_event_id"] = event_id
@@ -386,8 +409,7 @@ class Gateway:
 
     def _nps_answer(self, db: Session, conversation_id: str, text: str) -> GatewayReply | None:
         pending = self.nps.pending(db, conversation_id)
-        if pending is None:
-            db.commit()
+        if pending is None:  # (an expired question marked ignored): the caller's commit
             return None
         turn = self.nps.answer(db, pending, text)
         db.commit()

@@ -6,7 +6,9 @@ HTTP; this module is the one place that turns them into responses:
 * `vocab.DomainError` -> status by its `kind` (`STATUS`), body `{"detail": {code, message,
   message_en, **extra}}`;
 * the retrieval service's `KBNotReady` -> 503 `kb_unavailable`, `UnknownEntry` -> 404;
-* request validation failures (including non-JSON bodies) -> bilingual 422.
+* request validation failures (including non-JSON bodies) -> bilingual 422;
+* a lost database connection (PostgreSQL restarting) -> 503 `database_unavailable` with
+  Retry-After.
 
 Routes raise `ApiError` themselves only for HTTP-level problems (a missing If-Match, an upload
 over the size limit, a bad bearer token).
@@ -19,6 +21,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from knowledge_base.search.service import KBNotReady, UnknownEntry
 from vocab import DomainError, ErrorKind
@@ -73,6 +76,16 @@ def install_error_handlers(app: FastAPI) -> None:
 
     for kind in (DomainError, UnknownEntry, KBNotReady):
         app.add_exception_handler(kind, _domain)
+
+    async def _database(_request: Request, exc: Exception) -> JSONResponse:
+        # Only reached once the chat path's retries (api/core/db.py) are spent, or on a route
+        # without them: the database is down, not the request wrong.
+        body = error_body("database_unavailable", "服务暂时繁忙，请稍后几秒再试。",
+                          "The database is briefly unavailable; please retry shortly.")
+        return JSONResponse(status_code=503, content=body, headers={"Retry-After": "2"})
+
+    for kind in (OperationalError, InterfaceError):
+        app.add_exception_handler(kind, _database)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -14,6 +14,7 @@ from typing import Any
 
 from anyio import to_thread
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from api.conversation.rasa_client import RasaClient, RasaUnavailable
 from api.handoff.read_models import ReadModels
@@ -48,9 +49,22 @@ class RasaSync(ReadModels):
 
     def _paused_after_end(self, conversation_id: str) -> list[int]:
         with self._sessions() as db:
-            return list(db.scalars(select(Handoff.id).where(
-                Handoff.conversation_id == conversation_id, Handoff.ended_at.is_not(None),
-                Handoff.rasa_paused.is_(True))))
+            return self.paused_after_end_in(db, conversation_id)
+
+    @staticmethod
+    def paused_after_end_in(db: Session, conversation_id: str) -> list[int]:
+        """Ended handoffs whose Rasa tracker is still paused, in the caller's session (the
+        gateway asks in the turn's first database step: no extra worker-thread hop)."""
+        return list(db.scalars(select(Handoff.id).where(
+            Handoff.conversation_id == conversation_id, Handoff.ended_at.is_not(None),
+            Handoff.rasa_paused.is_(True))))
+
+    async def resume_pending(self, rasa: RasaClient, conversation_id: str,
+                             pending: list[int]) -> None:
+        """`ensure_resumed` with the paused handoffs already looked up."""
+        if pending and await self._rasa_events(
+                rasa, conversation_id, [{"event": "resume", "timestamp": time.time()}]):
+            await to_thread.run_sync(self._mark_resumed, pending)
 
     def _mark_resumed(self, handoff_ids: list[int]) -> None:
         with self._sessions() as db:
@@ -64,11 +78,7 @@ class RasaSync(ReadModels):
         """Resume the Rasa tracker if a finished handoff left it paused (e.g. Rasa was down).
         Runs before every bot turn: its database work stays off the event loop."""
         pending = await to_thread.run_sync(self._paused_after_end, conversation_id)
-        if not pending:
-            return
-        if await self._rasa_events(rasa, conversation_id,
-                                   [{"event": "resume", "timestamp": time.time()}]):
-            await to_thread.run_sync(self._mark_resumed, pending)
+        await self.resume_pending(rasa, conversation_id, pending)
 
     async def mirror_user(self, rasa: RasaClient, conversation_id: str, text: str) -> None:
         """Append what the cardholder said to the human to the (paused) Rasa tracker.

@@ -13,7 +13,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials
 
-from api.channels.web import identify, incoming_from_widget, validated_text
+from api.channels.web import Caller, identify, incoming_from_widget, validated_text
+from api.conversation.gateway import IncomingMessage
+from api.core.db import with_db_retry
 from api.core.errors import ApiError
 from api.core.identity import conversation_token, identity_hash
 from api.core.ratelimit import enforce
@@ -55,16 +57,32 @@ async def chat(body: ChatCreate, request: Request, gateway: GatewayDep, settings
     else is an anonymous visitor, continuing with `Authorization: Bearer <conversation_token>`.
     """
     validated_text(body.text, settings.max_message_chars)  # 422 before anything is counted
-    enforce(limiter, "chat_ip", settings.rate_limit_chat_per_ip, client_ip(request))
-    caller = identify(db, settings, body.channel, body.user_id, body.identity_hash,
-                      body.identity_token, credentials.credentials if credentials else None)
-    enforce(limiter, "chat_user", settings.rate_limit_chat_per_user,
-            f"{body.channel}:{caller.user_id}")
-    conv = gateway.conversation_for(db, body.channel, caller.user_id)
-    enforce(limiter, "chat_conversation", settings.rate_limit_chat_per_conversation, conv.id)
-    incoming = incoming_from_widget(body.channel, caller, body.text, body.metadata,
+    ip = client_ip(request)
+    token = credentials.credentials if credentials else None
+
+    def admit() -> Caller:
+        """Limits, identity and the conversation: database and (production) Redis calls,
+        so they run in a worker thread (with the gateway's first step), never blocking the
+        event loop of every other chat."""
+        enforce(limiter, "chat_ip", settings.rate_limit_chat_per_ip, ip)
+        caller = identify(db, settings, body.channel, body.user_id, body.identity_hash,
+                          body.identity_token, token)
+        enforce(limiter, "chat_user", settings.rate_limit_chat_per_user,
+                f"{body.channel}:{caller.user_id}")
+        conv = gateway.conversation_for(db, body.channel, caller.user_id)
+        enforce(limiter, "chat_conversation", settings.rate_limit_chat_per_conversation,
+                conv.id)
+        return caller
+
+    admitted: list[Caller] = []
+
+    def incoming() -> IncomingMessage:
+        admitted.append(with_db_retry(admit, reset=db.rollback))
+        return incoming_from_widget(body.channel, admitted[0], body.text, body.metadata,
                                     settings.max_message_chars)
-    reply = await gateway.handle(incoming)
+
+    reply = await gateway.handle_admitted(incoming)
+    caller = admitted[0]
     # The gateway's reply is untyped data from Rasa/handoff (plain str outcome, message dicts);
     # validating it here checks the outcome against the contract and builds the BotMessages.
     return ChatPublic.model_validate({

@@ -120,6 +120,9 @@ class UseEncoder:
         self.model = USE(threads=1)
         self.dim = 512
         self._lock = threading.Lock()
+        # USE loads its tokenizer and weights on first use (about 2 s): do it while the
+        # process starts, not inside the first cardholder's question after every (re)start.
+        self.model.encode(["预热"])
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         if not texts:
