@@ -124,6 +124,7 @@ def evaluate(log: Callable[[str], None] = print,
         rows.append({"expected": retrieval.ids[entry], "ranked": res.entry_ids,
                      "decision": res.decision, "confidence": res.confidence,
                      "real_confidence": res.real_confidence,
+                     "combined_confidence": res.combined_confidence,
                      "split": "dev" if dev_groups[entry] else "test",
                      "normalized": res.query_normalized is not None})
     per_query_ms = 1000 * (time.perf_counter() - t1) / max(len(rows), 1)
@@ -145,6 +146,7 @@ def evaluate(log: Callable[[str], None] = print,
         "test": summarise(test),
         "at_precision": at_precision(dev, test),
         "at_precision_real": at_precision(dev, test, "real_confidence"),
+        "at_precision_combined": at_precision(dev, test, "combined_confidence"),
         "bank_named": named,
     }
 
@@ -223,7 +225,9 @@ def render(payload: dict[str, Any]) -> str:
                  "on dev, applied to test)\n\n")
     prow = []
     for model, key in (("team-data model (`confidence.answer`)", "at_precision"),
-                       ("real-language model (`confidence.real_answer`)", "at_precision_real")):
+                       ("real-language model (`confidence.real_answer`)", "at_precision_real"),
+                       ("combined model, deciding (`confidence.combined_answer`)",
+                        "at_precision_combined")):
         for target, r in (payload.get(key) or {}).items():
             prow.append([model, target, r["threshold_on_dev"], r["dev"]["answer_rate"],
                          r["dev"]["precision"], r["test"]["answer_rate"],
