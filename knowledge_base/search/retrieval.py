@@ -598,7 +598,11 @@ def fit_combined(team_x: np.ndarray, team_c1: np.ndarray, team_c3: np.ndarray,
     team, real_rows, outs = slice(0, n_team), slice(n_team, n_in), slice(n_in, None)
 
     t_real = threshold_at_precision(p1[real_rows], y1[real_rows], real_target)
-    t_team = _answer_threshold(p1[team], y1[team], w[team])
+    # When the whole team set already reaches its target, it sets no bound at all (the lowest
+    # team probability would otherwise become a threshold no real query is measured against).
+    team_precision = float(np.sum(w[team] * y1[team]) / np.sum(w[team]))
+    t_team = (0.0 if team_precision >= TARGET_ANSWER_PRECISION
+              else _answer_threshold(p1[team], y1[team], w[team]))
     t_answer = max(1.01 if t_real is None else t_real, t_team)
     if n_out:
         t_answer = max(t_answer, float(np.quantile(p1[outs], 1 - MAX_OOS_ANSWERED)))

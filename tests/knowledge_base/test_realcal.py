@@ -169,6 +169,11 @@ def test_combined_model_thresholds_come_from_the_data() -> None:
     harder = RealDevSet(real.x - np.r_[0.08, 0, 0.08, 0, 0.08], real.correct1, real.correct3,
                         real.groups)
     assert fit_combined(x_team, c1, c3, gold, harder, x_oos).t_answer != combined.t_answer
+    # a team set that is right everywhere bounds nothing: the real data sets the threshold
+    easy = fit_combined(x_team, np.ones_like(c1), np.ones_like(c3), gold, real, x_oos)
+    assert easy.report["thresholds_from"]["team_precision"] == 0.0
+    assert easy.t_answer >= easy.report["thresholds_from"]["real_precision"]
+    assert easy.report["out_of_fold"]["real"]["precision"] >= TARGET_REAL_ANSWER_PRECISION
     with pytest.raises(ValueError):
         fit_combined(x_team[:0], c1[:0], c3[:0], gold[:0], real, x_oos)
 
