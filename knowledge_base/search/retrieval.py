@@ -23,8 +23,9 @@ caps. The team-only and real-only pairs are still fitted and reported (``confide
 ``confidence.real_answer``); without a shipped real dev set the decision falls back to their OR.
 
 Lexical signals were tried for ranking and left out: BM25 over jieba words of each entry's
-questions, fused with the dense score at any weight, and a learned reranker over dense + BM25 +
-bigram overlap lowered hit@1 on the CCB dev half (bench/results/ccb_policy.md, "Lexical fusion").
+questions, fused with the dense score at any weight tried, lowered hit@1 on the CCB dev half
+(bench/results/ccb_policy.md, "Lexical fusion"); an exploratory learned reranker over dense +
+BM25 + bigram overlap did not beat the dense order either.
 """
 
 from __future__ import annotations
