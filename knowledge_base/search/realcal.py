@@ -11,10 +11,10 @@ dev half of the groups only; the other half is the reported test split of ``benc
 What ships is numbers only: ``calibration.json`` next to this module (coefficients, thresholds,
 the dev queries' decision features and outcomes with group ids, and provenance: data file
 hashes, split, counts; never a question's text). Every build fits its one combined decision
-model (``retrieval.fit_combined``) on those dev features together with its own team data. Every build reads
-that file, so the build works the same when ``../shared/data`` is absent; the thresholds are
-then raised on each build so the KB's own out-of-scope examples stay within the caps
-(``retrieval.cap_real``).
+model (``retrieval.fit_combined``) on those dev features together with its own team data.
+Every build reads that file, so the build works the same when ``../shared/data`` is absent;
+the real-only thresholds are then raised on each build so the KB's own out-of-scope examples
+stay within the caps (``retrieval.cap_real``).
 """
 
 from __future__ import annotations
