@@ -124,12 +124,14 @@ def evaluate(log: Callable[[str], None] = print,
         rows.append({"expected": retrieval.ids[entry], "ranked": res.entry_ids,
                      "decision": res.decision, "confidence": res.confidence,
                      "real_confidence": res.real_confidence,
+                     "combined_confidence": res.combined_confidence,
                      "split": "dev" if dev_groups[entry] else "test",
                      "normalized": res.query_normalized is not None})
     per_query_ms = 1000 * (time.perf_counter() - t1) / max(len(rows), 1)
     dev = [r for r in rows if r["split"] == "dev"]
     test = [r for r in rows if r["split"] == "test"]
     named = bank_named(retrieval, rs, dev_groups, bank_names)
+    lexical = lexical_fusion(retrieval, rs, dev_groups)
     return {
         "retrieval": retrieval.describe(),
         "index_s": index_s,
@@ -145,8 +147,62 @@ def evaluate(log: Callable[[str], None] = print,
         "test": summarise(test),
         "at_precision": at_precision(dev, test),
         "at_precision_real": at_precision(dev, test, "real_confidence"),
+        "at_precision_combined": at_precision(dev, test, "combined_confidence"),
         "bank_named": named,
+        "lexical_fusion": lexical,
     }
+
+
+LEXICAL_WEIGHTS = (0.0, 0.02, 0.05, 0.1, 0.2)
+FUSION_CANDIDATES = 30
+
+
+def lexical_fusion(retrieval: Any, rs: Any, dev_groups: np.ndarray) -> dict[str, Any]:
+    """Would a lexical signal help the ranking? BM25 (rank_bm25 over jieba words) of the query
+    against each KB question, the best question per entry, divided by the query's best BM25 over
+    the dense candidates (so it lies in [0, 1]), added with weight ``w`` to the dense entry
+    score of the top ``FUSION_CANDIDATES`` dense candidates. The weight that would ship is the
+    best on dev (ties: the smaller); test is reported only."""
+    from datetime import date
+
+    from bench.lexical import Bm25
+    from knowledge_base.search.query import understand
+
+    service, snap = retrieval.service, retrieval.snapshot
+    questions = snap.artifacts.questions
+    row_entry = np.asarray(snap.artifacts.row_entry)
+    bm25 = Bm25(questions)
+    live = snap.live("web", date.today())
+    per_split: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray, int]]] = {
+        "dev": [], "test": []}
+    t0 = time.perf_counter()
+    for query, entry in zip(rs.queries, rs.query_entry, strict=True):
+        text = snap.corrector.correct(understand(query, service._query_config).normalized)
+        vector, raw = snap.encode_query(text)
+        scored = service._candidates(snap, vector, live, FUSION_CANDIDATES, raw)
+        ids = np.array([h.entry_index for h in scored])
+        dense = np.array([h.score for h in scored])
+        per_row = bm25.scores([text])[0]
+        per_entry = np.zeros(len(snap.entries))
+        np.maximum.at(per_entry, row_entry, per_row)
+        lex = per_entry[ids]
+        lex = lex / lex.max() if lex.max() > 0 else lex
+        per_split["dev" if dev_groups[entry] else "test"].append((ids, dense, lex, entry))
+    ms = 1000 * (time.perf_counter() - t0) / max(len(rs.queries), 1)
+    rows = []
+    for w in LEXICAL_WEIGHTS:
+        row: dict[str, Any] = {"weight": w}
+        for split, items in per_split.items():
+            h1 = h3 = 0
+            for ids, dense, lex, entry in items:
+                order = ids[np.argsort(-(dense + w * lex), kind="stable")]
+                h1 += int(order[0] == entry)
+                h3 += int(entry in order[:3])
+            row[split] = {"hit@1": h1 / max(len(items), 1), "hit@3": h3 / max(len(items), 1)}
+        rows.append(row)
+    best = max(rows, key=lambda r: (r["dev"]["hit@1"], r["dev"]["hit@3"], -r["weight"]))
+    return {"rows": rows, "chosen_on_dev": best["weight"], "candidates": FUSION_CANDIDATES,
+            "ms_per_query_with_bm25": ms}
 
 
 BANK_PREFIX = "请问建行"
@@ -223,13 +279,27 @@ def render(payload: dict[str, Any]) -> str:
                  "on dev, applied to test)\n\n")
     prow = []
     for model, key in (("team-data model (`confidence.answer`)", "at_precision"),
-                       ("real-language model (`confidence.real_answer`)", "at_precision_real")):
+                       ("real-language model (`confidence.real_answer`)", "at_precision_real"),
+                       ("combined model, deciding (`confidence.combined_answer`)",
+                        "at_precision_combined")):
         for target, r in (payload.get(key) or {}).items():
             prow.append([model, target, r["threshold_on_dev"], r["dev"]["answer_rate"],
                          r["dev"]["precision"], r["test"]["answer_rate"],
                          r["test"]["precision"]])
     parts.append(md_table(["model", "target precision", "threshold (dev)", "dev answered",
                            "dev precision", "test answered", "test precision"], prow) + "\n")
+    lexical = payload.get("lexical_fusion") or {}
+    if lexical:
+        parts.append(
+            "\n## Lexical fusion (ranking): dense score + w × BM25-jieba (normalised per query) "
+            f"over the top {lexical['candidates']} dense candidates\n\n"
+            f"Weight chosen on dev: **{lexical['chosen_on_dev']}** (0 = lexical left out); "
+            f"{lexical['ms_per_query_with_bm25']:.1f} ms per query for encode + candidates + "
+            "BM25.\n\n")
+        parts.append(md_table(["w", "dev hit@1", "dev hit@3", "test hit@1", "test hit@3"],
+                              [[r["weight"], r["dev"]["hit@1"], r["dev"]["hit@3"],
+                                r["test"]["hit@1"], r["test"]["hit@3"]]
+                               for r in lexical["rows"]]) + "\n")
     named = payload.get("bank_named") or {}
     if named:
         parts.append(f"\n## The bank named: test queries as \"{named['prefix']}…\"\n\n")

@@ -38,6 +38,7 @@ class SearchResult:
     corrected_query: str | None = None  # the text searched after typo correction, if changed
     confidence: float = 0.0  # p_answer of the decision (team-data model)
     real_confidence: float | None = None  # p_answer of the real-language model, if any
+    combined_confidence: float | None = None  # p_answer of the combined model that decides
     query_normalized: str | None = None  # query understanding's text (None: field absent)
 
 
@@ -114,6 +115,7 @@ class ShippedRetrieval:
             corrected_query=res.get("corrected_query"),
             confidence=float((res.get("confidence") or {}).get("answer", 0.0)),
             real_confidence=(res.get("confidence") or {}).get("real_answer"),
+            combined_confidence=(res.get("confidence") or {}).get("combined_answer"),
             query_normalized=res.get("query_normalized"),
         )
 
@@ -131,7 +133,10 @@ class ShippedRetrieval:
             f"clarify p ≥ {cal.t_clarify:.3f}"
             + (f"; real-language answer p ≥ {cal.real.t_answer:.3f}, clarify p ≥ "
                f"{cal.real.t_clarify:.3f}" if cal.real is not None else "; no real-language "
-               "models") + ")"
+               "models")
+            + (f"; deciding: combined model, answer p ≥ {cal.combined.t_answer:.3f}, clarify "
+               f"p ≥ {cal.combined.t_clarify:.3f}" if cal.combined is not None
+               else "; deciding: either model") + ")"
         )
 
 

@@ -96,15 +96,20 @@ def _is_question(text: str) -> bool:
 
 
 def confidence_margin(kb: dict[str, Any]) -> float | None:
-    """How far the answer's confidence was above its calibrated threshold: the larger margin of
-    the two decision models (team data ``answer``, real language ``real_answer``); None when
-    the event carries no confidence."""
+    """How far the answer's confidence was above its calibrated threshold: the combined
+    model's margin (``combined_answer``, the model that decides), or for events recorded before
+    it the larger margin of the two older models (team data ``answer``, real language
+    ``real_answer``); None when the event carries no confidence."""
     confidence, thresholds = kb.get("confidence"), kb.get("thresholds")
     if not isinstance(confidence, dict) or not isinstance(thresholds, dict):
         return None
-    margins = [float(confidence[k]) - float(thresholds[k]) for k in ("answer", "real_answer")
-               if isinstance(confidence.get(k), int | float)
-               and isinstance(thresholds.get(k), int | float)]
+    def known(k: str) -> bool:
+        return isinstance(confidence.get(k), int | float) and isinstance(thresholds.get(k),
+                                                                        int | float)
+
+    # The combined model is the one that decides when present: its margin alone counts.
+    keys = ("combined_answer",) if known("combined_answer") else ("answer", "real_answer")
+    margins = [float(confidence[k]) - float(thresholds[k]) for k in keys if known(k)]
     return max(margins) if margins else None
 
 

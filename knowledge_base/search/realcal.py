@@ -8,11 +8,13 @@ customers' questions: the CCB FAQ paraphrase groups in ``../shared/data`` (real 
 bank), queried against a KB made of the groups' standard questions (``python -m bench realcal``,
 dev half of the groups only; the other half is the reported test split of ``bench ccb_policy``).
 
-What ships is numbers only: ``calibration.json`` next to this module (coefficients, thresholds
-and provenance: data file hashes, split, counts; never a question's text). Every build reads
-that file, so the build works the same when ``../shared/data`` is absent; the thresholds are
-then raised on each build so the KB's own out-of-scope examples stay within the caps
-(``retrieval.cap_real``).
+What ships is numbers only: ``calibration.json`` next to this module (coefficients, thresholds,
+the dev queries' decision features and outcomes with group ids, and provenance: data file
+hashes, split, counts; never a question's text). Every build fits its one combined decision
+model (``retrieval.fit_combined``) on those dev features together with its own team data.
+Every build reads that file, so the build works the same when ``../shared/data`` is absent;
+the real-only thresholds are then raised on each build so the KB's own out-of-scope examples
+stay within the caps (``retrieval.cap_real``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from knowledge_base.search.retrieval import (
     FEATURES,
     TARGET_OOS_REJECTION,
     Logistic,
+    RealDevSet,
     RealLanguage,
     _oof_predict,
     threshold_at_precision,
@@ -43,7 +46,7 @@ CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 TARGET_REAL_PRECISION = 0.90  # precision of direct answers on real questions (issue 14)
 REPORTED_PRECISIONS = (0.90, 0.95)
 MAX_OOS_ANSWERED_REAL = 0.02
-FORMAT = 1
+FORMAT = 2  # 2: carries the dev queries' features and outcomes for the combined model
 
 
 def load_real_language(path: Path = CALIBRATION_FILE) -> RealLanguage | None:
@@ -103,7 +106,9 @@ def fit_real_language(x_in: np.ndarray, correct1: np.ndarray, correct3: np.ndarr
             "threshold": t, "answer_rate": float(answered.mean()),
             "precision": float(correct1[answered].mean()) if answered.any() else None,
             "oos_answered": float((p1[n_in:] >= t).mean()) if n_out else None}
-    real = RealLanguage(Logistic.fit(x, y1, w), Logistic.fit(x, y3, w), t_answer, t_clarify)
+    dev_groups = np.asarray(groups, np.int64) if groups is not None else np.arange(n_in)
+    real = RealLanguage(Logistic.fit(x, y1, w), Logistic.fit(x, y3, w), t_answer, t_clarify,
+                        dev_set=RealDevSet(x_in, correct1, correct3, dev_groups))
     return real, report
 
 

@@ -11,11 +11,21 @@ Scoring (per query vector ``v``, all vectors unit length, e5 ``query:`` prompt o
   entries matched by many of their paraphrases, the passage brings in the answer's words.
   The weights were chosen on leave-one-out (see README.md).
 
-Decision: two logistic models over features of the top hits give
+Decision: logistic models over features of the top hits give
 ``p_answer`` = P(top-1 entry is right) and ``p_scope`` = P(the right entry is in the top 3).
 ``answer`` if ``p_answer >= t_answer``; else ``clarify`` if ``p_scope >= t_clarify``; else
-``fallback``. Models and thresholds are fitted on team-written data only (leave-one-out over the
-KB's similar questions, and the NLU ``out_of_scope`` / ``chitchat`` examples).
+``fallback``. The deciding pair is the **combined** model (``fit_combined``): fitted at every
+build on three sources at once, the KB's held-back team-written paraphrases, the real customers'
+dev queries shipped as numbers in ``calibration.json`` (``realcal.py``) and the NLU
+``out_of_scope`` / ``chitchat`` examples; its thresholds are chosen out of fold for a target
+precision on the real queries (and the team target on the team ones) under the out-of-scope
+caps. The team-only and real-only pairs are still fitted and reported (``confidence.answer``,
+``confidence.real_answer``); without a shipped real dev set the decision falls back to their OR.
+
+Lexical signals were tried for ranking and left out: BM25 over jieba words of each entry's
+questions, fused with the dense score at any weight tried, lowered hit@1 on the CCB dev half
+(bench/results/ccb_policy.md, "Lexical fusion"); an exploratory learned reranker over dense +
+BM25 + bigram overlap did not beat the dense order either.
 """
 
 from __future__ import annotations
@@ -47,6 +57,9 @@ TARGET_OOS_REJECTION = 0.90
 # Out-of-scope messages must not be answered from the KB: at most this share of the
 # out-of-scope calibration examples may reach the answer threshold.
 MAX_OOS_ANSWERED = 0.02
+# Precision the combined model's answer threshold must reach, out of fold, on the real
+# customers' dev queries (issue 14 asks >= 0.90 on real questions; dev-to-test loses a little).
+TARGET_REAL_ANSWER_PRECISION = 0.92
 CALIBRATION_SEED = 13
 MAX_CALIBRATION_QUERIES = 4000
 FEATURES = ("s1", "margin", "max1", "lex", "raw1")
@@ -258,6 +271,9 @@ class RealLanguage:
     t_answer: float
     t_clarify: float
     fingerprint: str = ""
+    # The real queries' decision features and outcomes (numbers only, never text), so every
+    # build can fit one combined model on them together with its own team-written data.
+    dev_set: RealDevSet | None = None
 
     def predict(self, feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self.answer_model.predict(feats), self.scope_model.predict(feats)
@@ -265,13 +281,72 @@ class RealLanguage:
     def to_json(self) -> dict[str, Any]:
         return {"answer_model": self.answer_model.__dict__,
                 "scope_model": self.scope_model.__dict__, "t_answer": self.t_answer,
-                "t_clarify": self.t_clarify, "fingerprint": self.fingerprint}
+                "t_clarify": self.t_clarify, "fingerprint": self.fingerprint,
+                "dev_set": self.dev_set.to_json() if self.dev_set is not None else None}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RealLanguage:
+        dev = data.get("dev_set")
         return cls(Logistic(**data["answer_model"]), Logistic(**data["scope_model"]),
                    float(data["t_answer"]), float(data["t_clarify"]),
-                   str(data.get("fingerprint", "")))
+                   str(data.get("fingerprint", "")),
+                   RealDevSet.from_json(dev) if dev else None)
+
+
+@dataclass
+class RealDevSet:
+    """Decision features of real customers' dev queries with their outcomes (top-1 right,
+    right entry in the top 3) and paraphrase-group ids (folds keep a group together)."""
+
+    x: np.ndarray
+    correct1: np.ndarray
+    correct3: np.ndarray
+    groups: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.x = np.asarray(self.x, np.float64).reshape(-1, len(FEATURES))
+        self.correct1 = np.asarray(self.correct1, bool)
+        self.correct3 = np.asarray(self.correct3, bool)
+        self.groups = np.asarray(self.groups, np.int64)
+        if not len(self.x) == len(self.correct1) == len(self.correct3) == len(self.groups):
+            raise ValueError("real dev set: features, outcomes and groups differ in length")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"x": [[round(float(v), 6) for v in row] for row in self.x],
+                "correct1": [int(v) for v in self.correct1],
+                "correct3": [int(v) for v in self.correct3],
+                "groups": [int(v) for v in self.groups]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RealDevSet:
+        return cls(np.array(data["x"], np.float64), np.array(data["correct1"], bool),
+                   np.array(data["correct3"], bool), np.array(data["groups"], np.int64))
+
+
+@dataclass
+class Combined:
+    """ONE decision model over both sources (``fit_combined``): P(top-1 right) and P(right entry
+    in the top 3), fitted on this build's team-written queries, the real customers' dev queries
+    and the out-of-scope examples together; thresholds chosen out of fold on that data."""
+
+    answer_model: Logistic
+    scope_model: Logistic
+    t_answer: float
+    t_clarify: float
+    report: dict[str, Any] = field(default_factory=dict)
+
+    def predict(self, feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.answer_model.predict(feats), self.scope_model.predict(feats)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"answer_model": self.answer_model.__dict__,
+                "scope_model": self.scope_model.__dict__, "t_answer": self.t_answer,
+                "t_clarify": self.t_clarify, "report": self.report}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Combined:
+        return cls(Logistic(**data["answer_model"]), Logistic(**data["scope_model"]),
+                   float(data["t_answer"]), float(data["t_clarify"]), data.get("report", {}))
 
 
 @dataclass
@@ -284,20 +359,45 @@ class Calibration:
     t_clarify: float
     report: dict[str, Any] = field(default_factory=dict)
     real: RealLanguage | None = None
+    combined: Combined | None = None
 
     def probabilities(self, feats: np.ndarray) -> dict[str, float]:
-        """p_answer / p_scope of the team-data models, and of the real-language ones."""
+        """p_answer / p_scope of the team-data models, of the real-language ones, and of the
+        combined model that decides (when the build has one)."""
         out = {"answer": float(self.answer_model.predict(feats)[0]),
                "scope": float(self.scope_model.predict(feats)[0])}
         if self.real is not None:
             real_answer, real_scope = self.real.predict(feats)
             out.update(real_answer=float(real_answer[0]), real_scope=float(real_scope[0]))
+        if self.combined is not None:
+            answer, scope = self.combined.predict(feats)
+            out.update(combined_answer=float(answer[0]), combined_scope=float(scope[0]))
+        return out
+
+    def thresholds(self) -> dict[str, float]:
+        """Every model's thresholds, keyed as ``probabilities`` keys its probabilities."""
+        out = {"answer": self.t_answer, "clarify": self.t_clarify}
+        if self.real is not None:
+            out.update(real_answer=self.real.t_answer, real_clarify=self.real.t_clarify)
+        if self.combined is not None:
+            out.update(combined_answer=self.combined.t_answer,
+                       combined_clarify=self.combined.t_clarify)
         return out
 
     def decide_probabilities(self, p: dict[str, float]) -> str:
-        """Answer when either model is sure the top entry is right (each at its own calibrated
-        threshold: team paraphrases, real customers' questions); clarify when either puts the
-        right entry in the top 3; else fall back."""
+        """With a combined model (team data + real customers' questions in one fit): answer at
+        its calibrated answer threshold, clarify at its scope threshold, else fall back.
+
+        Without one (no real dev set shipped): answer when either model is sure the top entry is
+        right (each at its own calibrated threshold: team paraphrases, real customers'
+        questions); clarify when either puts the right entry in the top 3; else fall back."""
+        combined = self.combined
+        if combined is not None and "combined_answer" in p:
+            if p["combined_answer"] >= combined.t_answer:
+                return "answer"
+            if p["combined_scope"] >= combined.t_clarify:
+                return "clarify"
+            return "fallback"
         real = self.real
         if p["answer"] >= self.t_answer or (real is not None
                                             and p["real_answer"] >= real.t_answer):
@@ -318,7 +418,8 @@ class Calibration:
                 "t_answer": self.t_answer, "t_clarify": self.t_clarify, "features": FEATURES,
                 "alpha": ALPHA, "beta": BETA, "report": self.report,
                 "targets": _targets(),
-                "real": self.real.to_json() if self.real is not None else None}
+                "real": self.real.to_json() if self.real is not None else None,
+                "combined": self.combined.to_json() if self.combined is not None else None}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Calibration:
@@ -327,9 +428,10 @@ class Calibration:
                 or data.get("beta") != BETA or data.get("targets") != targets:
             raise ValueError("calibration was made for another scoring; rebuild the index")
         real = RealLanguage.from_json(data["real"]) if data.get("real") else None
+        combined = Combined.from_json(data["combined"]) if data.get("combined") else None
         return cls(Logistic(**data["answer_model"]), Logistic(**data["scope_model"]),
                    float(data["t_answer"]), float(data["t_clarify"]), data.get("report", {}),
-                   real)
+                   real, combined)
 
 
 # ---------------------------------------------------------------------------- calibration data
@@ -427,6 +529,12 @@ def calibrate(queries: Sequence[str], query_vecs: np.ndarray, gold: np.ndarray,
         real_answer, real_scope = real.predict(x)
         answer = answer | (real_answer >= real.t_answer)
         clarify = clarify | (real_scope >= real.t_clarify)
+    combined = None
+    if real is not None and real.dev_set is not None and len(real.dev_set.x) and n_in:
+        combined = fit_combined(feats_in, correct1, correct3, gold, real.dev_set, feats_out)
+        p1, p3 = combined.predict(x)
+        answer = p1 >= combined.t_answer
+        clarify = p3 >= combined.t_clarify
     clarify = ~answer & clarify
     ins = slice(0, n_in)
     outs = slice(n_in, None)
@@ -451,9 +559,79 @@ def calibrate(queries: Sequence[str], query_vecs: np.ndarray, gold: np.ndarray,
         "targets": _targets(),
         "real_language": ({"t_answer": real.t_answer, "t_clarify": real.t_clarify,
                            "fingerprint": real.fingerprint} if real is not None else None),
+        "decision": "combined" if combined is not None else "either model",
+        "combined": combined.report if combined is not None else None,
     }
     return Calibration(Logistic.fit(x, y_answer, w), Logistic.fit(x, y_scope, w),
-                       t_answer, t_clarify, report, real)
+                       t_answer, t_clarify, report, real, combined)
+
+
+def fit_combined(team_x: np.ndarray, team_c1: np.ndarray, team_c3: np.ndarray,
+                 team_gold: np.ndarray, real: RealDevSet, oos_x: np.ndarray,
+                 real_target: float = TARGET_REAL_ANSWER_PRECISION) -> Combined:
+    """One answer model and one scope model over team-written queries (this build's held-back
+    paraphrases), real customers' dev queries and out-of-scope examples together.
+
+    Weights: the two in-scope sources share the in-scope weight equally (the team set is much
+    larger, and real language is what cardholders send), out-of-scope gets as much as in-scope
+    (the 50/50 prior of ``calibrate``). Folds keep an entry's paraphrases (team) and a
+    paraphrase group (real) together. Thresholds, on out-of-fold probabilities:
+
+    * answer: the lowest that reaches ``real_target`` precision on the real queries AND
+      ``TARGET_ANSWER_PRECISION`` (weighted) on the team queries, with at most
+      ``MAX_OOS_ANSWERED`` of the out-of-scope examples at or above it;
+    * clarify: ``TARGET_OOS_REJECTION`` of the out-of-scope examples below it.
+    """
+    n_team, n_real, n_out = len(team_x), len(real.x), len(oos_x)
+    if not n_team or not n_real:
+        raise ValueError("the combined model needs team-written and real in-scope queries")
+    n_in = n_team + n_real
+    x = np.r_[team_x, real.x, oos_x].astype(np.float64)
+    w = np.r_[np.full(n_team, n_in / (2 * n_team)), np.full(n_real, n_in / (2 * n_real)),
+              np.full(n_out, n_in / max(n_out, 1))]
+    y1 = np.r_[team_c1, real.correct1, np.zeros(n_out)].astype(float)
+    y3 = np.r_[team_c3, real.correct3, np.zeros(n_out)].astype(float)
+    team_groups = np.unique(np.asarray(team_gold, np.int64), return_inverse=True)[1]
+    real_groups = np.unique(real.groups, return_inverse=True)[1] + team_groups.max() + 1
+    groups = np.r_[team_groups, real_groups, real_groups.max() + 1 + np.arange(n_out)]
+    p1 = _oof_predict(x, y1, w, groups=groups)
+    p3 = _oof_predict(x, y3, w, groups=groups)
+    team, real_rows, outs = slice(0, n_team), slice(n_team, n_in), slice(n_in, None)
+
+    t_real = threshold_at_precision(p1[real_rows], y1[real_rows], real_target)
+    # When the whole team set already reaches its target, it sets no bound at all (the lowest
+    # team probability would otherwise become a threshold no real query is measured against).
+    team_precision = float(np.sum(w[team] * y1[team]) / np.sum(w[team]))
+    t_team = (0.0 if team_precision >= TARGET_ANSWER_PRECISION
+              else _answer_threshold(p1[team], y1[team], w[team]))
+    t_answer = max(1.01 if t_real is None else t_real, t_team)
+    if n_out:
+        t_answer = max(t_answer, float(np.quantile(p1[outs], 1 - MAX_OOS_ANSWERED)))
+    t_clarify = float(np.quantile(p3[outs], TARGET_OOS_REJECTION)) if n_out else 0.5
+
+    def source(rows: slice, c1: np.ndarray, c3: np.ndarray) -> dict[str, Any]:
+        answered = p1[rows] >= t_answer
+        clarified = ~answered & (p3[rows] >= t_clarify)
+        return {"n": int(len(c1)), "answer_rate": float(answered.mean()),
+                "precision": float(c1[answered].mean()) if answered.any() else None,
+                "clarify_rate": float(clarified.mean()),
+                "resolved": float((c1 & answered).mean() + (c3 & clarified).mean())}
+
+    report = {
+        "out_of_fold": {
+            "team": source(team, np.asarray(team_c1, bool), np.asarray(team_c3, bool)),
+            "real": source(real_rows, real.correct1, real.correct3),
+            "out_of_scope_answered": float((p1[outs] >= t_answer).mean()) if n_out else None,
+            "out_of_scope_clarified": (float(((p1[outs] < t_answer)
+                                              & (p3[outs] >= t_clarify)).mean())
+                                       if n_out else None),
+        },
+        "thresholds_from": {"real_precision": t_real, "team_precision": t_team},
+        "targets": {"real_precision": real_target, "team_precision": TARGET_ANSWER_PRECISION,
+                    "max_oos_answered": MAX_OOS_ANSWERED,
+                    "oos_rejection_clarify": TARGET_OOS_REJECTION},
+    }
+    return Combined(Logistic.fit(x, y1, w), Logistic.fit(x, y3, w), t_answer, t_clarify, report)
 
 
 def cap_real(real: RealLanguage, feats_out: np.ndarray, team_answer: np.ndarray,

@@ -325,9 +325,7 @@ class KnowledgeService:
         live = snap.live(channel, today)
         scored = self._candidates(snap, vector, live, max(top_k, CLARIFY_K) + 1, raw)
         cal = snap.artifacts.calibration
-        thresholds = {"answer": cal.t_answer, "clarify": cal.t_clarify}
-        if cal.real is not None:
-            thresholds.update(real_answer=cal.real.t_answer, real_clarify=cal.real.t_clarify)
+        thresholds = cal.thresholds()
         if not scored:
             return {"decision": "fallback", "corrected_query": corrected,
                     "release": snap.release, "thresholds": thresholds,

@@ -205,3 +205,18 @@ def test_entry_stats_count_hits_thumbs_and_handoffs_right_after(client, fake_ras
     none = client.get(f"{KB}/entries/fee-001/stats", headers=ops).json()
     assert none["hits"] == 0 and none["handoffs_after"] == 0
     assert client.get(f"{KB}/entries/nope-001/stats", headers=ops).status_code == 404
+
+
+def test_margin_is_the_deciding_models_own() -> None:
+    """With the combined model in the event (it decides), only its margin over its threshold
+    counts: a team-model probability far above the team threshold does not hide an answer that
+    only just passed the combined threshold. Older events keep the larger of the two margins."""
+    from api.kbops.insights import confidence_margin
+
+    combined = {"confidence": {"answer": 0.99, "real_answer": 0.95, "combined_answer": 0.62},
+                "thresholds": {"answer": 0.5, "real_answer": 0.5, "combined_answer": 0.6}}
+    assert confidence_margin(combined) == pytest.approx(0.02)
+    older = {"confidence": {"answer": 0.99, "real_answer": 0.55},
+             "thresholds": {"answer": 0.5, "real_answer": 0.5}}
+    assert confidence_margin(older) == pytest.approx(0.49)
+    assert confidence_margin({"confidence": None}) is None

@@ -85,9 +85,11 @@ def test_search_contract(client: TestClient) -> None:
     assert resp.status_code == 200
     body = resp.json()
     assert body["decision"] == "answer" and body["release"] == 1
-    # extended (issue 14), never renamed: the real-language models' thresholds beside
+    # extended (issue 14), never renamed: the real-language models' thresholds beside, and
+    # those of the combined model that decides
     assert {"answer", "clarify"} <= set(body["thresholds"]) <= {
-        "answer", "clarify", "real_answer", "real_clarify"}
+        "answer", "clarify", "real_answer", "real_clarify", "combined_answer",
+        "combined_clarify"}
     assert body["corrected_query"] is None
     assert body["query_normalized"] is None and body["other_issuer"] is None
     assert body["sub_questions"] == []

@@ -1,5 +1,6 @@
 """Real-language calibration (knowledge_base/search/realcal.py, retrieval.cap_real): fitting,
-the committed file, the out-of-scope caps on a build, and the decision that uses both models."""
+the committed file, the out-of-scope caps on a build, the combined model fitted on team data
+and real dev queries together (retrieval.fit_combined), and the decision."""
 
 from __future__ import annotations
 
@@ -18,10 +19,14 @@ from knowledge_base.search.realcal import (
 from knowledge_base.search.retrieval import (
     FEATURES,
     MAX_OOS_ANSWERED,
+    TARGET_REAL_ANSWER_PRECISION,
     Calibration,
+    Combined,
     Logistic,
+    RealDevSet,
     RealLanguage,
     cap_real,
+    fit_combined,
 )
 
 
@@ -67,7 +72,7 @@ def test_cap_raises_thresholds_until_out_of_scope_stays_out() -> None:
     assert cap_real(strict, x_oos, none, none).t_answer == 0.99
 
 
-def test_decision_answers_when_either_model_is_sure() -> None:
+def test_decision_without_combined_model_answers_when_either_model_is_sure() -> None:
     zero = Logistic([0.0] * 5, [1.0] * 5, [0.0] * 5, 0.0)  # p = 0.5 everywhere
     real = RealLanguage(zero, zero, 0.4, 0.3)
     cal = Calibration(zero, zero, 0.9, 0.9, {}, real)
@@ -90,6 +95,11 @@ def test_committed_file_loads_and_holds_numbers_only() -> None:
     doc = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
     assert doc["features"] == list(FEATURES)
     assert doc["provenance"]["data"] and doc["report"]["in_scope_queries"] > 100
+    # the dev queries ship as numbers (features, outcomes, group ids) for the combined model
+    dev = real.dev_set
+    assert dev is not None and len(dev.x) == doc["report"]["in_scope_queries"]
+    assert dev.x.shape[1] == len(FEATURES) and set(np.unique(dev.correct1)) <= {False, True}
+    assert all(isinstance(v, int | float) for row in doc["dev_set"]["x"] for v in row)
     data = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ccb_bank_faq"
     if (data / "paraphrase_groups_bank.jsonl").is_file():
         text = CALIBRATION_FILE.read_text(encoding="utf-8")
@@ -127,3 +137,88 @@ def test_group_folds_keep_a_groups_paraphrases_together() -> None:
     a = _oof_predict(x_in, y, w, groups=groups)
     b = _oof_predict(x_in, y, w)
     assert a.shape == b.shape and not np.allclose(a, b)
+
+
+def team_and_real(seed: int = 3) -> tuple[tuple[np.ndarray, ...], RealDevSet, np.ndarray]:
+    """Team-written queries (easier: right at lower scores) and real ones (harder: the same
+    score is right less often), as the two sources differ."""
+    x_team, c1_team, c3_team, x_oos = synthetic(seed)
+    x_real, c1_real, c3_real, _ = synthetic(seed + 100)
+    x_real = x_real.copy()
+    x_real[:, 0] -= 0.05  # real language scores lower for the same outcome
+    gold = np.arange(len(x_team)) // 4
+    real = RealDevSet(x_real, c1_real, c3_real, np.arange(len(x_real)) // 2)
+    return (x_team, c1_team, c3_team, gold), real, x_oos
+
+
+def test_combined_model_thresholds_come_from_the_data() -> None:
+    (x_team, c1, c3, gold), real, x_oos = team_and_real()
+    combined = fit_combined(x_team, c1, c3, gold, real, x_oos)
+    oof = combined.report["out_of_fold"]
+    # out of fold on the real dev queries the answer threshold reaches the target precision,
+    # and the out-of-scope examples stay within the cap
+    assert oof["real"]["precision"] >= TARGET_REAL_ANSWER_PRECISION
+    assert oof["out_of_scope_answered"] <= MAX_OOS_ANSWERED + 1e-9
+    assert 0.0 < oof["real"]["answer_rate"] < 1.0
+    assert combined.report["thresholds_from"]["real_precision"] is not None
+    # a stricter target gives a higher threshold and answers fewer: not a constant
+    strict = fit_combined(x_team, c1, c3, gold, real, x_oos, real_target=0.97)
+    assert strict.t_answer > combined.t_answer
+    assert strict.report["out_of_fold"]["real"]["answer_rate"] < oof["real"]["answer_rate"]
+    # harder real data (scores lower still for the same outcomes) moves the threshold
+    harder = RealDevSet(real.x - np.r_[0.08, 0, 0.08, 0, 0.08], real.correct1, real.correct3,
+                        real.groups)
+    assert fit_combined(x_team, c1, c3, gold, harder, x_oos).t_answer != combined.t_answer
+    # a team set that is right everywhere bounds nothing: the real data sets the threshold
+    easy = fit_combined(x_team, np.ones_like(c1), np.ones_like(c3), gold, real, x_oos)
+    assert easy.report["thresholds_from"]["team_precision"] == 0.0
+    assert easy.t_answer >= easy.report["thresholds_from"]["real_precision"]
+    assert easy.report["out_of_fold"]["real"]["precision"] >= TARGET_REAL_ANSWER_PRECISION
+    with pytest.raises(ValueError):
+        fit_combined(x_team[:0], c1[:0], c3[:0], gold[:0], real, x_oos)
+
+
+def test_combined_model_decides_alone_when_present() -> None:
+    zero = Logistic([0.0] * 5, [1.0] * 5, [0.0] * 5, 0.0)  # p = 0.5 everywhere
+    sure = RealLanguage(zero, zero, 0.1, 0.1)  # the OR would answer
+    cal = Calibration(zero, zero, 0.1, 0.1, {}, sure, Combined(zero, zero, 0.9, 0.4))
+    p = cal.probabilities(np.zeros(5))
+    assert p["combined_answer"] == pytest.approx(0.5)
+    assert cal.decide(np.zeros(5))[0] == "clarify"  # combined: below answer, above clarify
+    cal.combined = Combined(zero, zero, 0.9, 0.9)
+    assert cal.decide(np.zeros(5))[0] == "fallback"
+    cal.combined = Combined(zero, zero, 0.5, 0.9)
+    assert cal.decide(np.zeros(5))[0] == "answer"
+    assert cal.thresholds()["combined_answer"] == 0.5
+    back = Calibration.from_json(json.loads(json.dumps(cal.to_json())))
+    assert back.combined is not None and back.combined.t_answer == 0.5
+    assert back.decide(np.zeros(5))[0] == "answer"
+
+
+def test_calibrate_fits_the_combined_model_only_with_a_real_dev_set() -> None:
+    """Through ``calibrate`` on a tiny synthetic KB: with real dev features a combined model
+    decides and its out-of-fold report covers both sources; without, the two models' OR."""
+    from knowledge_base.search.retrieval import EntryScorer, calibrate
+
+    rng = np.random.default_rng(5)
+    n_entries, per = 12, 5
+    centres = rng.normal(size=(n_entries, 16))
+    qv = np.vstack([c + 0.6 * rng.normal(size=(per, 16)) for c in centres])
+    qv /= np.linalg.norm(qv, axis=1, keepdims=True)
+    rows = np.repeat(np.arange(n_entries), per)
+    pv = centres / np.linalg.norm(centres, axis=1, keepdims=True)
+    scorer = EntryScorer(qv.astype(np.float32), rows, pv.astype(np.float32))
+    questions = [f"问题{e}第{i}种问法" for e in range(n_entries) for i in range(per)]
+    loo = np.array([r for r in range(len(rows)) if r % per], np.int64)
+    oos = rng.normal(size=(20, 16))
+    oos /= np.linalg.norm(oos, axis=1, keepdims=True)
+    x_in, c1, c3, x_oos = synthetic(4)
+    real, _ = fit_real_language(x_in, c1, c3, x_oos, groups=np.arange(len(x_in)) // 2)
+    args = ([questions[r] for r in loo], qv[loo].astype(np.float32), rows[loo], loo,
+            [f"闲聊{i}" for i in range(20)], oos.astype(np.float32), scorer, questions)
+    with_dev = calibrate(*args, real=real)
+    assert with_dev.combined is not None and with_dev.report["decision"] == "combined"
+    assert set(with_dev.report["combined"]["out_of_fold"]) >= {"team", "real"}
+    without = calibrate(*args, real=RealLanguage(real.answer_model, real.scope_model,
+                                                 real.t_answer, real.t_clarify))
+    assert without.combined is None and without.report["decision"] == "either model"
