@@ -48,6 +48,7 @@ class KBAnswer(BaseModel):
 class KBRelated(BaseModel):
     entry_id: str
     question: str
+    question_en: str | None = Field(default=None, description="English title, if the entry has one")
 
 
 class KBHit(BaseModel):
@@ -59,6 +60,8 @@ class KBHit(BaseModel):
     answer: KBAnswer
     answer_en: str | None = Field(
         default=None, description="English answer text (issue 19); null: the entry has none")
+    question_en: str | None = Field(
+        default=None, description="English title of the entry (issue 19); null: none")
     related: list[KBRelated] = Field(description="猜你想问: up to 3 neighbouring entries")
 
 

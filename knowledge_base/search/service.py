@@ -397,8 +397,9 @@ class KnowledgeService:
             "matched_question": matched or snap.artifacts.questions[hit.matched_row],
             "answer": entry.answer.model_dump(mode="json"),
             "answer_en": entry.answer_en,
-            "related": [{"entry_id": snap.entries[j].id, "question": snap.entries[j].question}
-                        for j in related],
+            "question_en": entry.question_en,
+            "related": [{"entry_id": snap.entries[j].id, "question": snap.entries[j].question,
+                         "question_en": snap.entries[j].question_en} for j in related],
         }
 
 
