@@ -414,7 +414,8 @@ def export_xlsx(entries: Iterable[Entry]) -> bytes:
         for cell in row:
             cell.alignment = wrap
     widths = {"id": 14, "category": 16, "standard_question": 28, "similar_questions": 36,
-              "answer": 60, "answer_en": 60, "question_en": 28, "buttons": 30, "links": 30, "image": 24, "tags": 16,
+              "answer": 60, "answer_en": 60, "question_en": 28, "buttons": 30, "links": 30,
+              "image": 24, "tags": 16,
               "channels": 16, "valid_from": 12, "valid_to": 12, "status": 10}
     for index, (key, _) in enumerate(COLUMNS):
         sheet.column_dimensions[sheet.cell(row=1, column=index + 1).column_letter].width = \
