@@ -121,6 +121,7 @@ class ShippedRetrieval:
         """Model, index kind, size and thresholds, for the report."""
         a = self.snapshot.artifacts
         cal = a.calibration
+        english = self.service.english_calibration  # English models (english_cal.py), if any
         shown = self.model_dir
         if shown.is_relative_to(REPO_ROOT):
             shown = shown.relative_to(REPO_ROOT)
@@ -131,6 +132,9 @@ class ShippedRetrieval:
             f"clarify p ≥ {cal.t_clarify:.3f}"
             + (f"; real-language answer p ≥ {cal.real.t_answer:.3f}, clarify p ≥ "
                f"{cal.real.t_clarify:.3f}" if cal.real is not None else "; no real-language "
+               "models")
+            + (f"; English queries also: answer p ≥ {english.models.t_answer:.3f}, clarify p ≥ "
+               f"{english.models.t_clarify:.3f}" if english is not None else "; no English "
                "models") + ")"
         )
 

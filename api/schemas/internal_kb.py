@@ -82,9 +82,11 @@ class KBSearchResponse(BaseModel):
     release: int
     thresholds: dict[str, float] = Field(
         description="Calibrated thresholds: `answer` on P(top hit right), "
-                    "`clarify` on P(right entry in the top 3)")
+                    "`clarify` on P(right entry in the top 3); `real_*` of the real-language "
+                    "models, `en_*` of the English ones (applied to English queries only)")
     confidence: dict[str, float] | None = Field(
-        default=None, description="This query's P(top hit right) and P(right entry in top 3)")
+        default=None, description="This query's P(top hit right) and P(right entry in top 3) "
+                                  "per model (`en_*` only for an English query)")
     corrected_query: str | None = Field(
         default=None, description="The query as searched when homophone typos of card terms "
                                   "were corrected (注消 -> 注销); null when unchanged")

@@ -22,7 +22,7 @@ from knowledge_base.content.store import ensure_seed, entries_at
 from knowledge_base.db import sessions
 from knowledge_base.search.embedcache import caching_encoder, remember_build
 from knowledge_base.search.encoder import load_encoder
-from knowledge_base.search.english_cal import load_english_calibration
+from knowledge_base.search.english_cal import EnglishCalibration, load_english_calibration
 from knowledge_base.search.query import QueryConfig, Understanding, other_issuer_note, understand
 from knowledge_base.search.retrieval import (
     CLARIFY_K,
@@ -258,6 +258,11 @@ class KnowledgeService:
         if self._error and self._state != "up":
             body["error"] = self._error
         return body
+
+    @property
+    def english_calibration(self) -> EnglishCalibration | None:
+        """The English decision models applied to English queries (None: not committed)."""
+        return self._english
 
     @property
     def snapshot(self) -> Snapshot | None:

@@ -326,7 +326,7 @@ def test_english_models_decide_english_queries_only(kb_service: KnowledgeService
     for a Chinese one: with its thresholds made permissive, only the English query changes."""
     import dataclasses
 
-    english = kb_service._english
+    english = kb_service.english_calibration
     assert english is not None  # the committed english_calibration.json
     chinese_before = kb_service.search("今天北京下雨吗", today=TODAY)
     permissive = dataclasses.replace(english, models=dataclasses.replace(
