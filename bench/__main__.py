@@ -1,7 +1,8 @@
-"""`python -m bench [ccb|realcal|ccb_policy|heldout|english|scale|e2e|heldout_chat|insights|loop|
-load|all]`: run benchmarks, write bench/results/ (`realcal` writes
-knowledge_base/search/calibration.json; `load` starts its own stack and is not part of `all`:
-`make bench-load`).
+"""`python -m bench [ccb|realcal|ccb_policy|heldout|english_cal|english|scale|e2e|heldout_chat|
+insights|loop|load|all]`: run benchmarks, write bench/results/ (`realcal` writes
+knowledge_base/search/calibration.json, `english_cal`
+knowledge_base/search/english_calibration.json; `load` starts its own stack and is not part of
+`all`: `make bench-load`).
 
 Each benchmark writes `<name>.json` and `<name>.md`. A benchmark whose inputs are missing (the
 shared evaluation data, the built model, a running stack) is skipped with a message; `all`
@@ -20,8 +21,8 @@ from typing import Any
 
 from bench.common import RESULTS_DIR, Skip
 
-NAMES = ("ccb", "realcal", "ccb_policy", "heldout", "english", "scale", "e2e", "heldout_chat",
-         "insights", "loop")
+NAMES = ("ccb", "realcal", "ccb_policy", "heldout", "english_cal", "english", "scale", "e2e",
+         "heldout_chat", "insights", "loop")
 
 
 def log(message: str) -> None:
@@ -52,6 +53,10 @@ def runner(name: str, args: argparse.Namespace) -> Callable[[], Any]:
         from bench import heldout
 
         return lambda: heldout.run(threads=args.threads, log=log)
+    if name == "english_cal":
+        from bench import english_cal
+
+        return lambda: english_cal.run(threads=args.threads, log=log)
     if name == "english":
         from bench import english
 

@@ -123,6 +123,7 @@ class ShippedRetrieval:
         """Model, index kind, size and thresholds, for the report."""
         a = self.snapshot.artifacts
         cal = a.calibration
+        english = self.service.english_calibration  # English models (english_cal.py), if any
         shown = self.model_dir
         if shown.is_relative_to(REPO_ROOT):
             shown = shown.relative_to(REPO_ROOT)
@@ -136,7 +137,10 @@ class ShippedRetrieval:
                "models")
             + (f"; deciding: combined model, answer p ≥ {cal.combined.t_answer:.3f}, clarify "
                f"p ≥ {cal.combined.t_clarify:.3f}" if cal.combined is not None
-               else "; deciding: either model") + ")"
+               else "; deciding: either model")
+            + (f"; English queries also: answer p ≥ {english.models.t_answer:.3f}, clarify p ≥ "
+               f"{english.models.t_clarify:.3f}" if english is not None else "; no English "
+               "models") + ")"
         )
 
 

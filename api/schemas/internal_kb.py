@@ -48,6 +48,7 @@ class KBAnswer(BaseModel):
 class KBRelated(BaseModel):
     entry_id: str
     question: str
+    question_en: str | None = Field(default=None, description="English title, if the entry has one")
 
 
 class KBHit(BaseModel):
@@ -59,6 +60,8 @@ class KBHit(BaseModel):
     answer: KBAnswer
     answer_en: str | None = Field(
         default=None, description="English answer text (issue 19); null: the entry has none")
+    question_en: str | None = Field(
+        default=None, description="English title of the entry (issue 19); null: none")
     related: list[KBRelated] = Field(description="猜你想问: up to 3 neighbouring entries")
 
 
@@ -79,9 +82,11 @@ class KBSearchResponse(BaseModel):
     release: int
     thresholds: dict[str, float] = Field(
         description="Calibrated thresholds: `answer` on P(top hit right), "
-                    "`clarify` on P(right entry in the top 3)")
+                    "`clarify` on P(right entry in the top 3); `real_*` of the real-language "
+                    "models, `en_*` of the English ones (applied to English queries only)")
     confidence: dict[str, float] | None = Field(
-        default=None, description="This query's P(top hit right) and P(right entry in top 3)")
+        default=None, description="This query's P(top hit right) and P(right entry in top 3) "
+                                  "per model (`en_*` only for an English query)")
     corrected_query: str | None = Field(
         default=None, description="The query as searched when homophone typos of card terms "
                                   "were corrected (注消 -> 注销); null when unchanged")

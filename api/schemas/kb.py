@@ -62,6 +62,8 @@ class EntryCreate(BaseModel):
     answer: AnswerIn | str
     answer_en: str | None = Field(None, max_length=4000,
                                   description="English answer (optional; issue 19)")
+    question_en: str | None = Field(None, max_length=200,
+                                    description="English title of the entry (optional; issue 19)")
     category: str
     tags: list[str] = Field(default_factory=list)
     channels: list[str] = Field(default_factory=lambda: list(CHANNELS))
@@ -72,7 +74,8 @@ class EntryCreate(BaseModel):
     def to_store(self) -> dict[str, Any]:
         return {"id": self.id, "question": self.standard_question,
                 "similar": list(self.similar_questions), "answer": _answer_data(self.answer),
-                "answer_en": self.answer_en, "category": self.category, "tags": list(self.tags),
+                "answer_en": self.answer_en, "question_en": self.question_en,
+                "category": self.category, "tags": list(self.tags),
                 "channels": list(self.channels), "valid_from": self.valid_from,
                 "valid_to": self.valid_to,
                 "status": "published" if self.active else "archived"}
@@ -90,6 +93,7 @@ class EntryUpdate(BaseModel):
     similar_questions: list[str] | None = None
     answer: AnswerIn | str | None = None
     answer_en: str | None = Field(None, max_length=4000, description="null or \"\" clears it")
+    question_en: str | None = Field(None, max_length=200, description="null or \"\" clears it")
     category: str | None = None
     tags: list[str] | None = None
     channels: list[str] | None = None
@@ -109,7 +113,8 @@ class EntryUpdate(BaseModel):
             elif name == "active":
                 if value is not None:
                     out["status"] = "published" if value else "archived"
-            elif value is not None or name in ("valid_from", "valid_to", "answer_en"):
+            elif value is not None or name in ("valid_from", "valid_to", "answer_en",
+                                                  "question_en"):
                 out[mapping.get(name, name)] = value
         return out
 
@@ -136,6 +141,7 @@ class EntryContent(BaseModel):
     similar_questions: list[str]
     answer: AnswerPublic
     answer_en: str | None = None
+    question_en: str | None = None
     category: str
     tags: list[str]
     channels: list[str]
@@ -148,7 +154,8 @@ class EntryContent(BaseModel):
         return cls(id=entry.id, standard_question=entry.question,
                    similar_questions=list(entry.similar),
                    answer=AnswerPublic.model_validate(entry.answer.model_dump()),
-                   answer_en=entry.answer_en, category=entry.category, tags=list(entry.tags),
+                   answer_en=entry.answer_en, question_en=entry.question_en,
+                   category=entry.category, tags=list(entry.tags),
                    channels=list(entry.channels), valid_from=entry.valid_from,
                    valid_to=entry.valid_to, active=entry.status != "archived")
 

@@ -22,7 +22,8 @@
   const FIELD = { standard_question: "标准问", similar_questions: "相似问", category: "分类",
                   tags: "标签", channels: "渠道", valid_from: "生效日期", valid_to: "失效日期",
                   status: "状态", "answer.text": "答案正文", "answer.buttons": "按钮",
-                  "answer.links": "链接", "answer.image": "图片", answer_en: "英文答案" };
+                  "answer.links": "链接", "answer.image": "图片", answer_en: "英文答案",
+                  question_en: "英文标准问" };
 
   function canPublish() { return state.me && (state.me.role === "supervisor" || state.me.role === "admin"); }
 
@@ -228,6 +229,7 @@
       similar_questions: lines($("f-similar").value),
       answer: formAnswer(),
       answer_en: $("f-answer-en").value.trim() || null,
+      question_en: $("f-question-en").value.trim() || null,
       category: $("f-category").value.trim(),
       tags: $("f-tags").value.split(/[,，、;；]/).map(function (s) { return s.trim(); }).filter(Boolean),
       channels: formChannels(),
@@ -245,6 +247,7 @@
     $("f-similar").value = e ? e.similar_questions.join("\n") : "";
     $("f-answer").value = e ? e.answer.text : "";
     $("f-answer-en").value = (e && e.answer_en) || "";
+    $("f-question-en").value = (e && e.question_en) || "";
     clear($("buttons-box"));
     clear($("links-box"));
     ((e && e.answer.buttons) || []).forEach(function (b) {

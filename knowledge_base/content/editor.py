@@ -647,7 +647,8 @@ def matches(w: WorkingEntry, *, query: str | None = None, category: str | None =
         needle = normalize_question(query)
         if not needle:
             return True
-        hay = [e.id, e.category, *e.questions, e.answer.text, e.answer_en or "", *e.tags]
+        hay = [e.id, e.category, *e.questions, e.answer.text, e.answer_en or "",
+               e.question_en or "", *e.tags]
         return any(needle in normalize_question(h) for h in hay)
     return True
 

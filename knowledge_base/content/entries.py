@@ -113,13 +113,16 @@ class Entry(BaseModel):
     # English answer text (issue 19), shown to English-speaking cardholders; optional: without
     # it they get the Chinese answer with an English note. Plain text, same facts as `answer`.
     answer_en: str | None = Field(default=None, max_length=4000)
+    # English title of the entry (issue 19): the label of English clarify buttons and of the
+    # ops console's English view. Optional; without it English buttons show `question`.
+    question_en: str | None = Field(default=None, max_length=200)
     tags: list[str] = Field(default_factory=list)
     channels: list[Channel] = Field(default_factory=lambda: _all_channels(), min_length=1)
     valid_from: date | None = None
     valid_to: date | None = None
     status: Status = "published"
 
-    @field_validator("answer_en", mode="before")
+    @field_validator("answer_en", "question_en", mode="before")
     @classmethod
     def _strip_en(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -172,8 +175,10 @@ class Entry(BaseModel):
 
     def fingerprint(self) -> str:
         data = self.model_dump(mode="json")
-        if data.get("answer_en") is None:  # entries without English keep their fingerprint
-            data.pop("answer_en", None)
+        # Entries without English keep the fingerprint they had before these fields existed.
+        for name in ("answer_en", "question_en"):
+            if data.get(name) is None:
+                data.pop(name, None)
         return hashlib.sha256(json.dumps(data, sort_keys=True,
                                          ensure_ascii=False).encode()).hexdigest()
 

@@ -17,6 +17,7 @@ One row is one entry. Columns (header names in Chinese as exported, or the Engli
 失效日期   valid_to             YYYY-MM-DD (optional)
 状态       status               published / archived (or 上线 / 下线); empty = published
 英文答案   answer_en            English answer text, optional (issue 19)
+英文标准问 question_en          English title of the entry, optional (issue 19)
 =========  ===================  ==============================================================
 
 An import is all-or-nothing: every row is checked (missing fields, format, duplicates inside
@@ -60,6 +61,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("valid_to", "失效日期"),
     ("status", "状态"),
     ("answer_en", "英文答案"),  # last: files written before issue 19 keep their column order
+    ("question_en", "英文标准问"),  # after answer_en: files with only answer_en still import
 )
 REQUIRED = ("category", "standard_question", "answer")
 COLUMN_LABELS = dict(COLUMNS)
@@ -222,6 +224,7 @@ def row_to_data(cells: dict[str, str], row: int, errors: list[RowError]) -> dict
         "question": cells.get("standard_question", ""),
         "similar": similar,
         "answer_en": cells.get("answer_en") or None,
+        "question_en": cells.get("question_en") or None,
         "answer": {"text": cells.get("answer", ""),
                    "buttons": _pairs(cells.get("buttons", ""), "buttons", row, errors),
                    "links": _pairs(cells.get("links", ""), "links", row, errors),
@@ -374,6 +377,7 @@ def entry_row(entry: Entry) -> list[str]:
         "id": entry.id, "category": entry.category, "standard_question": entry.question,
         "similar_questions": "\n".join(entry.similar), "answer": answer.text,
         "answer_en": entry.answer_en or "",
+        "question_en": entry.question_en or "",
         "buttons": "\n".join(f"{b.title}|{b.payload}" for b in answer.buttons),
         "links": "\n".join(f"{lk.title}|{lk.url}" for lk in answer.links),
         "image": answer.image or "", "tags": "、".join(entry.tags),
@@ -410,7 +414,8 @@ def export_xlsx(entries: Iterable[Entry]) -> bytes:
         for cell in row:
             cell.alignment = wrap
     widths = {"id": 14, "category": 16, "standard_question": 28, "similar_questions": 36,
-              "answer": 60, "answer_en": 60, "buttons": 30, "links": 30, "image": 24, "tags": 16,
+              "answer": 60, "answer_en": 60, "question_en": 28, "buttons": 30, "links": 30,
+              "image": 24, "tags": 16,
               "channels": 16, "valid_from": 12, "valid_to": 12, "status": 10}
     for index, (key, _) in enumerate(COLUMNS):
         sheet.column_dimensions[sheet.cell(row=1, column=index + 1).column_letter].width = \

@@ -76,6 +76,7 @@ class KBEntryVersion(Base):
     similar: Mapped[list[str]] = mapped_column(JSON)
     answer: Mapped[dict[str, Any]] = mapped_column(JSON)
     answer_en: Mapped[str | None] = mapped_column(Text, nullable=True)  # issue 19
+    question_en: Mapped[str | None] = mapped_column(Text, nullable=True)  # issue 19 (0005)
     tags: Mapped[list[str]] = mapped_column(JSON)
     channels: Mapped[list[str]] = mapped_column(JSON)
     valid_from: Mapped[date | None] = mapped_column(Date, nullable=True)
@@ -85,7 +86,8 @@ class KBEntryVersion(Base):
     def to_entry(self) -> Entry:
         return Entry(id=self.entry_id, category=self.category, question=self.question,
                      similar=list(self.similar), answer=Answer.model_validate(self.answer),
-                     answer_en=self.answer_en, tags=list(self.tags), channels=list(self.channels),  # type: ignore[arg-type]
+                     answer_en=self.answer_en, question_en=self.question_en,
+                     tags=list(self.tags), channels=list(self.channels),  # type: ignore[arg-type]
                      valid_from=self.valid_from, valid_to=self.valid_to,
                      status=self.status)  # type: ignore[arg-type]
 
@@ -95,6 +97,7 @@ class KBEntryVersion(Base):
                    fingerprint=entry.fingerprint(), category=entry.category,
                    question=entry.question, similar=list(entry.similar),
                    answer=entry.answer.model_dump(mode="json"), answer_en=entry.answer_en,
+                   question_en=entry.question_en,
                    tags=list(entry.tags),
                    channels=list(entry.channels), valid_from=entry.valid_from,
                    valid_to=entry.valid_to, status=entry.status)

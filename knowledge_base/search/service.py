@@ -22,6 +22,7 @@ from knowledge_base.content.store import ensure_seed, entries_at
 from knowledge_base.db import sessions
 from knowledge_base.search.embedcache import caching_encoder, remember_build
 from knowledge_base.search.encoder import load_encoder
+from knowledge_base.search.english_cal import EnglishCalibration, load_english_calibration
 from knowledge_base.search.query import QueryConfig, Understanding, other_issuer_note, understand
 from knowledge_base.search.retrieval import (
     CLARIFY_K,
@@ -157,6 +158,9 @@ class KnowledgeService:
         self._swap_listeners: list[Callable[[Snapshot], None]] = []
         self._query_config = QueryConfig.from_settings(getattr(settings, "bank_names", ""),
                                                        getattr(settings, "other_issuers", ""))
+        # English questions are decided with models fitted on English too (english_cal.py);
+        # None (file missing): the Chinese models decide alone.
+        self._english = load_english_calibration()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -256,6 +260,11 @@ class KnowledgeService:
         return body
 
     @property
+    def english_calibration(self) -> EnglishCalibration | None:
+        """The English decision models applied to English queries (None: not committed)."""
+        return self._english
+
+    @property
     def snapshot(self) -> Snapshot | None:
         """The snapshot serving queries right now (None while loading)."""
         return self._snapshot
@@ -326,6 +335,8 @@ class KnowledgeService:
         scored = self._candidates(snap, vector, live, max(top_k, CLARIFY_K) + 1, raw)
         cal = snap.artifacts.calibration
         thresholds = cal.thresholds()
+        if self._english is not None:
+            thresholds.update(self._english.thresholds())
         if not scored:
             return {"decision": "fallback", "corrected_query": corrected,
                     "release": snap.release, "thresholds": thresholds,
@@ -333,6 +344,9 @@ class KnowledgeService:
         feats = features(text, scored[:CLARIFY_K], snap.artifacts.questions)
         probs = cal.probabilities(feats)
         decision = cal.decide_probabilities(probs)
+        if self._english is not None:
+            decision, english = self._english.decide(query, feats, decision)
+            probs.update(english)
         top_questions = snap.entries[scored[0].entry_index].questions
         if decision != "answer" and any(asks_a_kb_question(q, top_questions)
                                         for q in {query, searched, text}):
@@ -395,8 +409,9 @@ class KnowledgeService:
             "matched_question": matched or snap.artifacts.questions[hit.matched_row],
             "answer": entry.answer.model_dump(mode="json"),
             "answer_en": entry.answer_en,
-            "related": [{"entry_id": snap.entries[j].id, "question": snap.entries[j].question}
-                        for j in related],
+            "question_en": entry.question_en,
+            "related": [{"entry_id": snap.entries[j].id, "question": snap.entries[j].question,
+                         "question_en": snap.entries[j].question_en} for j in related],
         }
 
 

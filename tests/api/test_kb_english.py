@@ -7,7 +7,7 @@ import io
 
 import openpyxl
 import pytest
-from kb_support import KB, create, entry_body, staff
+from kb_support import KB, XLSX, create, entry_body, staff
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +29,7 @@ def test_answer_en_is_edited_cleared_and_filtered(client) -> None:
     missing = {i["id"] for i in listing(client, ops, missing_english="true")["items"]}
     assert created["id"] not in missing
     assert "lost-001" not in missing  # the seed has English for it
-    assert "lost-007" in missing
+    assert "perks-001" in missing  # perks have no English yet
     summary = next(i for i in listing(client, ops)["items"] if i["id"] == created["id"])
     assert summary["has_english"] is True
 
@@ -55,4 +55,49 @@ def test_export_has_the_english_column_and_import_reads_it(client) -> None:
     col = header.index("英文答案")
     ids = {row[0].value: row[col].value for row in sheet.iter_rows(min_row=2)}
     assert ids["lost-001"] and ids["lost-001"].startswith("Don't worry")
-    assert not ids.get("lost-007")
+    assert not ids.get("perks-001")
+
+
+def test_question_en_is_edited_cleared_exported_and_imported(client) -> None:
+    """The English title (issue 19, for English clarify buttons) round-trips through the ops
+    API and the spreadsheet columns."""
+    ops = staff(client, "ops")
+    created = create(client, ops, entry_body("星河", question_en="  Galaxy card perks?  "))
+    assert created["question_en"] == "Galaxy card perks?"  # stripped like answer_en
+    resp = client.patch(f"{KB}/entries/{created['id']}", headers=ops,
+                        json={"revision": created["revision"], "question_en": "Galaxy perks"})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["question_en"] == "Galaxy perks"
+    assert resp.json()["answer_en"] is None  # an untouched field stays as it was
+    too_long = client.patch(f"{KB}/entries/{created['id']}", headers=ops,
+                            json={"revision": resp.json()["revision"], "question_en": "x" * 201})
+    assert too_long.status_code == 422
+    found = listing(client, ops, query="Galaxy perks")["items"]
+    assert [i["id"] for i in found] == [created["id"]]  # the console search reads it too
+
+    exported = client.get(f"{KB}/export", params={"format": "xlsx"}, headers=ops)
+    assert exported.status_code == 200, exported.text
+    sheet = openpyxl.load_workbook(io.BytesIO(exported.content)).active
+    header = [c.value for c in sheet[1]]
+    col = header.index("英文标准问")
+    titles = {r[0].value: r[col].value for r in sheet.iter_rows(min_row=2)}
+    assert titles[created["id"]] == "Galaxy perks"
+    assert titles["lost-001"] == "My credit card is lost; what should I do?"
+
+    # Re-import with the title changed: the draft carries the new English title.
+    for r in sheet.iter_rows(min_row=2):
+        if r[0].value == created["id"]:
+            r[col].value = "Galaxy card benefits"
+    buffer = io.BytesIO()
+    sheet.parent.save(buffer)
+    imported = client.post(f"{KB}/import", headers=ops,
+                           files={"file": ("kb.xlsx", buffer.getvalue(), XLSX)})
+    assert imported.status_code == 201, imported.text
+    assert imported.json()["updated"] == [created["id"]]
+    entry = client.get(f"{KB}/entries/{created['id']}", headers=ops).json()
+    assert entry["question_en"] == "Galaxy card benefits"
+
+    resp = client.patch(f"{KB}/entries/{created['id']}", headers=ops,
+                        json={"revision": entry["revision"], "question_en": ""})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["question_en"] is None

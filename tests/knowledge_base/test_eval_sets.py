@@ -112,3 +112,19 @@ def test_english_answers_cover_the_most_asked_categories(seed):
         assert needed in categories, needed
     for entry in with_en:
         assert entry.answer_en.isascii() or "¥" in entry.answer_en, entry.id
+
+
+def test_english_calibration_set_is_apart_from_the_eval_and_the_kb(seed, english):
+    """english_dev.yml fits the English decision models: it must share no line with the
+    evaluation (else the reported figures would be fitted) nor be the KB's own questions."""
+    dev = yaml.safe_load((EVAL / "english_dev.yml").read_text(encoding="utf-8"))
+    ids = {e.id for e in seed}
+    for item in dev["items"]:
+        labels = [item["entry_id"]] if isinstance(item["entry_id"], str) else item["entry_id"]
+        assert labels and all(x in ids for x in labels), item
+    assert len(dev["items"]) >= 150 and len(dev["oos"]) >= 30
+    dev_lines = {norm(i["query"]) for i in dev["items"]} | {norm(q) for q in dev["oos"]}
+    eval_lines = {norm(i["query"]) for i in english["items"]} | {norm(q) for q in english["oos"]}
+    kb = {norm(q) for entry in seed for q in entry.questions}
+    assert dev_lines & eval_lines == set()
+    assert dev_lines & kb == set()

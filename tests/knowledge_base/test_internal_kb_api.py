@@ -89,18 +89,19 @@ def test_search_contract(client: TestClient) -> None:
     # those of the combined model that decides
     assert {"answer", "clarify"} <= set(body["thresholds"]) <= {
         "answer", "clarify", "real_answer", "real_clarify", "combined_answer",
-        "combined_clarify"}
+        "combined_clarify", "en_answer", "en_clarify"}
     assert body["corrected_query"] is None
     assert body["query_normalized"] is None and body["other_issuer"] is None
     assert body["sub_questions"] == []
     assert len(body["hits"]) == 3
     hit = body["hits"][0]
     assert set(hit) == {"entry_id", "question", "category", "score", "matched_question",
-                        "answer", "answer_en", "related"}
+                        "answer", "answer_en", "question_en", "related"}
     assert hit["entry_id"] == "lost-001"
     assert hit["answer_en"] is None or isinstance(hit["answer_en"], str)  # issue 19
     assert set(hit["answer"]) == {"text", "buttons", "links", "image"}
-    assert all(set(r) == {"entry_id", "question"} for r in hit["related"])
+    assert hit["question_en"] is None or isinstance(hit["question_en"], str)  # issue 19
+    assert all(set(r) == {"entry_id", "question", "question_en"} for r in hit["related"])
 
 
 def test_query_understanding_fields(client: TestClient) -> None:

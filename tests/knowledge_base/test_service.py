@@ -34,10 +34,12 @@ def test_paraphrase_finds_its_entry(kb_service: KnowledgeService) -> None:
 def test_response_shape(kb_service: KnowledgeService) -> None:
     result = kb_service.search("信用卡丢了怎么办", top_k=2, today=TODAY)
     assert result["release"] == 1
-    # team-data thresholds, those of the committed real-language models, and those of the
-    # combined model fitted on both at this build (the one that decides)
+    # team-data thresholds, those of the committed real-language models, those of the combined
+    # model fitted on both at this build (the one that decides) and the English models'; a
+    # Chinese query has no English probabilities (the English models do not apply to it)
     assert set(result["thresholds"]) == {"answer", "clarify", "real_answer", "real_clarify",
-                                         "combined_answer", "combined_clarify"}
+                                         "combined_answer", "combined_clarify",
+                                         "en_answer", "en_clarify"}
     assert set(result["confidence"]) == {"answer", "scope", "real_answer", "real_scope",
                                          "combined_answer", "combined_scope"}
     assert result["query_normalized"] is None and result["other_issuer"] is None
@@ -319,3 +321,23 @@ def test_query_understanding_with_a_non_default_bank(kb_service: KnowledgeServic
     assert both["query_normalized"] == "信用卡丢了怎么办？" and ids(both)[0] == "lost-001"
     assert both["sub_questions"] == [{"text": "账单日可以换吗？", "entry_id": "bill-001",
                                       "question": "怎么修改账单日"}]
+
+
+def test_english_models_decide_english_queries_only(kb_service: KnowledgeService,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The English calibration (english_cal.py) is consulted for an English query and never
+    for a Chinese one: with its thresholds made permissive, only the English query changes."""
+    import dataclasses
+
+    english = kb_service.english_calibration
+    assert english is not None  # the committed english_calibration.json
+    chinese_before = kb_service.search("今天北京下雨吗", today=TODAY)
+    permissive = dataclasses.replace(english, models=dataclasses.replace(
+        english.models, t_answer=0.0, t_clarify=0.0))
+    monkeypatch.setattr(kb_service, "_english", permissive)
+    result = kb_service.search("What is the weather in Beijing today", today=TODAY)
+    assert result["decision"] == "answer"
+    assert {"en_answer", "en_scope"} <= set(result["confidence"])
+    chinese = kb_service.search("今天北京下雨吗", today=TODAY)
+    assert chinese["decision"] == chinese_before["decision"] == "fallback"
+    assert "en_answer" not in chinese["confidence"]
