@@ -284,6 +284,10 @@ def validate_import(rows: Sequence[Sequence[str]], existing: dict[str, Entry], n
         errors: list[RowError] = []
         data = row_to_data(cells, number, errors)
         given = data["id"]
+        if "answer_en" not in cells and given in existing:
+            # A file without the 英文答案 column (written before issue 19, or trimmed by hand)
+            # says nothing about the English text: keep it. A present but empty cell clears it.
+            data["answer_en"] = existing[given].answer_en
         if given:
             if not ENTRY_ID_RE.match(given):
                 errors.append(RowError(number, "id", f"条目ID“{given}”格式不对（例如 repay-001）",
