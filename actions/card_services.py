@@ -301,16 +301,13 @@ class ActionChangeStatementDate(CardServiceAction):
             first=texts.fmt_date(done.first_new_date, lang)))
 
 
-def installment_what(lang: str, description: str, profile: ProfileView | None,
-                     txn_id: int | None = None) -> str:
-    """What went into instalments: the store's Chinese description, or for English the same
-    facts from the account (the store words it for its own records)."""
-    if lang != "en" or profile is None:
+def purchase_what(lang: str, description: str, profile: ProfileView, txn_id: int) -> str:
+    """The purchase put into instalments: the store's description (Chinese, for its own
+    records), or for English the same purchase labelled from the account."""
+    if lang != "en":
         return description
-    if txn_id is not None:
-        txn = next((x for x in profile.unbilled if x.id == txn_id), None)
-        return txn.label_in(lang) if txn else description
-    return description
+    txn = next((x for x in profile.unbilled if x.id == txn_id), None)
+    return txn.label_in(lang) if txn else description
 
 
 class ActionInstallmentBill(CardServiceAction):
@@ -365,8 +362,7 @@ class ActionInstallmentSingle(CardServiceAction):
             self.user_id(tracker), txn_id, int(tracker.get_slot(PERIODS)))
         q = done.quote
         dispatcher.utter_message(text=text(
-            lang, "single_inst_done", what=installment_what(lang, done.description, profile,
-                                                            txn_id),
+            lang, "single_inst_done", what=purchase_what(lang, done.description, profile, txn_id),
             periods=q.periods, fee=yuan(q.fee_per_period_fen), first=yuan(q.first_payment_fen),
             principal=yuan(q.first_principal_fen)))
 

@@ -901,8 +901,6 @@ def period_buttons(lang: str) -> list[dict[str, str]]:
             for n in rules.INSTALLMENT_RATES_BP]
 
 
-PERIOD_BUTTONS = period_buttons("zh")
-
 
 def installment_principal(tracker: Tracker, ctx: Context) -> int | None:
     """Principal of the instalment being set up (bill amount or the chosen purchase)."""

@@ -181,3 +181,32 @@ def test_every_text_has_both_languages_with_the_same_fields(table) -> None:
         assert not CJK.search(en), f"{key}: Chinese in the English text"
         zh_fields = {ORDINAL_FIELDS.get(f, f) for f in _fields(zh)} - ZH_ONLY_FIELDS.get(key, set())
         assert zh_fields == _fields(en), f"{key}: {zh_fields} != {_fields(en)}"
+
+
+def test_changes_in_english_single_instalment_temp_limit_freeze_activate(driver, store) -> None:
+    merchants = [t.merchant for t in store.profile("demo-gold-001").unbilled]
+    d, reply = verified_en(driver, "demo-gold-001", "split one purchase", "installment_single")
+    assert "3,299.00 yuan" in reply and "How many months" in reply
+    no_chinese(reply, merchants)
+    turn = d.say("24", "inform", ents(period="24期"))
+    assert "Please confirm: split the purchase" in turn.texts
+    turn = d.say("yes", "affirm")
+    assert "Done: " in turn.texts and "24 monthly instalments" in turn.texts
+    no_chinese(turn.texts, merchants)
+
+    d, reply = verified_en(driver, "demo-gold-001", "temporary limit", "apply_temp_limit")
+    assert "up to 20,000.00 yuan of temporary limit" in reply
+    turn = d.say("5000", "inform", ents(amount="5000元"))
+    assert "Please confirm: a temporary limit of 5,000.00 yuan for 30 days" in turn.texts
+    turn = d.say("yes", "affirm")
+    assert "Done: your temporary limit of 5,000.00 yuan is active" in turn.texts
+    no_chinese(turn.texts)
+
+    d, reply = verified_en(driver, "demo-gold-002", "activate my card", "activate_card")
+    assert "Please confirm: activate your Gold card ending 7703" in reply
+    turn = d.say("yes", "affirm")
+    assert "Your Gold card ending 7703 is activated" in turn.texts
+    no_chinese(turn.texts)
+    d, reply = verified_en(driver, "demo-gold-002", "freeze my card", "freeze_card")
+    assert "Please confirm: freeze" in reply
+    no_chinese(reply)
