@@ -210,3 +210,21 @@ def test_changes_in_english_single_instalment_temp_limit_freeze_activate(driver,
     d, reply = verified_en(driver, "demo-gold-002", "freeze my card", "freeze_card")
     assert "Please confirm: freeze" in reply
     no_chinese(reply)
+
+
+def test_set_language_copies_the_metadata_into_the_slot(driver) -> None:
+    """action_set_language (the slot's custom mapping) follows the gateway's metadata, so the
+    domain's English responses apply from a conversation's first turn."""
+    from tests.actions.conftest import user_event
+
+    d = driver("demo-gold-001")
+    event = user_event("I lost my card", "report_lost_card", None, "demo-gold-001")
+    event["parse_data"]["metadata"]["language"] = "en"
+    d.latest_message = event["parse_data"]
+    d.events.append(event)
+    assert Driver.run(d, "action_set_language", Turn()) == [
+        {"event": "slot", "timestamp": None, "name": "language", "value": "en"}]
+    assert d.slots["language"] == "en"
+    assert Driver.run(d, "action_set_language", Turn()) == []  # already set: no event
+    d.latest_message = {**event["parse_data"], "metadata": {"channel": "web"}}
+    assert Driver.run(d, "action_set_language", Turn()) == []  # no language: left alone
