@@ -31,18 +31,14 @@ from actions.forms import (
     TXN,
     active_form,
 )
+from actions.language import language_of
 from actions.meta import ANSWERED, FALLBACK, send_meta
 from actions.parsing import fen_to_yuan as yuan
-from cards import rules, views
+from actions.texts import TEXTS, say, text
+from cards import rules, texts, views
 from cards.views import CardServiceError, ProfileView
 
-REPAYMENT_WAYS = (
-    "还款方式：\n"
-    "1. 本行信用卡App绑定本行或他行借记卡还款，免费、实时到账；\n"
-    "2. 开通自动还款（绑定本行借记卡，可选全额或最低还款），到期还款日当天扣款；\n"
-    "3. 本行网点柜台或ATM还款；\n"
-    "4. 云闪付、支付宝、微信等他行渠道还款，以对方规则为准，建议提前1–2个工作日操作。"
-)
+REPAYMENT_WAYS = TEXTS["repay_ways"][0]  # Chinese; the texts are in actions/texts.py
 
 
 def reset_events() -> list[EventType]:
@@ -50,9 +46,9 @@ def reset_events() -> list[EventType]:
     return [SlotSet(slot, None) for slot in FLOW_SLOTS] + [SlotSet(REQUESTED_SLOT, None)]
 
 
-def human_offer(dispatcher: CollectingDispatcher, text: str) -> None:
+def human_offer(dispatcher: CollectingDispatcher, tracker: Tracker, message: str) -> None:
     """A message with the button that hands the conversation to a person."""
-    dispatcher.utter_message(text=text, buttons=[identity.HUMAN_BUTTON])
+    dispatcher.utter_message(text=message, buttons=[identity.human_button(tracker)])
 
 
 class CardServiceAction(Action, ABC):
@@ -73,7 +69,7 @@ class CardServiceAction(Action, ABC):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         if identity.is_locked(tracker):
-            human_offer(dispatcher, identity.LOCKED_TEXT)
+            human_offer(dispatcher, tracker, say(tracker, "id_locked"))
             send_meta(dispatcher, FALLBACK, reason="identity_locked", offer_human=True)
             return reset_events()
         profile = identity.profile_of(tracker)
@@ -83,15 +79,15 @@ class CardServiceAction(Action, ABC):
             answered = await retrieval.answer_if_known(dispatcher, tracker,
                                                        reason="no_card_account")
             if answered is not None:
-                dispatcher.utter_message(text=identity.LOGIN_HINT_TEXT)
+                dispatcher.utter_message(text=say(tracker, "login_hint"))
                 return [*reset_events(), *answered]
-            human_offer(dispatcher, identity.NO_PROFILE_TEXT)
+            human_offer(dispatcher, tracker, say(tracker, "no_profile"))
             send_meta(dispatcher, FALLBACK, reason="no_card_account", offer_human=True)
             return reset_events()
         if not identity.is_verified(tracker,
                                     change=self.form_name() in identity.CHANGE_FORMS):
             # A rule ran this action outside its form, or the check expired: never reveal data.
-            dispatcher.utter_message(text="为保障账户安全，办理前需要先核验身份，请重新发起业务办理。")
+            dispatcher.utter_message(text=say(tracker, "id_required"))
             send_meta(dispatcher, ANSWERED, reason="identity_required")
             return reset_events()
         blocked = self.blocked(tracker, profile)
@@ -100,15 +96,20 @@ class CardServiceAction(Action, ABC):
             send_meta(dispatcher, ANSWERED, flow=self.name(), done=False, reason="not_eligible")
             return reset_events()
         if self.needs_confirmation and tracker.get_slot(CONFIRM) is not True:
-            title = FLOW_BY_FORM.get(self.form_name(), None)
-            what = title.title if title else "本次业务"
-            dispatcher.utter_message(text=f"好的，已取消{what}办理，没有做任何修改。还有什么可以帮您？")
+            flow = FLOW_BY_FORM.get(self.form_name(), None)
+            lang = language_of(tracker)
+            what = flow.name_in(lang) if flow else text(lang, "flow_this")
+            dispatcher.utter_message(text=text(lang, "cancelled", what=what))
             send_meta(dispatcher, ANSWERED, flow=self.name(), done=False, reason="declined")
             return reset_events()
         try:
             self.perform(dispatcher, tracker, profile)
         except CardServiceError as exc:
-            dispatcher.utter_message(text=f"抱歉，未能办理：{exc.message}")
+            # The store's re-check speaks Chinese (it knows no conversation); English
+            # conversations get the reason from the same rule in their language when it
+            # still applies, else the store's sentence.
+            reason = self.blocked(tracker, profile) if language_of(tracker) == "en" else None
+            dispatcher.utter_message(text=say(tracker, "refused", reason=reason or exc.message))
             send_meta(dispatcher, ANSWERED, flow=self.name(), done=False, reason="refused")
             return reset_events()
         send_meta(dispatcher, ANSWERED, flow=self.name(), done=True)
@@ -141,31 +142,36 @@ class ActionCheckBill(CardServiceAction):
 
     def perform(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                 profile: ProfileView) -> None:
+        lang = language_of(tracker)
         today = get_client().today()
         stmt = profile.latest_statement
         if stmt is None:
-            dispatcher.utter_message(text="您目前还没有已出的账单。")
+            dispatcher.utter_message(text=text(lang, "bill_none"))
             return
         days = (stmt.due_date - today).days
-        when = (f"还有{days}天" if days > 0 else "就是今天" if days == 0
-                else f"已过{-days}天")
-        lines = [f"您{rules.fmt_date(stmt.statement_date)}出账的账单：",
-                 f"· 本期应还：{yuan(stmt.total_fen)}元"]
+        when = (text(lang, "days_left", n=days) if days > 0
+                else text(lang, "days_today") if days == 0
+                else text(lang, "days_past", n=-days))
+        lines = [text(lang, "bill_head", date=texts.fmt_date(stmt.statement_date, lang)),
+                 text(lang, "bill_total", amount=yuan(stmt.total_fen))]
         if stmt.installed_fen:
-            lines.append(f"· 已办理账单分期：{yuan(stmt.installed_fen)}元")
+            lines.append(text(lang, "bill_installed", amount=yuan(stmt.installed_fen)))
         if stmt.paid_fen:
-            lines.append(f"· 已还：{yuan(stmt.paid_fen)}元")
+            lines.append(text(lang, "bill_paid", amount=yuan(stmt.paid_fen)))
         if stmt.remaining_fen:
-            lines += [f"· 剩余应还：{yuan(stmt.remaining_fen)}元",
-                      f"· 最低还款额：{yuan(stmt.min_remaining_fen)}元",
-                      f"· 到期还款日：{rules.fmt_date(stmt.due_date)}（{when}）"]
+            lines += [text(lang, "bill_remaining", amount=yuan(stmt.remaining_fen)),
+                      text(lang, "bill_min", amount=yuan(stmt.min_remaining_fen)),
+                      text(lang, "bill_due", date=texts.fmt_date(stmt.due_date, lang),
+                           when=when)]
         else:
-            lines.append("· 本期账单已还清，感谢您按时还款！")
+            lines.append(text(lang, "bill_settled"))
         recent = get_client().recent_transactions(profile.user_id, limit=5)
         if recent:
-            lines.append("最近交易：")
-            lines += [f"· {rules.fmt_date(t.posted_on)} {t.merchant} {yuan(t.amount_fen)}元"
-                      + ("（未出账）" if not t.billed else "") for t in recent]
+            lines.append(text(lang, "bill_recent"))
+            lines += [text(lang, "bill_txn", date=texts.fmt_date(t.posted_on, lang),
+                           merchant=t.merchant, amount=yuan(t.amount_fen),
+                           unbilled="" if t.billed else text(lang, "bill_unbilled"))
+                      for t in recent]
         dispatcher.utter_message(text="\n".join(lines))
 
 
@@ -177,15 +183,15 @@ class ActionRepaymentInfo(CardServiceAction):
 
     def perform(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                 profile: ProfileView) -> None:
+        lang = language_of(tracker)
         stmt = profile.latest_statement
         if stmt is None or not stmt.remaining_fen:
-            head = "您当前没有待还的账单金额。"
+            head = text(lang, "repay_none")
         else:
-            head = (f"您{rules.fmt_date(stmt.statement_date)}账单还需还款"
-                    f"{yuan(stmt.remaining_fen)}元，"
-                    f"最低还款额{yuan(stmt.min_remaining_fen)}元，请在{rules.fmt_date(stmt.due_date)}"
-                    "（到期还款日）前还款。全额还款可享免息；只还最低还款额不算逾期，但需支付利息。")
-        dispatcher.utter_message(text=f"{head}\n{REPAYMENT_WAYS}")
+            head = text(lang, "repay_head", date=texts.fmt_date(stmt.statement_date, lang),
+                        remaining=yuan(stmt.remaining_fen), min=yuan(stmt.min_remaining_fen),
+                        due=texts.fmt_date(stmt.due_date, lang))
+        dispatcher.utter_message(text=f"{head}\n{text(lang, 'repay_ways')}")
 
 
 class ActionQueryStatementDate(CardServiceAction):
@@ -196,17 +202,15 @@ class ActionQueryStatementDate(CardServiceAction):
 
     def perform(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                 profile: ProfileView) -> None:
+        lang = language_of(tracker)
         today = get_client().today()
         next_stmt = profile.next_statement_date(today)
-        due = rules.fmt_date(rules.due_date_for(next_stmt))
-        if profile.old_day_closes_on and profile.old_day_closes_on >= today:
-            text = (f"您的账单日已改为每月{profile.statement_day}号（从下一个账单周期起生效）："
-                    f"本期账单仍于{rules.fmt_date(next_stmt)}按原账单日出具，到期还款日{due}；"
-                    f"之后每月{profile.statement_day}号出账单，到期还款日为账单日后第25天。")
-        else:
-            text = (f"您的账单日是每月{profile.statement_day}号，到期还款日为账单日后第25天。"
-                    f"下一个账单日是{rules.fmt_date(next_stmt)}，对应的到期还款日是{due}。")
-        dispatcher.utter_message(text=text)
+        fields = {"day": profile.statement_day, "day_en": texts.ordinal(profile.statement_day),
+                  "next": texts.fmt_date(next_stmt, lang),
+                  "due": texts.fmt_date(rules.due_date_for(next_stmt), lang)}
+        changed = bool(profile.old_day_closes_on and profile.old_day_closes_on >= today)
+        dispatcher.utter_message(text=text(lang, "stmt_changed" if changed else "stmt_day",
+                                           **fields))
 
 
 class ActionCheckPoints(CardServiceAction):
@@ -217,19 +221,22 @@ class ActionCheckPoints(CardServiceAction):
 
     def perform(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                 profile: ProfileView) -> None:
+        lang = language_of(tracker)
         today = get_client().today()
         balance = profile.points_balance(today)
-        text = f"您当前可用积分为{balance:,}分。"
+        out = text(lang, "points_balance", balance=balance)
         expiring, until = profile.points_expiring_this_month(today)
         if expiring and until:
-            text += f"其中{expiring:,}分将于{rules.fmt_date(until)}到期，请尽快使用。"
+            out += text(lang, "points_expiring", points=expiring,
+                        date=texts.fmt_date(until, lang))
         upcoming = [(p, e) for p, e in profile.points_lots
                     if e >= today and (e.year, e.month) != (today.year, today.month)]
         if upcoming:
             points, expires = upcoming[0]
-            text += f"最近一批到期的积分：{points:,}分，{rules.fmt_date(expires, True)}到期。"
-        text += "积分有效期36个月，可以在App“积分商城”兑换，也可以直接对我说“用积分兑换话费”。"
-        dispatcher.utter_message(text=text)
+            out += text(lang, "points_next_lot", points=points,
+                        date=texts.fmt_date(expires, lang, True))
+        out += text(lang, "points_tail")
+        dispatcher.utter_message(text=out)
 
 
 class ActionCheckCreditLimit(CardServiceAction):
@@ -240,17 +247,16 @@ class ActionCheckCreditLimit(CardServiceAction):
 
     def perform(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                 profile: ProfileView) -> None:
+        lang = language_of(tracker)
         today = get_client().today()
-        text = f"您的信用额度（固定额度）为{yuan(profile.credit_limit_fen)}元"
+        out = text(lang, "limit_head", limit=yuan(profile.credit_limit_fen))
         temp = profile.active_temp_limit_fen(today)
         if temp and profile.temp_limit_end:
-            text += (f"，另有临时额度{yuan(temp)}元，有效期至"
-                     f"{rules.fmt_date(profile.temp_limit_end, True)}")
-        text += (f"。当前可用额度{yuan(profile.available_fen(today))}元，"
-                 f"取现额度{yuan(profile.credit_limit_fen // 2)}元（信用额度的50%）。"
-                 "需要临时周转可以申请临时额度（有效期30天）；固定额度用卡满6个月后可在App"
-                 "“额度管理”申请调整。")
-        dispatcher.utter_message(text=text)
+            out += text(lang, "limit_temp", temp=yuan(temp),
+                        end=texts.fmt_date(profile.temp_limit_end, lang, True))
+        out += text(lang, "limit_tail", available=yuan(profile.available_fen(today)),
+                    cash=yuan(profile.credit_limit_fen // 2))
+        dispatcher.utter_message(text=out)
 
 
 class ActionAnnualFee(CardServiceAction):
@@ -261,12 +267,12 @@ class ActionAnnualFee(CardServiceAction):
 
     def perform(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                 profile: ProfileView) -> None:
+        lang = language_of(tracker)
         today = get_client().today()
         points = profile.points_balance(today)
-        lines = [views.annual_fee_status(card, today, points) for card in profile.cards
+        lines = [views.annual_fee_status(card, today, points, lang) for card in profile.cards
                  if card.status != "lost"]
-        lines.append("年费标准：普卡100元/年、金卡300元/年、白金卡3,600元/年，均首年免年费；"
-                     "普卡年内刷卡满5次、金卡满10次免次年年费，白金卡可用20万积分抵扣。")
+        lines.append(text(lang, "fee_rules"))
         dispatcher.utter_message(text="\n".join(lines))
 
 
@@ -282,17 +288,26 @@ class ActionChangeStatementDate(CardServiceAction):
         return "action_change_statement_date"
 
     def blocked(self, tracker: Tracker, profile: ProfileView) -> str | None:
-        return views.statement_change_block(profile, get_client().today())
+        return views.statement_change_block(profile, get_client().today(), language_of(tracker))
 
     def perform(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                 profile: ProfileView) -> None:
+        lang = language_of(tracker)
         done = get_client().change_statement_day(self.user_id(tracker),
                                                  int(tracker.get_slot(NEW_DAY)))
-        dispatcher.utter_message(
-            text=f"账单日已改为每月{done.new_day}日，将从下一个账单周期（{done.first_new_date.month}月）"
-                 f"起生效：{rules.fmt_date(done.closing_date)}的账单仍按原账单日出具，"
-                 f"首个新账单日为{rules.fmt_date(done.first_new_date)}，到期还款日为账单日后第25天。"
-        )
+        dispatcher.utter_message(text=text(
+            lang, "day_changed", day=done.new_day, day_en=texts.ordinal(done.new_day),
+            month=done.first_new_date.month, closing=texts.fmt_date(done.closing_date, lang),
+            first=texts.fmt_date(done.first_new_date, lang)))
+
+
+def purchase_what(lang: str, description: str, profile: ProfileView, txn_id: int) -> str:
+    """The purchase put into instalments: the store's description (Chinese, for its own
+    records), or for English the same purchase labelled from the account."""
+    if lang != "en":
+        return description
+    txn = next((x for x in profile.unbilled if x.id == txn_id), None)
+    return txn.label_in(lang) if txn else description
 
 
 class ActionInstallmentBill(CardServiceAction):
@@ -304,25 +319,28 @@ class ActionInstallmentBill(CardServiceAction):
         return "action_installment_bill"
 
     def blocked(self, tracker: Tracker, profile: ProfileView) -> str | None:
-        return views.bill_installment_block(profile, get_client().today())
+        return views.bill_installment_block(profile, get_client().today(), language_of(tracker))
 
     def perform(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                 profile: ProfileView) -> None:
+        lang = language_of(tracker)
         client = get_client()
         user_id = self.user_id(tracker)
-        done = client.create_bill_installment(user_id, int(tracker.get_slot(AMOUNT)),
-                                              int(tracker.get_slot(PERIODS)))
+        stmt_before = profile.latest_statement
+        amount = int(tracker.get_slot(AMOUNT))
+        done = client.create_bill_installment(user_id, amount, int(tracker.get_slot(PERIODS)))
         q = done.quote
         after = client.profile(user_id)
         stmt = after.latest_statement if after else None
-        rest = (f"本期账单剩余应还{yuan(stmt.remaining_fen)}元，最低还款额"
-                f"{yuan(stmt.min_remaining_fen)}元，请在{rules.fmt_date(stmt.due_date)}前还款。"
-                if stmt and stmt.remaining_fen else "本期账单已无剩余应还金额。")
-        dispatcher.utter_message(
-            text=f"账单分期办理成功：{done.description}分{q.periods}期，每期手续费"
-                 f"{yuan(q.fee_per_period_fen)}元，首期应还{yuan(q.first_payment_fen)}元，"
-                 f"将计入下期账单。{rest}"
-        )
+        rest = (text(lang, "bill_inst_rest", remaining=yuan(stmt.remaining_fen),
+                     min=yuan(stmt.min_remaining_fen), due=texts.fmt_date(stmt.due_date, lang))
+                if stmt and stmt.remaining_fen else text(lang, "bill_inst_rest_none"))
+        what = (text(lang, "inst_bill_what", amount=yuan(amount),
+                     date=texts.fmt_date(stmt_before.statement_date, lang))
+                if lang == "en" and stmt_before else done.description)
+        dispatcher.utter_message(text=text(
+            lang, "bill_inst_done", what=what, periods=q.periods,
+            fee=yuan(q.fee_per_period_fen), first=yuan(q.first_payment_fen), rest=rest))
 
 
 class ActionInstallmentSingle(CardServiceAction):
@@ -334,18 +352,19 @@ class ActionInstallmentSingle(CardServiceAction):
         return "action_installment_single"
 
     def blocked(self, tracker: Tracker, profile: ProfileView) -> str | None:
-        return views.single_installment_block(profile)
+        return views.single_installment_block(profile, language_of(tracker))
 
     def perform(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                 profile: ProfileView) -> None:
+        lang = language_of(tracker)
+        txn_id = int(tracker.get_slot(TXN))
         done = get_client().create_single_installment(
-            self.user_id(tracker), int(tracker.get_slot(TXN)), int(tracker.get_slot(PERIODS)))
+            self.user_id(tracker), txn_id, int(tracker.get_slot(PERIODS)))
         q = done.quote
-        dispatcher.utter_message(
-            text=f"单笔分期办理成功：{done.description}分{q.periods}期，每期手续费"
-                 f"{yuan(q.fee_per_period_fen)}元，首期应还{yuan(q.first_payment_fen)}元"
-                 f"（本金{yuan(q.first_principal_fen)}元+手续费），将计入本期账单。"
-        )
+        dispatcher.utter_message(text=text(
+            lang, "single_inst_done", what=purchase_what(lang, done.description, profile, txn_id),
+            periods=q.periods, fee=yuan(q.fee_per_period_fen), first=yuan(q.first_payment_fen),
+            principal=yuan(q.first_principal_fen)))
 
 
 class ActionRedeemPoints(CardServiceAction):
@@ -357,15 +376,15 @@ class ActionRedeemPoints(CardServiceAction):
         return "action_redeem_points"
 
     def blocked(self, tracker: Tracker, profile: ProfileView) -> str | None:
-        return views.redeem_block(profile, get_client().today())
+        return views.redeem_block(profile, get_client().today(), language_of(tracker))
 
     def perform(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                 profile: ProfileView) -> None:
+        lang = language_of(tracker)
         done = get_client().redeem_points(self.user_id(tracker), str(tracker.get_slot(ITEM)))
-        dispatcher.utter_message(
-            text=f"兑换成功！已使用{done.item.points:,}积分兑换{done.item.name}，剩余积分"
-                 f"{done.points_left:,}分。权益将在3个工作日内发放，可在App“积分商城-我的订单”查看。"
-        )
+        dispatcher.utter_message(text=text(
+            lang, "redeem_done", points=done.item.points, item=texts.item_name(done.item, lang),
+            left=done.points_left))
 
 
 class ActionApplyTempLimit(CardServiceAction):
@@ -377,17 +396,16 @@ class ActionApplyTempLimit(CardServiceAction):
         return "action_apply_temp_limit"
 
     def blocked(self, tracker: Tracker, profile: ProfileView) -> str | None:
-        return views.temp_limit_block(profile, get_client().today())
+        return views.temp_limit_block(profile, get_client().today(), language_of(tracker))
 
     def perform(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                 profile: ProfileView) -> None:
+        lang = language_of(tracker)
         done = get_client().apply_temp_limit(self.user_id(tracker),
                                              int(tracker.get_slot(TEMP_AMOUNT)))
-        dispatcher.utter_message(
-            text=f"临时额度已生效：提升{yuan(done.amount_fen)}元，有效期至"
-                 f"{rules.fmt_date(done.end, True)}，当前可用额度{yuan(done.available_fen)}元。"
-                 "临时额度部分请在账单中全额还清。"
-        )
+        dispatcher.utter_message(text=text(
+            lang, "temp_done", amount=yuan(done.amount_fen),
+            end=texts.fmt_date(done.end, lang, True), available=yuan(done.available_fen)))
 
 
 class ActionReportLostCard(CardServiceAction):
@@ -399,23 +417,23 @@ class ActionReportLostCard(CardServiceAction):
         return "action_report_lost_card"
 
     def blocked(self, tracker: Tracker, profile: ProfileView) -> str | None:
-        return None if views.lost_candidates(profile) else views.no_card_message("lost")
+        return (None if views.lost_candidates(profile)
+                else views.no_card_message("lost", language_of(tracker)))
 
     def perform(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                 profile: ProfileView) -> None:
+        lang = language_of(tracker)
         done = get_client().report_lost(self.user_id(tracker), str(tracker.get_slot(TARGET_CARD)),
                                         bool(tracker.get_slot(REISSUE)))
-        label = f"尾号{done.last4}的{rules.TIER_NAMES[done.tier]}"
-        text = f"已为您挂失{label}，原卡已立即失效，无法再使用。"
+        out = text(lang, "lost_done", label=texts.card_label(done.last4, done.tier, lang))
         if done.new_last4:
-            fee = (f"补卡工本费{yuan(done.fee_fen)}元将计入账单" if done.fee_fen
-                   else "白金卡补卡免工本费")
-            text += (f"新卡（尾号{done.new_last4}）将在7–10个工作日内寄达，{fee}。"
-                     "收到新卡后请先激活，并及时更新绑定的自动扣款和支付账户。")
+            fee = (text(lang, "lost_new_fee", fee=yuan(done.fee_fen)) if done.fee_fen
+                   else text(lang, "lost_new_free"))
+            out += text(lang, "lost_new_card", last4=done.new_last4, fee=fee)
         else:
-            text += "您暂未补办新卡，需要时可以随时对我说“补办信用卡”或联系人工客服。"
-        text += "如发现盗刷，请立即报警并拨打客服热线400-123-4567。"
-        dispatcher.utter_message(text=text)
+            out += text(lang, "lost_no_new_card")
+        out += text(lang, "lost_tail")
+        dispatcher.utter_message(text=out)
 
 
 class ActionFreezeCard(CardServiceAction):
@@ -427,15 +445,15 @@ class ActionFreezeCard(CardServiceAction):
         return "action_freeze_card"
 
     def blocked(self, tracker: Tracker, profile: ProfileView) -> str | None:
-        return None if views.freeze_candidates(profile) else views.no_card_message("freeze")
+        return (None if views.freeze_candidates(profile)
+                else views.no_card_message("freeze", language_of(tracker)))
 
     def perform(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                 profile: ProfileView) -> None:
+        lang = language_of(tracker)
         done = get_client().freeze_card(self.user_id(tracker), str(tracker.get_slot(TARGET_CARD)))
-        dispatcher.utter_message(
-            text=f"已冻结尾号{done.last4}的{rules.TIER_NAMES[done.tier]}，冻结期间卡片不能消费。"
-                 "需要时可随时在App“卡片管理”中自助解锁；冻结期间仍需按时还款。"
-        )
+        dispatcher.utter_message(text=text(
+            lang, "freeze_done", label=texts.card_label(done.last4, done.tier, lang)))
 
 
 class ActionActivateCard(CardServiceAction):
@@ -448,19 +466,19 @@ class ActionActivateCard(CardServiceAction):
 
     def blocked(self, tracker: Tracker, profile: ProfileView) -> str | None:
         return (None if views.activation_candidates(profile)
-                else views.no_card_message("activate"))
+                else views.no_card_message("activate", language_of(tracker)))
 
     def perform(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                 profile: ProfileView) -> None:
+        lang = language_of(tracker)
         done = get_client().activate_card(self.user_id(tracker),
                                           str(tracker.get_slot(TARGET_CARD)))
         fee = rules.ANNUAL_FEE_FEN[done.tier]
-        rule = (f"年内刷卡满{rules.SWIPES_TO_WAIVE[done.tier]}次可免次年年费"
-                if done.tier in rules.SWIPES_TO_WAIVE else "年费可用20万积分抵扣")
-        dispatcher.utter_message(
-            text=f"尾号{done.last4}的{rules.TIER_NAMES[done.tier]}已激活，可以正常使用了！"
-                 f"首年免年费，之后年费{yuan(fee)}元/年，{rule}。"
-        )
+        rule = (text(lang, "activate_rule_swipes", n=rules.SWIPES_TO_WAIVE[done.tier])
+                if done.tier in rules.SWIPES_TO_WAIVE else text(lang, "activate_rule_points"))
+        dispatcher.utter_message(text=text(
+            lang, "activate_done", label=texts.card_label(done.last4, done.tier, lang),
+            fee=yuan(fee), rule=rule))
 
 
 # --- starting and leaving a flow -------------------------------------------------------------
@@ -498,8 +516,9 @@ class ActionCancelFlow(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         flow = FLOW_BY_FORM.get(active_form(tracker))
-        what = flow.title if flow else "当前业务"
-        dispatcher.utter_message(text=f"好的，已取消{what}办理，没有做任何修改。还有什么可以帮您？")
+        lang = language_of(tracker)
+        what = flow.name_in(lang) if flow else text(lang, "flow_any")
+        dispatcher.utter_message(text=text(lang, "cancelled", what=what))
         send_meta(dispatcher, ANSWERED, flow=flow.submit if flow else None, done=False,
                   reason="cancelled")
         return [ActiveLoop(None), *reset_events()]

@@ -25,8 +25,10 @@ from rasa_sdk.types import DomainDict
 
 from actions import identity, parsing
 from actions.card_store import get_client
+from actions.language import language_of
 from actions.meta import FORM, send_meta
-from cards import rules, views
+from actions.texts import text as t
+from cards import rules, texts, views
 from cards.views import ProfileView
 
 REQUESTED_SLOT = "requested_slot"
@@ -50,7 +52,11 @@ class Flow:
     intent: str
     form: str
     submit: str
-    title: str
+    title: str  # Chinese; `name_in` gives the conversation's language (actions/texts.py)
+
+    def name_in(self, lang: str) -> str:
+        """账单查询 / bill lookup."""
+        return t(lang, f"flow_{self.intent}")
 
 
 FLOWS: list[Flow] = [
@@ -83,20 +89,22 @@ STEP_ASIDE_INTENTS = {
 # Actions that may run between the user's message and the form's validation of it.
 ANSWER_PATH_ACTIONS = {"action_listen", "action_extract_slots", "action_start_flow"}
 
-CONFIRM_BUTTONS = [{"title": "确认", "payload": "/affirm"}, {"title": "取消", "payload": "/deny"}]
-HINTS = {
-    identity.CARD_LAST4: "请输入4位数字的卡号后四位，例如“1234”。",
-    identity.ID_LAST6: "请输入身份证号码的最后6位（最后一位是X的请输入X）。",
-    NEW_DAY: "请告诉我新的账单日，可选每月1日至28日，例如“15号”。",
-    AMOUNT: "请告诉我要分期的金额，例如“3000元”，或者说“全部”。",
-    TXN: "请点选要分期的那笔消费，或者告诉我它的金额。",
-    PERIODS: "请选择分期期数：3期、6期、12期或24期。",
-    ITEM: "请告诉我想兑换的礼品，例如“航空里程”或“话费”。",
-    TEMP_AMOUNT: "请告诉我想申请的临时额度金额，例如“5000元”。",
-    TARGET_CARD: "请输入要办理的卡片的卡号后四位。",
-    REISSUE: "需要补办新卡吗？请回复“需要”或“不需要”。",
-    CONFIRM: "请回复“确认”继续办理，或回复“取消”放弃办理。",
-}
+
+
+def confirm_buttons(lang: str) -> list[dict[str, str]]:
+    """确认 / 取消 in the conversation's language (payloads are language-free)."""
+    return [{"title": t(lang, "btn_confirm"), "payload": "/affirm"},
+            {"title": t(lang, "btn_cancel"), "payload": "/deny"}]
+
+
+# The hint that re-asks a slot whose answer could not be used (keys "hint_<slot>").
+HINT_SLOTS = frozenset({identity.CARD_LAST4, identity.ID_LAST6, NEW_DAY, AMOUNT, TXN, PERIODS,
+                        ITEM, TEMP_AMOUNT, TARGET_CARD, REISSUE, CONFIRM})
+
+
+def hint(slot: str | None, lang: str) -> str:
+    """How to answer `slot` (the confirmation's hint for anything else)."""
+    return t(lang, f"hint_{slot if slot in HINT_SLOTS else CONFIRM}")
 
 
 # --- reading the tracker ------------------------------------------------------------------------
@@ -152,6 +160,11 @@ class Context:
 
     def __init__(self, tracker: Tracker) -> None:
         self.tracker = tracker
+
+    @cached_property
+    def lang(self) -> str:
+        """The conversation's language (zh | en)."""
+        return language_of(self.tracker)
 
     @cached_property
     def profile(self) -> ProfileView | None:
@@ -317,7 +330,7 @@ class CardFormValidation(FormValidationAction, ABC):
         filled = [e for e in events if e.get("event") == "slot" and e.get("name") != REQUESTED_SLOT]
         if requested and answering and not filled and self._is_answer_like(tracker):
             # Returning a slot event keeps the form in charge instead of the fallback rules.
-            dispatcher.utter_message(text=HINTS.get(requested, HINTS[CONFIRM]))
+            dispatcher.utter_message(text=hint(requested, language_of(tracker)))
             events.append(SlotSet(requested, None))
         return events
 
@@ -378,7 +391,7 @@ class CardFormValidation(FormValidationAction, ABC):
         if identity.is_verified(tracker):
             return {identity.CARD_LAST4: value}
         if not re.fullmatch(r"\d{4}", str(value or "")):
-            dispatcher.utter_message(text=HINTS[identity.CARD_LAST4])
+            dispatcher.utter_message(text=hint(identity.CARD_LAST4, language_of(tracker)))
             return {identity.CARD_LAST4: None}
         id_last6 = tracker.get_slot(identity.ID_LAST6)
         if id_last6 and identity.ID_LAST6 not in tracker.slots_to_validate():
@@ -392,7 +405,7 @@ class CardFormValidation(FormValidationAction, ABC):
         if value is None or identity.is_verified(tracker):
             return {identity.ID_LAST6: None}
         if not re.fullmatch(r"\d{5}[\dX]", str(value or "").upper()):
-            dispatcher.utter_message(text=HINTS[identity.ID_LAST6])
+            dispatcher.utter_message(text=hint(identity.ID_LAST6, language_of(tracker)))
             return {identity.ID_LAST6: None}
         card_last4 = tracker.get_slot(identity.CARD_LAST4)
         if not card_last4:
@@ -566,10 +579,11 @@ class ValidateChangeStatementDateForm(CardFormValidation):
 
     def block_reason(self, ctx: Context) -> str | None:
         assert ctx.profile is not None
-        return views.statement_change_block(ctx.profile, ctx.today)
+        return views.statement_change_block(ctx.profile, ctx.today, ctx.lang)
 
     def slot_error(self, slot: str, value: Any, ctx: Context) -> str | None:
-        return views.new_statement_day_error(ctx.profile, int(value)) if slot == NEW_DAY else None
+        return (views.new_statement_day_error(ctx.profile, int(value), ctx.lang)
+                if slot == NEW_DAY else None)
 
     def extract_new_statement_day(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -608,16 +622,16 @@ class ValidateInstallmentBillForm(_InstallmentValidation):
 
     def block_reason(self, ctx: Context) -> str | None:
         assert ctx.profile is not None
-        return views.bill_installment_block(ctx.profile, ctx.today)
+        return views.bill_installment_block(ctx.profile, ctx.today, ctx.lang)
 
     def slot_error(self, slot: str, value: Any, ctx: Context) -> str | None:
         if slot == PERIODS:
-            return views.periods_error(int(value))
+            return views.periods_error(int(value), ctx.lang)
         if slot == AMOUNT:
             if ctx.profile is None:
-                return ("账单分期金额不能低于500元，请重新输入。"
+                return (texts.text("bill_amount_min", ctx.lang)
                         if int(value) < rules.BILL_INSTALLMENT_MIN_FEN else None)
-            return views.bill_installment_amount_error(ctx.profile, int(value))
+            return views.bill_installment_amount_error(ctx.profile, int(value), ctx.lang)
         return None
 
     def extract_installment_amount_fen(
@@ -641,14 +655,14 @@ class ValidateInstallmentSingleForm(_InstallmentValidation):
 
     def block_reason(self, ctx: Context) -> str | None:
         assert ctx.profile is not None
-        return views.single_installment_block(ctx.profile)
+        return views.single_installment_block(ctx.profile, ctx.lang)
 
     def slot_error(self, slot: str, value: Any, ctx: Context) -> str | None:
         if slot == PERIODS:
-            return views.periods_error(int(value))
+            return views.periods_error(int(value), ctx.lang)
         if slot == TXN and ctx.profile is not None:
             ids = {t.id for t in views.single_installment_candidates(ctx.profile)}
-            return None if int(value) in ids else "这笔消费不符合单笔分期条件，请从列表中选择。"
+            return None if int(value) in ids else t(ctx.lang, "err_txn_not_eligible")
         return None
 
     def default_values(self, ctx: Context, tracker: Tracker) -> dict[str, Any]:
@@ -684,13 +698,13 @@ class ValidateRedeemPointsForm(CardFormValidation):
 
     def block_reason(self, ctx: Context) -> str | None:
         assert ctx.profile is not None
-        return views.redeem_block(ctx.profile, ctx.today)
+        return views.redeem_block(ctx.profile, ctx.today, ctx.lang)
 
     def slot_error(self, slot: str, value: Any, ctx: Context) -> str | None:
         if slot != ITEM or ctx.profile is None:
             return None
         item = next(i for i in rules.CATALOGUE if i.code == value)
-        return views.redeem_item_error(ctx.profile, item, ctx.today)
+        return views.redeem_item_error(ctx.profile, item, ctx.today, ctx.lang)
 
     def extract_points_item_code(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -713,15 +727,15 @@ class ValidateApplyTempLimitForm(CardFormValidation):
 
     def block_reason(self, ctx: Context) -> str | None:
         assert ctx.profile is not None
-        return views.temp_limit_block(ctx.profile, ctx.today)
+        return views.temp_limit_block(ctx.profile, ctx.today, ctx.lang)
 
     def slot_error(self, slot: str, value: Any, ctx: Context) -> str | None:
         if slot != TEMP_AMOUNT:
             return None
         if ctx.profile is None:
-            return ("临时额度最低申请1,000元，请重新输入。"
+            return (texts.text("temp_amount_min", ctx.lang)
                     if int(value) < rules.TEMP_LIMIT_MIN_FEN else None)
-        return views.temp_limit_amount_error(ctx.profile, int(value))
+        return views.temp_limit_amount_error(ctx.profile, int(value), ctx.lang)
 
     def extract_temp_limit_fen(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -748,11 +762,12 @@ class _CardValidation(CardFormValidation, ABC):
 
     def block_reason(self, ctx: Context) -> str | None:
         assert ctx.profile is not None
-        return None if self.candidates(ctx.profile) else views.no_card_message(self.purpose)
+        return (None if self.candidates(ctx.profile)
+                else views.no_card_message(self.purpose, ctx.lang))
 
     def slot_error(self, slot: str, value: Any, ctx: Context) -> str | None:
         if slot == TARGET_CARD and ctx.profile is not None:
-            return views.card_error(ctx.profile, str(value), self.purpose)
+            return views.card_error(ctx.profile, str(value), self.purpose, ctx.lang)
         return None
 
     def default_values(self, ctx: Context, tracker: Tracker) -> dict[str, Any]:
@@ -864,23 +879,27 @@ class ActionAskNewStatementDay(_AskAction):
 
     def question(self, tracker: Tracker, ctx: Context) -> tuple[str, list[dict[str, str]]]:
         assert ctx.profile is not None
-        return (f"您当前的账单日是每月{ctx.profile.statement_day}日。请问想改到每月几号？"
-                "可选1日至28日，修改后从下一个账单周期生效，6个月内只能修改1次。", [])
+        day = ctx.profile.statement_day
+        return t(ctx.lang, "ask_new_day", day=day, day_en=texts.ordinal(day)), []
 
 
-def quote_lines(principal_fen: int) -> list[str]:
+def quote_lines(principal_fen: int, lang: str = "zh") -> list[str]:
     """One line per number of periods: fee per period and first payment."""
     lines = []
     for periods in rules.INSTALLMENT_RATES_BP:
         q = rules.quote_installment(principal_fen, periods)
-        lines.append(f"· {periods}期：每期手续费{parsing.fen_to_yuan(q.fee_per_period_fen)}元"
-                     f"（费率{q.rate_text}/期），每期本金约{parsing.fen_to_yuan(q.principal_per_period_fen)}"
-                     f"元，总手续费{parsing.fen_to_yuan(q.total_fee_fen)}元")
+        lines.append(t(lang, "quote_line", periods=periods,
+                       fee=parsing.fen_to_yuan(q.fee_per_period_fen), rate=q.rate_text,
+                       principal=parsing.fen_to_yuan(q.principal_per_period_fen),
+                       total=parsing.fen_to_yuan(q.total_fee_fen)))
     return lines
 
 
-PERIOD_BUTTONS = [{"title": f"{n}期", "payload": f'/inform{{"period":"{n}期"}}'}
-                  for n in rules.INSTALLMENT_RATES_BP]
+def period_buttons(lang: str) -> list[dict[str, str]]:
+    """One button per number of periods (the payload is the Chinese entity value NLU reads)."""
+    return [{"title": t(lang, "btn_periods", n=n), "payload": f'/inform{{"period":"{n}期"}}'}
+            for n in rules.INSTALLMENT_RATES_BP]
+
 
 
 def installment_principal(tracker: Tracker, ctx: Context) -> int | None:
@@ -905,9 +924,9 @@ class ActionAskInstallmentAmountFen(_AskAction):
         assert ctx.profile is not None and ctx.profile.latest_statement is not None
         stmt = ctx.profile.latest_statement
         top = parsing.fen_to_yuan(stmt.remaining_fen)
-        text = (f"您{rules.fmt_date(stmt.statement_date)}出账的账单还有{top}元未还，"
-                f"可分期金额为500元至{top}元。请问要分期多少？也可以说“全部”。")
-        buttons = [{"title": f"全部分期（{top}元）",
+        text = t(ctx.lang, "ask_amount", date=texts.fmt_date(stmt.statement_date, ctx.lang),
+                 top=top)
+        buttons = [{"title": t(ctx.lang, "btn_all_installment", top=top),
                     "payload": f'/inform{{"amount":"{top}元"}}'}]
         return text, buttons
 
@@ -921,10 +940,10 @@ class ActionAskInstallmentTxnId(_AskAction):
     def question(self, tracker: Tracker, ctx: Context) -> tuple[str, list[dict[str, str]]]:
         assert ctx.profile is not None
         candidates = views.single_installment_candidates(ctx.profile)
-        buttons = [{"title": t.label,
-                    "payload": f'/inform{{"amount":"{parsing.fen_to_yuan(t.amount_fen)}元"}}'}
-                   for t in candidates]
-        return "以下消费可以办理单笔分期（单笔满600元、尚未出账），请选择要分期的那一笔：", buttons
+        buttons = [{"title": txn.label_in(ctx.lang),
+                    "payload": f'/inform{{"amount":"{parsing.fen_to_yuan(txn.amount_fen)}元"}}'}
+                   for txn in candidates]
+        return t(ctx.lang, "ask_txn"), buttons
 
 
 class ActionAskInstallmentPeriods(_AskAction):
@@ -935,10 +954,12 @@ class ActionAskInstallmentPeriods(_AskAction):
 
     def question(self, tracker: Tracker, ctx: Context) -> tuple[str, list[dict[str, str]]]:
         principal = installment_principal(tracker, ctx)
+        buttons = period_buttons(ctx.lang)
         if principal is None:
-            return HINTS[PERIODS], PERIOD_BUTTONS
-        head = f"分期金额{parsing.fen_to_yuan(principal)}元，手续费按期收取："
-        return "\n".join([head, *quote_lines(principal), "请问分几期？"]), PERIOD_BUTTONS
+            return hint(PERIODS, ctx.lang), buttons
+        head = t(ctx.lang, "ask_periods_head", amount=parsing.fen_to_yuan(principal))
+        return "\n".join([head, *quote_lines(principal, ctx.lang),
+                          t(ctx.lang, "ask_periods_tail")]), buttons
 
 
 class ActionAskPointsItemCode(_AskAction):
@@ -950,10 +971,12 @@ class ActionAskPointsItemCode(_AskAction):
     def question(self, tracker: Tracker, ctx: Context) -> tuple[str, list[dict[str, str]]]:
         assert ctx.profile is not None
         balance = ctx.profile.points_balance(ctx.today)
-        buttons = [{"title": f"{i.name}（{i.points:,}积分）",
+        # The payload keeps the Chinese name: it is the entity value the parser reads.
+        buttons = [{"title": t(ctx.lang, "btn_item", name=texts.item_name(i, ctx.lang),
+                               points=i.points),
                     "payload": f'/inform{{"points_item":"{i.name}"}}'}
                    for i in rules.CATALOGUE if i.points <= balance]
-        return f"您当前可用积分{balance:,}分，可以兑换以下礼品，请问想兑换哪一个？", buttons
+        return t(ctx.lang, "ask_item", balance=balance), buttons
 
 
 class ActionAskTempLimitFen(_AskAction):
@@ -964,10 +987,8 @@ class ActionAskTempLimitFen(_AskAction):
 
     def question(self, tracker: Tracker, ctx: Context) -> tuple[str, list[dict[str, str]]]:
         assert ctx.profile is not None
-        top = parsing.fen_to_yuan(ctx.profile.temp_limit_max_fen)
-        return (f"您当前信用额度为{parsing.fen_to_yuan(ctx.profile.credit_limit_fen)}元，"
-                f"最高可申请临时额度{top}元，有效期30天，到期自动失效。请问需要提升多少？"
-                "（1,000元起，100元的整数倍）", [])
+        return t(ctx.lang, "ask_temp", limit=parsing.fen_to_yuan(ctx.profile.credit_limit_fen),
+                 top=parsing.fen_to_yuan(ctx.profile.temp_limit_max_fen)), []
 
 
 class ActionAskTargetCardLast4(_AskAction):
@@ -982,9 +1003,10 @@ class ActionAskTargetCardLast4(_AskAction):
             active_form(tracker), "activate")
         cards = {"lost": views.lost_candidates, "freeze": views.freeze_candidates,
                  "activate": views.activation_candidates}[purpose](ctx.profile)
-        buttons = [{"title": c.label, "payload": f'/inform{{"card_last4":"{c.last4}"}}'}
+        buttons = [{"title": c.label_in(ctx.lang),
+                    "payload": f'/inform{{"card_last4":"{c.last4}"}}'}
                    for c in cards]
-        return "请问要办理的是哪一张卡？请选择或输入卡号后四位：", buttons
+        return t(ctx.lang, "ask_card"), buttons
 
 
 class ActionAskReissueCard(_AskAction):
@@ -997,10 +1019,11 @@ class ActionAskReissueCard(_AskAction):
         assert ctx.profile is not None
         card = ctx.profile.card(tracker.get_slot(TARGET_CARD))
         fee = views.reissue_fee_fen(card) if card else rules.REISSUE_FEE_FEN[ctx.profile.tier]
-        fee_text = f"补卡工本费{parsing.fen_to_yuan(fee)}元" if fee else "白金卡补卡免工本费"
-        return (f"挂失后需要为您补办新卡吗？{fee_text}，新卡7–10个工作日寄达，卡号会变更。",
-                [{"title": "需要补卡", "payload": "/affirm"},
-                 {"title": "暂不补卡", "payload": "/deny"}])
+        fee_text = (t(ctx.lang, "reissue_fee", fee=parsing.fen_to_yuan(fee)) if fee
+                    else t(ctx.lang, "reissue_free"))
+        return (t(ctx.lang, "ask_reissue", fee=fee_text),
+                [{"title": t(ctx.lang, "btn_reissue_yes"), "payload": "/affirm"},
+                 {"title": t(ctx.lang, "btn_reissue_no"), "payload": "/deny"}])
 
 
 class ActionAskConfirm(_AskAction):
@@ -1010,66 +1033,61 @@ class ActionAskConfirm(_AskAction):
         return "action_ask_confirm"
 
     def question(self, tracker: Tracker, ctx: Context) -> tuple[str, list[dict[str, str]]]:
-        return confirm_summary(tracker, ctx), CONFIRM_BUTTONS
+        return confirm_summary(tracker, ctx), confirm_buttons(ctx.lang)
 
 
 def confirm_summary(tracker: Tracker, ctx: Context) -> str:
     """The confirmation question of the running flow."""
-    profile, today, form = ctx.profile, ctx.today, active_form(tracker)
+    profile, today, form, lang = ctx.profile, ctx.today, active_form(tracker), ctx.lang
     assert profile is not None
     yuan = parsing.fen_to_yuan
     if form == "change_statement_date_form":
         new_day = int(tracker.get_slot(NEW_DAY))
         closing, first_new = rules.first_statement_on_new_day(profile.statement_day, new_day,
                                                               today)
-        return (f"请确认：将账单日由每月{profile.statement_day}日改为每月{new_day}日。\n"
-                f"· 本期账单仍于{rules.fmt_date(closing)}按原账单日出具，"
-                f"之后改为每月{new_day}日出账"
-                f"（首个新账单日{rules.fmt_date(first_new)}），到期还款日为账单日后第25天；\n"
-                "· 修改当期可能出现一次较短或较长的账单周期，修改后6个月内不能再次修改。\n"
-                "确认修改吗？")
+        return t(lang, "confirm_day", old=profile.statement_day, new=new_day,
+                 old_en=texts.ordinal(profile.statement_day), new_en=texts.ordinal(new_day),
+                 closing=texts.fmt_date(closing, lang), first=texts.fmt_date(first_new, lang))
     if form in ("installment_bill_form", "installment_single_form"):
         principal = installment_principal(tracker, ctx) or 0
         q = rules.quote_installment(principal, int(tracker.get_slot(PERIODS)))
         if form == "installment_bill_form":
             stmt = profile.latest_statement
             assert stmt is not None
-            what = f"{rules.fmt_date(stmt.statement_date)}账单中的{yuan(principal)}元"
+            what = t(lang, "confirm_what_bill", date=texts.fmt_date(stmt.statement_date, lang),
+                     amount=yuan(principal))
         else:
-            txn = next(t for t in profile.unbilled if t.id == int(tracker.get_slot(TXN)))
-            what = f"消费“{txn.label}”"
-        return (f"请确认：将{what}分{q.periods}期，每期手续费{yuan(q.fee_per_period_fen)}元"
-                f"（费率{q.rate_text}/期），总手续费{yuan(q.total_fee_fen)}元；"
-                f"首期应还{yuan(q.first_payment_fen)}元（本金{yuan(q.first_principal_fen)}元"
-                f"+手续费{yuan(q.fee_per_period_fen)}元），之后每期本金{yuan(q.principal_per_period_fen)}"
-                "元。提前还款时剩余本金一次性入账，剩余各期手续费一并收取。确认办理吗？")
+            txn = next(x for x in profile.unbilled if x.id == int(tracker.get_slot(TXN)))
+            what = t(lang, "confirm_what_txn", label=txn.label_in(lang))
+        return t(lang, "confirm_installment", what=what, periods=q.periods,
+                 fee=yuan(q.fee_per_period_fen), rate=q.rate_text, total=yuan(q.total_fee_fen),
+                 first=yuan(q.first_payment_fen), first_principal=yuan(q.first_principal_fen),
+                 principal=yuan(q.principal_per_period_fen))
     if form == "redeem_points_form":
         item = next(i for i in rules.CATALOGUE if i.code == tracker.get_slot(ITEM))
         left = profile.points_balance(today) - item.points
-        return (f"请确认：使用{item.points:,}积分兑换{item.name}，兑换后剩余积分{left:,}分"
-                "（优先扣减最早到期的积分），兑换后不可退回。确认兑换吗？")
+        return t(lang, "confirm_redeem", points=item.points, item=texts.item_name(item, lang),
+                 left=left)
     if form == "apply_temp_limit_form":
         amount = int(tracker.get_slot(TEMP_AMOUNT))
         end = rules.temp_limit_end(today)
         available = profile.available_fen(today) + amount
-        return (f"请确认：申请临时额度{yuan(amount)}元，"
-                f"有效期30天（至{rules.fmt_date(end, True)}），"
-                "到期自动失效；临时额度部分需在账单中全额还清，不能按最低还款额还款。"
-                f"生效后可用额度约{yuan(available)}元。确认申请吗？")
+        return t(lang, "confirm_temp", amount=yuan(amount),
+                 end=texts.fmt_date(end, lang, True), available=yuan(available))
     card = profile.card(tracker.get_slot(TARGET_CARD))
-    label = card.label if card else f"尾号{tracker.get_slot(TARGET_CARD)}的卡片"
+    label = (card.label_in(lang) if card
+             else t(lang, "card_fallback_label", last4=tracker.get_slot(TARGET_CARD)))
     if form == "report_lost_card_form":
         if tracker.get_slot(REISSUE):
             fee = views.reissue_fee_fen(card) if card else 0
-            fee_text = f"工本费{yuan(fee)}元" if fee else "白金卡免工本费"
-            reissue = f"同时补办新卡（{fee_text}，7–10个工作日寄达，新卡卡号会变更）"
+            fee_text = (t(lang, "lost_fee", fee=yuan(fee)) if fee
+                        else t(lang, "lost_fee_free"))
+            reissue = t(lang, "lost_reissue", fee=fee_text)
         else:
-            reissue = "暂不补办新卡"
-        return (f"请确认：挂失{label}，{reissue}。挂失立即生效，原卡将无法再使用；"
-                "挂失前48小时内的盗刷可申请失卡保障（需报警）。确认挂失吗？")
+            reissue = t(lang, "lost_no_reissue")
+        return t(lang, "confirm_lost", label=label, reissue=reissue)
     if form == "freeze_card_form":
-        return (f"请确认：冻结（临时锁卡）{label}。冻结后卡片暂时不能消费，"
-                "您可以随时在App“卡片管理”中自助解锁；冻结期间仍需按时还款。确认冻结吗？")
+        return t(lang, "confirm_freeze", label=label)
     if form == "activate_card_form":
-        return f"请确认：激活{label}。激活后即可正常使用，首年免年费。确认激活吗？"
-    return HINTS[CONFIRM]
+        return t(lang, "confirm_activate", label=label)
+    return hint(CONFIRM, lang)

@@ -23,6 +23,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.card_store import get_client
 from actions.settings import get_settings
+from actions.texts import TEXTS, say
 from cards.views import ProfileView
 
 CARD_LAST4 = "card_last4"
@@ -33,13 +34,16 @@ ATTEMPTS = "identity_attempts"
 LOCKED = "identity_locked"
 MAX_ATTEMPTS = 3
 
-HUMAN_BUTTON = {"title": "转人工客服", "payload": "/request_human"}
-LOCKED_TEXT = ("身份核验已连续3次未通过，为保护您的账户安全，本次会话中暂停办理自助业务。"
-               "如需帮助，请转人工客服，或携带身份证件前往网点办理。")
-NO_PROFILE_TEXT = ("抱歉，没有查询到与您当前登录账号关联的信用卡。请在本行信用卡App或微信公众号"
-                   "登录后再试，或转人工客服为您处理。")
-LOGIN_HINT_TEXT = ("如需直接查询或办理您本人的卡片业务，请登录本行信用卡App，"
-                   "或在微信公众号绑定信用卡后再问我。")
+# Chinese forms kept for callers that have no tracker; the texts are in actions/texts.py.
+HUMAN_BUTTON = {"title": TEXTS["btn_human"][0], "payload": "/request_human"}
+LOCKED_TEXT = TEXTS["id_locked"][0]
+NO_PROFILE_TEXT = TEXTS["no_profile"][0]
+LOGIN_HINT_TEXT = TEXTS["login_hint"][0]
+
+
+def human_button(tracker: Tracker) -> dict[str, str]:
+    """The button that hands the conversation to a person, in the conversation's language."""
+    return {"title": say(tracker, "btn_human"), "payload": "/request_human"}
 
 
 # Forms and submit actions that change an account: the check must be recent for them.
@@ -142,17 +146,14 @@ def verify(dispatcher: CollectingDispatcher, tracker: Tracker, card_last4: str,
     """
     user_id = user_id_of(tracker)
     if user_id and get_client().verify_identity(user_id, card_last4, id_last6):
-        dispatcher.utter_message(text="身份核验通过。")
+        dispatcher.utter_message(text=say(tracker, "id_passed"))
         return {CARD_LAST4: card_last4, ID_LAST6: None, VERIFIED: True, ATTEMPTS: 0}
     attempts = int(session_value(tracker, ATTEMPTS) or 0) + 1
     updates: dict[str, Any] = {CARD_LAST4: None, ID_LAST6: None, ATTEMPTS: attempts}
     if attempts >= MAX_ATTEMPTS:
-        dispatcher.utter_message(text="身份信息核验未通过。")
+        dispatcher.utter_message(text=say(tracker, "id_failed_final"))
         updates[LOCKED] = True
     else:
         left = MAX_ATTEMPTS - attempts
-        dispatcher.utter_message(
-            text=f"身份信息核验未通过，卡号后四位或身份证后六位不正确。请核对后重新输入，"
-                 f"您还有{left}次机会。"
-        )
+        dispatcher.utter_message(text=say(tracker, "id_failed_retry", left=left))
     return updates

@@ -138,10 +138,15 @@ def amount_to_fen(amount: Decimal) -> int:
     return int((amount * 100).quantize(Decimal("1"), ROUND_HALF_UP))
 
 
+# English conversations (issue 19): "the 20th", "20th of each month", "on the 1st".
+_EN_DAY = re.compile(r"(?<![\d.])(?P<num>3[01]|[12]\d|0?[1-9])\s*(?:st|nd|rd|th)\b", re.I)
+
+
 def parse_day(text: str) -> int | None:
     """A day of the month: 15号, 每月15号, 二十号, 20日, or a bare "15" / "十五" reply."""
     text = normalise(text)
-    match = _DAY.search(text) or _DAY_AFTER_VERB.search(text) or _BARE_DAY.match(text)
+    match = (_DAY.search(text) or _DAY_AFTER_VERB.search(text) or _BARE_DAY.match(text)
+             or _EN_DAY.search(text))
     if match is None:
         found = parse_date(text, date.today())
         return found.day if found else None

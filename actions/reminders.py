@@ -18,13 +18,15 @@ from rasa_sdk.types import DomainDict
 
 from actions import identity
 from actions.card_store import get_client
+from actions.language import language_of
 from actions.meta import ANSWERED, send_meta
 from actions.parsing import fen_to_yuan
-from cards import rules
+from actions.texts import TEXTS, say, text
+from cards import rules, texts
 from cards.models import ACTIVE, INACTIVE
 from cards.views import ProfileView
 
-GOODBYE = "感谢您的咨询，祝您生活愉快，再见！"
+GOODBYE = TEXTS["goodbye"][0]  # Chinese; the texts are in actions/texts.py
 
 
 @dataclass(frozen=True)
@@ -35,17 +37,20 @@ class Reminder:
     text: str
 
 
-def _in_days(day: date, today: date) -> str:
+def _in_days(day: date, today: date, lang: str = "zh") -> str:
     days = (day - today).days
-    return "今天" if days == 0 else "明天" if days == 1 else f"{days}天后"
+    if days in (0, 1):
+        return text(lang, f"in_days_{days}")
+    return text(lang, "in_days_n", n=days)
 
 
-def _card_name(last4: str, verified: bool) -> str:
+def _card_name(last4: str, verified: bool, lang: str = "zh") -> str:
     """"尾号1234的" once verified; never before, as the last-4 is half of the identity check."""
-    return f"尾号{last4}的" if verified else "的"
+    return text(lang, "rem_card_named", last4=last4) if verified else text(lang, "rem_card_plain")
 
 
-def payment_due(profile: ProfileView, today: date, verified: bool) -> Reminder | None:
+def payment_due(profile: ProfileView, today: date, verified: bool,
+                lang: str = "zh") -> Reminder | None:
     """Unpaid statement due within 3 days."""
     stmt = profile.latest_statement
     if stmt is None or not stmt.remaining_fen:
@@ -53,37 +58,43 @@ def payment_due(profile: ProfileView, today: date, verified: bool) -> Reminder |
     days = (stmt.due_date - today).days
     if not 0 <= days <= rules.PAYMENT_REMINDER_DAYS:
         return None
-    amount = f"，本期还需还款{fen_to_yuan(stmt.remaining_fen)}元" if verified else ""
-    when = f"{rules.fmt_date(stmt.due_date)}（{_in_days(stmt.due_date, today)}）"
-    return Reminder("payment_due",
-                    f"温馨提醒：您的账单将于{when}到期{amount}，记得按时还款，以免影响征信哦。")
+    amount = (text(lang, "rem_payment_amount", amount=fen_to_yuan(stmt.remaining_fen))
+              if verified else "")
+    return Reminder("payment_due", text(lang, "rem_payment",
+                                        date=texts.fmt_date(stmt.due_date, lang),
+                                        when=_in_days(stmt.due_date, today, lang),
+                                        amount=amount))
 
 
-def points_expiring(profile: ProfileView, today: date, verified: bool) -> Reminder | None:
+def points_expiring(profile: ProfileView, today: date, verified: bool,
+                    lang: str = "zh") -> Reminder | None:
     """Points that expire before the end of this month."""
     points, until = profile.points_expiring_this_month(today)
     if not points or until is None:
         return None
-    amount = f"有{points:,}积分" if verified else "有一部分积分"
-    return Reminder("points_expiring",
-                    f"温馨提醒：您{amount}将于{rules.fmt_date(until)}到期，"
-                    "可以在App“积分商城”兑换，或直接对我说“积分兑换”。")
+    amount = (text(lang, "rem_points_some", points=points) if verified
+              else text(lang, "rem_points_any"))
+    return Reminder("points_expiring", text(lang, "rem_points", amount=amount,
+                                            date=texts.fmt_date(until, lang)))
 
 
-def temp_limit_ending(profile: ProfileView, today: date, verified: bool) -> Reminder | None:
+def temp_limit_ending(profile: ProfileView, today: date, verified: bool,
+                      lang: str = "zh") -> Reminder | None:
     """A temporary limit ending within 7 days."""
     end = profile.temp_limit_end
     if not profile.active_temp_limit_fen(today) or end is None:
         return None
     if (end - today).days > rules.TEMP_LIMIT_REMINDER_DAYS:
         return None
-    amount = f"{fen_to_yuan(profile.temp_limit_fen)}元" if verified else ""
-    return Reminder("temp_limit_ending",
-                    f"温馨提醒：您的临时额度{amount}将于{rules.fmt_date(end)}到期失效，"
-                    "临时额度部分需在账单中全额还清，请提前安排资金。")
+    amount = ""
+    if verified:
+        amount = text(lang, "rem_amount", amount=fen_to_yuan(profile.temp_limit_fen))
+    return Reminder("temp_limit_ending", text(lang, "rem_temp", amount=amount,
+                                              date=texts.fmt_date(end, lang)))
 
 
-def annual_fee_due(profile: ProfileView, today: date, verified: bool) -> Reminder | None:
+def annual_fee_due(profile: ProfileView, today: date, verified: bool,
+                   lang: str = "zh") -> Reminder | None:
     """An annual fee charged within 30 days that is not already waived."""
     for card in profile.cards:
         when = card.annual_fee_next_on
@@ -95,36 +106,39 @@ def annual_fee_due(profile: ProfileView, today: date, verified: bool) -> Reminde
         if need is not None and card.swipes_this_year >= need:
             continue  # already waived: nothing to remind
         if need is not None:
-            how = f"本年度再刷卡{need - card.swipes_this_year}次即可免年费"
+            how = text(lang, "rem_fee_swipes", n=need - card.swipes_this_year)
         else:
-            how = f"可用{rules.PLATINUM_FEE_POINTS:,}积分抵扣"
-        fee = f"{fen_to_yuan(rules.ANNUAL_FEE_FEN[card.tier])}元" if verified else ""
-        name = f"{_card_name(card.last4, verified)}{card.tier_name}"
-        return Reminder("annual_fee_due",
-                        f"温馨提醒：您{name}年费{fee}将于"
-                        f"{rules.fmt_date(when)}收取，{how}。")
+            how = text(lang, "rem_fee_points", points=rules.PLATINUM_FEE_POINTS)
+        fee_yuan = fen_to_yuan(rules.ANNUAL_FEE_FEN[card.tier])
+        fee = text(lang, "rem_amount", amount=fee_yuan) if verified else ""
+        tier = texts.tier_name(card.tier, lang)
+        name = text(lang, "rem_card", tier=tier, card=_card_name(card.last4, verified, lang))
+        return Reminder("annual_fee_due", text(lang, "rem_fee", name=name, fee=fee,
+                                               date=texts.fmt_date(when, lang), how=how))
     return None
 
 
-def card_not_activated(profile: ProfileView, today: date, verified: bool) -> Reminder | None:
+def card_not_activated(profile: ProfileView, today: date, verified: bool,
+                       lang: str = "zh") -> Reminder | None:
     """A card waiting for activation."""
     waiting = [c for c in profile.cards if c.status == INACTIVE]
     if not waiting:
         return None
     card = waiting[0]
     return Reminder("card_not_activated",
-                    f"温馨提醒：您{_card_name(card.last4, verified)}新{card.tier_name}还没有激活，"
-                    "对我说“激活信用卡”即可办理，未激活的新卡不收年费。")
+                    text(lang, "rem_activate", card=_card_name(card.last4, verified, lang),
+                         tier=texts.tier_name(card.tier, lang)))
 
 
 # Most urgent first: money that is due, then value about to be lost, then plain housekeeping.
 CHECKS = (payment_due, points_expiring, temp_limit_ending, annual_fee_due, card_not_activated)
 
 
-def pick_reminder(profile: ProfileView, today: date, verified: bool) -> Reminder | None:
+def pick_reminder(profile: ProfileView, today: date, verified: bool,
+                  lang: str = "zh") -> Reminder | None:
     """The single most relevant reminder for this cardholder today, or None."""
     for check in CHECKS:
-        reminder = check(profile, today, verified)
+        reminder = check(profile, today, verified, lang)
         if reminder:
             return reminder
     return None
@@ -144,8 +158,8 @@ class ActionGoodbye(Action):
             profile = identity.profile_of(tracker)
             if profile is not None:
                 reminder = pick_reminder(profile, get_client().today(),
-                                         identity.is_verified(tracker))
-        dispatcher.utter_message(text=GOODBYE)
+                                         identity.is_verified(tracker), language_of(tracker))
+        dispatcher.utter_message(text=say(tracker, "goodbye"))
         if reminder:
             dispatcher.utter_message(text=reminder.text)
         # `end`: the cardholder closed the conversation; the gateway asks the NPS question.

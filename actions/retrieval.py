@@ -12,35 +12,30 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import kb_client
 from actions.language import language_of
 from actions.meta import ANSWERED, CLARIFY, FALLBACK, send_meta
+from actions.texts import TEXTS, text
+from vocab.language import entry_title
 
 logger = logging.getLogger(__name__)
 
-NONE_OF_THESE = {"title": "都不是", "payload": "/none_of_these"}
-NONE_OF_THESE_EN = {"title": "None of these", "payload": "/none_of_these"}
+NONE_OF_THESE = {"title": TEXTS["kb_none_of_these"][0], "payload": "/none_of_these"}
 MAX_RELATED = 3
 # Said before the Chinese answer of an entry that has no English text yet (issue 19).
-NO_ENGLISH_NOTE = ("(This answer is not available in English yet, so here it is in Chinese. "
-                   "Say \"agent\" to talk to a person.)")
-TEXTS = {
-    "related": {"zh": "猜你想问：", "en": "You may also want to ask:"},
-    "clarify": {"zh": "您是不是想问：", "en": "Did you mean one of these?"},
-    "fallback2": {"zh": "抱歉，我还是没能理解您的问题。要不要为您转接人工客服？",
-                  "en": "Sorry, I still don't understand your question. Shall I connect you "
-                        "to a human agent?"},
-    "to_human": {"zh": "转人工客服", "en": "Talk to an agent"},
-    "rephrase": {"zh": "我再换个说法", "en": "Let me rephrase"},
-    "fallback1": {"zh": "抱歉，我没太明白您的意思，能换个说法再问一次吗？比如“怎么修改账单日”。",
-                  "en": "Sorry, I didn't quite get that. Could you ask in another way? For "
-                        "example \"How do I change my statement date?\""},
-    "kb_down": {"zh": "抱歉，知识库暂时无法访问，请稍后再试，或拨打信用卡客服热线 400-123-4567。",
-                "en": "Sorry, the knowledge base is not available right now. Please try again "
-                      "later or call the card hotline 400-123-4567 (24/7)."},
-}
+NO_ENGLISH_NOTE = TEXTS["kb_no_english"][1]
+
+
+def none_of_these(lang: str) -> dict[str, str]:
+    """The "都不是" button in the conversation's language."""
+    return {"title": text(lang, "kb_none_of_these"), "payload": "/none_of_these"}
 
 
 def entry_button(entry_id: str, title: str) -> dict[str, str]:
     """A button that asks the KB for one entry by id."""
     return {"title": title, "payload": f'/faq{{"kb_entry_id":"{entry_id}"}}'}
+
+
+def hit_button(hit: dict[str, Any], lang: str) -> dict[str, str]:
+    """A button for a KB hit (or related entry), titled in the conversation's language."""
+    return entry_button(hit["entry_id"], entry_title(hit, lang))
 
 
 def channel_of(tracker: Tracker) -> str:
@@ -65,31 +60,35 @@ def utter_answer(dispatcher: CollectingDispatcher, hit: dict[str, Any], lang: st
     """Send an entry's rich answer and up to three related questions."""
     answer = hit["answer"]
     buttons = list(answer.get("buttons") or [])
-    text, _english = answer_text(hit, lang)
+    body, _english = answer_text(hit, lang)
     if buttons:
-        dispatcher.utter_message(text=text, buttons=buttons)
+        dispatcher.utter_message(text=body, buttons=buttons)
     else:
-        dispatcher.utter_message(text=text)
+        dispatcher.utter_message(text=body)
     for link in answer.get("links") or []:
         dispatcher.utter_message(json_message={"link": link})
     if answer.get("image"):
         dispatcher.utter_message(image=answer["image"])
-    related = [entry_button(r["entry_id"], r["question"]) for r in hit.get("related") or []]
+    related = [hit_button(r, lang) for r in hit.get("related") or []]
     if related:
-        dispatcher.utter_message(text=TEXTS["related"][lang], buttons=related[:MAX_RELATED])
+        dispatcher.utter_message(text=text(lang, "kb_related"), buttons=related[:MAX_RELATED])
 
 
-def also_asked(dispatcher: CollectingDispatcher, result: dict[str, Any]) -> None:
+def also_asked(dispatcher: CollectingDispatcher, result: dict[str, Any],
+               lang: str = "zh") -> None:
     """Offer the other questions of a multi-question message as buttons (the entry that answers
     each when the KB has one, else the question itself, sent again as a message)."""
     buttons = []
     for sub in result.get("sub_questions") or []:
         if sub.get("entry_id"):
-            buttons.append(entry_button(sub["entry_id"], sub.get("question") or sub["text"]))
+            # English: the cardholder's own words are the best English title we have.
+            title = (sub.get("question_en") or sub.get("text") if lang == "en"
+                     else sub.get("question")) or sub["text"]
+            buttons.append(entry_button(sub["entry_id"], title))
         elif sub.get("text"):
             buttons.append({"title": sub["text"], "payload": sub["text"]})
     if buttons:
-        dispatcher.utter_message(text="您还问到：", buttons=buttons)
+        dispatcher.utter_message(text=text(lang, "kb_also_asked"), buttons=buttons)
 
 
 def kb_meta(result: dict[str, Any]) -> dict[str, Any]:
@@ -119,10 +118,11 @@ def respond(dispatcher: CollectingDispatcher, result: dict[str, Any], *, picked:
     other = (result.get("other_issuer") or {}) if not picked else {}
 
     if other.get("product") and other.get("note"):
-        buttons = [entry_button(h["entry_id"], h["question"]) for h in hits[:3]] \
+        buttons = [hit_button(h, lang) for h in hits[:3]] \
             if decision in ("answer", "clarify") else []
         if buttons:
-            dispatcher.utter_message(text=other["note"] + "本行的相关问题：", buttons=buttons)
+            dispatcher.utter_message(text=other["note"] + text(lang, "kb_our_related"),
+                                     buttons=buttons)
         else:
             dispatcher.utter_message(text=other["note"])
         send_meta(dispatcher, CLARIFY if buttons else FALLBACK, reason="other_issuer_product",
@@ -139,7 +139,7 @@ def respond(dispatcher: CollectingDispatcher, result: dict[str, Any], *, picked:
     if decision == "answer":
         top = hits[0]
         utter_answer(dispatcher, top, lang)
-        also_asked(dispatcher, result)
+        also_asked(dispatcher, result, lang)
         kb: dict[str, Any] = {"entry_id": top["entry_id"], "score": top.get("score"),
                               "release": release, "picked": picked, **kb_meta(result)}
         if lang == "en":  # which text an English conversation got (answer_en or the Chinese)
@@ -149,10 +149,10 @@ def respond(dispatcher: CollectingDispatcher, result: dict[str, Any], *, picked:
                 SlotSet("kb_last_outcome", ANSWERED)]
 
     if decision == "clarify":
-        buttons = [entry_button(h["entry_id"], h["question"]) for h in hits[:3]]
-        none = NONE_OF_THESE_EN if lang == "en" else NONE_OF_THESE
-        dispatcher.utter_message(text=TEXTS["clarify"][lang], buttons=buttons + [none])
-        also_asked(dispatcher, result)
+        buttons = [hit_button(h, lang) for h in hits[:3]]
+        dispatcher.utter_message(text=text(lang, "kb_clarify"),
+                                 buttons=buttons + [none_of_these(lang)])
+        also_asked(dispatcher, result, lang)
         send_meta(
             dispatcher,
             CLARIFY,
@@ -166,14 +166,14 @@ def respond(dispatcher: CollectingDispatcher, result: dict[str, Any], *, picked:
     top_score = hits[0].get("score") if hits else None
     if fallbacks >= 2:
         dispatcher.utter_message(
-            text=TEXTS["fallback2"][lang],
-            buttons=[{"title": TEXTS["to_human"][lang], "payload": "/request_human"},
-                     {"title": TEXTS["rephrase"][lang], "payload": "/deny"}],
+            text=text(lang, "kb_fallback2"),
+            buttons=[{"title": text(lang, "btn_human"), "payload": "/request_human"},
+                     {"title": text(lang, "kb_rephrase"), "payload": "/deny"}],
         )
         send_meta(dispatcher, FALLBACK, offer_human=True,
                   kb={"score": top_score, "release": release, **kb_meta(result)}, **meta)
     else:
-        dispatcher.utter_message(text=TEXTS["fallback1"][lang])
+        dispatcher.utter_message(text=text(lang, "kb_fallback1"))
         send_meta(dispatcher, FALLBACK, offer_human=False,
                   kb={"score": top_score, "release": release, **kb_meta(result)}, **meta)
     return [SlotSet("kb_entry_id", None), SlotSet("kb_fallbacks", fallbacks),
@@ -220,7 +220,7 @@ class ActionAnswerFromKb(Action):
             else:
                 result = await kb_client.search(query, channel=channel_of(tracker))
         except kb_client.KBUnavailable:
-            dispatcher.utter_message(text=TEXTS["kb_down"][language_of(tracker)])
+            dispatcher.utter_message(text=text(language_of(tracker), "kb_down"))
             send_meta(dispatcher, FALLBACK, reason="kb_unavailable")
             return [SlotSet("kb_entry_id", None)]
         return respond(dispatcher, result, picked=bool(entry_id), fallbacks=fallbacks,

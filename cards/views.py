@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from cards import rules
+from cards import rules, texts
 from cards.models import ACTIVE, FROZEN, INACTIVE, LOST, PLATINUM
 from cards.money import fen_to_yuan
 
@@ -48,6 +48,10 @@ class CardView:
     def label(self) -> str:
         """尾号8801的金卡."""
         return f"尾号{self.last4}的{self.tier_name}"
+
+    def label_in(self, lang: str = "zh") -> str:
+        """尾号8801的金卡 / Gold card ending 8801."""
+        return texts.card_label(self.last4, self.tier, lang)
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,13 @@ class TransactionView:
     def label(self) -> str:
         """11月20日 京东商城 1,299.00元."""
         return f"{rules.fmt_date(self.posted_on)} {self.merchant} {fen_to_yuan(self.amount_fen)}元"
+
+    def label_in(self, lang: str = "zh") -> str:
+        """11月20日 京东商城 1,299.00元 / 20 Nov 京东商城 1,299.00 yuan (merchants as recorded)."""
+        if lang != "en":
+            return self.label
+        return (f"{texts.fmt_date(self.posted_on, lang)} {self.merchant} "
+                f"{fen_to_yuan(self.amount_fen)} yuan")
 
 
 @dataclass(frozen=True)
@@ -153,59 +164,63 @@ class ProfileView:
 
 
 # --- eligibility checks (None = allowed) ------------------------------------------------------
+# Every message is in `lang` (the conversation's language, Chinese by default): the sentences
+# live in cards/texts.py.
 
 
-def statement_change_block(profile: ProfileView, today: date) -> str | None:
+def statement_change_block(profile: ProfileView, today: date, lang: str = "zh") -> str | None:
     """Statement day may be changed once every 6 months."""
     allowed_from = rules.statement_change_allowed_from(profile.statement_day_changed_on)
     if allowed_from and today < allowed_from:
         changed = profile.statement_day_changed_on
         assert changed is not None
-        return (f"您上次修改账单日是在{rules.fmt_date(changed, True)}，账单日每6个月只能修改1次，"
-                f"{rules.fmt_date(allowed_from, True)}起可以再次修改。")
+        return texts.text("statement_change_recent", lang,
+                          changed=texts.fmt_date(changed, lang, True),
+                          allowed=texts.fmt_date(allowed_from, lang, True))
     return None
 
 
-def new_statement_day_error(profile: ProfileView | None, day: int) -> str | None:
+def new_statement_day_error(profile: ProfileView | None, day: int,
+                            lang: str = "zh") -> str | None:
     """The new day must be 1-28 and differ from the current one."""
     if not rules.STATEMENT_DAY_MIN <= day <= rules.STATEMENT_DAY_MAX:
-        return "账单日只能选择每月1日至28日，请重新选择一个日期。"
+        return texts.text("statement_day_range", lang)
     if profile and day == profile.statement_day:
-        return f"您的账单日已经是每月{day}日了，请选择一个不同的日期。"
+        return texts.text("statement_day_same", lang, day=day, day_en=texts.ordinal(day))
     return None
 
 
-def bill_installment_block(profile: ProfileView, today: date) -> str | None:
+def bill_installment_block(profile: ProfileView, today: date, lang: str = "zh") -> str | None:
     """Bill instalment: at least 500 yuan unpaid, applied for at least 1 day before the due date."""
     stmt = profile.latest_statement
     if stmt is None:
-        return "您目前还没有已出的账单，暂时无法办理账单分期。"
+        return texts.text("bill_none", lang)
     if stmt.installed_fen:
-        return f"您{rules.fmt_date(stmt.statement_date)}的账单已经办理过账单分期了。"
+        return texts.text("bill_already_installed", lang,
+                          date=texts.fmt_date(stmt.statement_date, lang))
     if stmt.remaining_fen < rules.BILL_INSTALLMENT_MIN_FEN:
-        return (f"账单分期要求已出账单未还金额不低于500元，您本期未还金额为"
-                f"{fen_to_yuan(stmt.remaining_fen)}元，暂不符合条件。")
+        return texts.text("bill_too_small", lang, remaining=fen_to_yuan(stmt.remaining_fen))
     if (stmt.due_date - today).days < 1:
-        return (f"账单分期须在到期还款日（{rules.fmt_date(stmt.due_date)}）前至少1天申请，"
-                "本期已过申请时间。您可以先按最低还款额还款，避免逾期。")
+        return texts.text("bill_too_late", lang, due=texts.fmt_date(stmt.due_date, lang))
     return None
 
 
-def bill_installment_amount_error(profile: ProfileView, amount_fen: int) -> str | None:
+def bill_installment_amount_error(profile: ProfileView, amount_fen: int,
+                                  lang: str = "zh") -> str | None:
     """Amount between 500 yuan and what is still unpaid on the statement."""
     stmt = profile.latest_statement
     top = stmt.remaining_fen if stmt else 0
     if amount_fen < rules.BILL_INSTALLMENT_MIN_FEN:
-        return "账单分期金额不能低于500元，请重新输入。"
+        return texts.text("bill_amount_min", lang)
     if amount_fen > top:
-        return f"分期金额不能超过本期未还金额{fen_to_yuan(top)}元，请重新输入。"
+        return texts.text("bill_amount_max", lang, top=fen_to_yuan(top))
     return None
 
 
-def periods_error(periods: int) -> str | None:
+def periods_error(periods: int, lang: str = "zh") -> str | None:
     """Only 3, 6, 12 or 24 periods."""
     if periods not in rules.INSTALLMENT_RATES_BP:
-        return "分期期数可选3期、6期、12期或24期，请重新选择。"
+        return texts.text("periods_invalid", lang)
     return None
 
 
@@ -215,55 +230,55 @@ def single_installment_candidates(profile: ProfileView) -> list[TransactionView]
             if t.amount_fen >= rules.SINGLE_INSTALLMENT_MIN_FEN and not t.installed]
 
 
-def single_installment_block(profile: ProfileView) -> str | None:
+def single_installment_block(profile: ProfileView, lang: str = "zh") -> str | None:
     """At least one purchase must qualify."""
     if not single_installment_candidates(profile):
-        return ("您目前没有可以办理单笔分期的消费：单笔消费需满600元，且须在入账后、"
-                "出账单前申请。已出账单的消费可以办理账单分期。")
+        return texts.text("single_none", lang)
     return None
 
 
-def redeem_block(profile: ProfileView, today: date) -> str | None:
+def redeem_block(profile: ProfileView, today: date, lang: str = "zh") -> str | None:
     """Enough points for at least the cheapest item."""
     cheapest = min(item.points for item in rules.CATALOGUE)
     balance = profile.points_balance(today)
     if balance < cheapest:
-        return (f"您当前可用积分为{balance:,}分，积分商城最低兑换需要{cheapest:,}分，"
-                "暂时还不能兑换。每消费1元积1分，多多用卡积分会很快攒起来哦。")
+        return texts.text("redeem_too_few", lang, balance=balance, cheapest=cheapest)
     return None
 
 
-def redeem_item_error(profile: ProfileView, item: rules.CatalogueItem, today: date) -> str | None:
+def redeem_item_error(profile: ProfileView, item: rules.CatalogueItem, today: date,
+                      lang: str = "zh") -> str | None:
     """The item must be affordable."""
     balance = profile.points_balance(today)
     if balance < item.points:
-        return (f"兑换{item.name}需要{item.points:,}积分，您当前可用积分为{balance:,}分，"
-                "积分不足，请换一个礼品。")
+        return texts.text("redeem_item_short", lang, item=texts.item_name(item, lang),
+                          points=item.points, balance=balance)
     return None
 
 
-def temp_limit_block(profile: ProfileView, today: date) -> str | None:
+def temp_limit_block(profile: ProfileView, today: date, lang: str = "zh") -> str | None:
     """No temporary limit in force, some pre-approved room, and a usable card."""
     if profile.active_temp_limit_fen(today):
         assert profile.temp_limit_end is not None
-        return (f"您已有临时额度{fen_to_yuan(profile.temp_limit_fen)}元，有效期至"
-                f"{rules.fmt_date(profile.temp_limit_end, True)}，到期后可以再次申请。")
+        return texts.text("temp_active", lang, amount=fen_to_yuan(profile.temp_limit_fen),
+                          end=texts.fmt_date(profile.temp_limit_end, lang, True))
     if profile.temp_limit_max_fen < rules.TEMP_LIMIT_MIN_FEN:
-        return "根据您的用卡情况，暂时无法在线申请临时额度，建议保持良好用卡记录后再试。"
+        return texts.text("temp_not_offered", lang)
     if not profile.cards_with_status(ACTIVE):
-        return "您名下没有状态正常的卡片，暂时无法申请临时额度。"
+        return texts.text("temp_no_active_card", lang)
     return None
 
 
-def temp_limit_amount_error(profile: ProfileView, amount_fen: int) -> str | None:
+def temp_limit_amount_error(profile: ProfileView, amount_fen: int,
+                            lang: str = "zh") -> str | None:
     """Between 1,000 yuan and the pre-approved maximum, in whole hundreds."""
     top = profile.temp_limit_max_fen
     if amount_fen < rules.TEMP_LIMIT_MIN_FEN:
-        return "临时额度最低申请1,000元，请重新输入。"
+        return texts.text("temp_amount_min", lang)
     if amount_fen > top:
-        return f"您最高可申请{fen_to_yuan(top)}元的临时额度，请输入不超过这个金额的数字。"
+        return texts.text("temp_amount_max", lang, top=fen_to_yuan(top))
     if amount_fen % rules.TEMP_LIMIT_STEP_FEN:
-        return "临时额度需为100元的整数倍，请重新输入。"
+        return texts.text("temp_amount_step", lang)
     return None
 
 
@@ -282,30 +297,26 @@ def activation_candidates(profile: ProfileView) -> list[CardView]:
     return profile.cards_with_status(INACTIVE)
 
 
-def card_error(profile: ProfileView, last4: str, purpose: str) -> str | None:
+def card_error(profile: ProfileView, last4: str, purpose: str, lang: str = "zh") -> str | None:
     """Is this card one of the cardholder's, in a state that allows `purpose`?"""
     card = profile.card(last4)
     if card is None:
-        return f"没有找到您名下尾号{last4}的信用卡，请核对后重新输入卡号后四位。"
+        return texts.text("card_unknown", lang, last4=last4)
     allowed = {"lost": lost_candidates, "freeze": freeze_candidates,
                "activate": activation_candidates}[purpose](profile)
     if card in allowed:
         return None
-    status = STATUS_NAMES[card.status]
+    label, status = card.label_in(lang), texts.status_name(card.status, lang)
     if purpose == "activate":
-        return f"{card.label}状态为“{status}”，不需要激活。"
+        return texts.text("card_no_activation", lang, label=label, status=status)
     if purpose == "freeze" and card.status == FROZEN:
-        return f"{card.label}已经是冻结状态了，如需解冻可在App“卡片管理”中自助解锁。"
-    return f"{card.label}当前状态为“{status}”，无法办理。"
+        return texts.text("card_already_frozen", lang, label=label)
+    return texts.text("card_wrong_state", lang, label=label, status=status)
 
 
-def no_card_message(purpose: str) -> str:
+def no_card_message(purpose: str, lang: str = "zh") -> str:
     """Why a card flow cannot start at all."""
-    return {
-        "lost": "您名下没有可以挂失的卡片（卡片均已挂失）。如需帮助请转人工客服。",
-        "freeze": "您名下没有状态正常、可以冻结的卡片。",
-        "activate": "您名下没有待激活的卡片，所有卡片都已激活。",
-    }[purpose]
+    return texts.text(f"no_card_{purpose}", lang)
 
 
 def reissue_fee_fen(card: CardView) -> int:
@@ -313,25 +324,30 @@ def reissue_fee_fen(card: CardView) -> int:
     return rules.REISSUE_FEE_FEN[card.tier]
 
 
-def annual_fee_status(card: CardView, today: date, points: int) -> str:
+def annual_fee_status(card: CardView, today: date, points: int, lang: str = "zh") -> str:
     """One line about a card's annual fee and how to have the next one waived."""
     fee = rules.ANNUAL_FEE_FEN[card.tier]
+    label = card.label_in(lang)
     if card.status == INACTIVE:
-        return f"{card.label}尚未激活，未激活的新卡不收年费。"
+        return texts.text("fee_inactive", lang, label=label)
     if card.status == LOST:
-        return f"{card.label}已挂失，不再收取年费。"
-    parts = [f"{card.label}年费{fen_to_yuan(fee)}元/年（首年免年费）"]
+        return texts.text("fee_lost", lang, label=label)
+    parts = [texts.text("fee_base", lang, label=label, fee=fen_to_yuan(fee))]
     if card.annual_fee_next_on:
-        parts.append(f"下次年费收取日为{rules.fmt_date(card.annual_fee_next_on, True)}")
+        parts.append(texts.text("fee_next", lang,
+                                date=texts.fmt_date(card.annual_fee_next_on, lang, True)))
     if card.tier == PLATINUM:
-        enough = "您当前积分足够抵扣" if points >= rules.PLATINUM_FEE_POINTS else "您当前积分尚不足"
-        parts.append(f"白金卡年费可用{rules.PLATINUM_FEE_POINTS:,}积分抵扣，{enough}")
+        enough = texts.text("fee_points_enough" if points >= rules.PLATINUM_FEE_POINTS
+                            else "fee_points_short", lang)
+        parts.append(texts.text("fee_platinum", lang, points=rules.PLATINUM_FEE_POINTS,
+                                enough=enough))
     else:
         need = rules.SWIPES_TO_WAIVE[card.tier]
         left = max(0, need - card.swipes_this_year)
         if left:
-            parts.append(f"本年度刷卡满{need}次可免次年年费，您已刷{card.swipes_this_year}次，"
-                         f"再刷{left}次即可免年费")
+            parts.append(texts.text("fee_swipes_left", lang, need=need,
+                                    swipes=card.swipes_this_year, left=left))
         else:
-            parts.append(f"本年度已刷卡{card.swipes_this_year}次，已满足{need}次的条件，次年年费全免")
-    return "，".join(parts) + "。"
+            parts.append(texts.text("fee_swipes_done", lang, need=need,
+                                    swipes=card.swipes_this_year))
+    return texts.text("fee_join", lang).join(parts) + texts.text("fee_end", lang)

@@ -94,3 +94,32 @@ def next_language(current: str | None, text: str) -> Language:
     if found == "zh":
         return "zh"
     return base
+
+
+def is_english_text(text: str | None) -> bool:
+    """A question written in English: English words and no Chinese character."""
+    return bool(text) and detect(str(text)) == "en"
+
+
+def entry_title(hit: dict, lang: str) -> str:
+    """The title of a button that offers a KB entry (clarify, related, "您还问到").
+
+    English conversations see the entry's `question_en` when the KB has one; else the first
+    English line of its similar questions (when the hit carries them), else the question the
+    English message matched when that one is English, else the Chinese standard question.
+    Chinese conversations always see the standard question. Shared by the actions and the
+    gateway's degraded mode so both word a suggestion alike.
+    """
+    question = str(hit.get("question") or "")
+    if lang != "en":
+        return question
+    english = str(hit.get("question_en") or "").strip()
+    if english:
+        return english
+    for line in hit.get("similar") or []:
+        if is_english_text(line):
+            return str(line).strip()
+    matched = hit.get("matched_question")
+    if is_english_text(matched):
+        return str(matched).strip()
+    return question

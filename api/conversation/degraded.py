@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vocab import MessageType, Outcome
+from vocab.language import entry_title
 
 HUMAN_PAYLOAD = "/request_human"
 NONE_PAYLOAD = "/none_of_these"
@@ -100,7 +101,7 @@ def answer_messages(hit: dict[str, Any], lang: str = "zh") -> list[dict[str, Any
                     "url": link.get("url")})
     if answer.get("image"):
         out.append({"type": MessageType.IMAGE.value, "text": "", "url": answer["image"]})
-    related = [entry_button(r["entry_id"], r["question"]) for r in hit.get("related") or []]
+    related = [entry_button(r["entry_id"], entry_title(r, lang)) for r in hit.get("related") or []]
     if related:
         out.append({"type": MessageType.BUTTONS.value, "text": _t("related", lang),
                     "buttons": related[:MAX_RELATED]})
@@ -121,7 +122,7 @@ def from_kb(result: dict[str, Any], *, picked: bool, reason: str,
         return DegradedTurn(Outcome.ANSWERED.value, answer_messages(top, lang), {**base, "kb": kb},
                             kb)
     if decision == "clarify" and hits:
-        buttons = [entry_button(h["entry_id"], h["question"]) for h in hits[:CLARIFY_K]]
+        buttons = [entry_button(h["entry_id"], entry_title(h, lang)) for h in hits[:CLARIFY_K]]
         kb = {"candidates": [{"entry_id": h["entry_id"], "score": h.get("score")}
                              for h in hits[:CLARIFY_K]], "release": release}
         return DegradedTurn(Outcome.CLARIFY.value,

@@ -432,7 +432,7 @@ class Gateway:
             return []
         self.tracker.end(session, trigger)
         db.commit()
-        msg = nps_question()
+        msg = nps_question(self.nps.language(db, session.conversation_id))
         stored = self.store(db, session.conversation_id, Sender.BOT, msg, outcome=Outcome.SURVEY)
         details["nps"] = {"id": row.id, "status": row.status}
         return [{**msg, "id": stored.id}]

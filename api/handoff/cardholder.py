@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.conversation.rasa_client import RasaClient
+from api.handoff import texts
 from api.handoff.core import conflict
 from api.handoff.hub import STAFF
 from api.handoff.queue import QueueView
@@ -17,7 +18,7 @@ from api.handoff.secretary import offer
 from api.handoff.state import current_state
 from api.handoff.tickets import CANCEL_TICKET_PAYLOAD, Tickets
 from api.handoff.views import HandoffReply, message_view
-from api.models import Conversation, Handoff, Message, StaffUser, Survey
+from api.models import Handoff, Message, StaffUser, Survey
 from pii import mask
 from vocab import SKILL_GROUPS, Outcome, Sender, SkillGroup, State
 
@@ -35,10 +36,7 @@ STATE_OUTCOMES = {State.QUEUED: Outcome.HANDOFF, State.ASSIGNED: Outcome.AGENT,
                   State.TICKET: Outcome.TICKET, State.RESOLVED: Outcome.SURVEY}
 
 
-def language_of(db: Session, conversation_id: str) -> str:
-    """The conversation's reply language (zh | en)."""
-    conv = db.get(Conversation, conversation_id)
-    return conv.language if conv is not None and conv.language == "en" else "zh"
+language_of = texts.language_of  # where the desk and the secretary read it
 
 
 def queue_text(language: str, group: str, info: QueueView, secretary: StaffUser | None,
@@ -47,28 +45,13 @@ def queue_text(language: str, group: str, info: QueueView, secretary: StaffUser 
     agent being called first)."""
     minutes = max(1, round(info["estimated_wait_seconds"] / 60))
     offer_minutes = max(1, round(offer_seconds / 60))
-    if language == "en":
-        if secretary is not None:
-            return (f"Dear Platinum cardholder, we are connecting you to your own agent "
-                    f"(secretary) no. {secretary.agent_no or secretary.id}. If they cannot take "
-                    f"your chat within {offer_minutes} min, the VIP desk will: you are number "
-                    f"{info['position']} there, about {minutes} min. Feel free to describe your "
-                    "question meanwhile.")
-        lead = ("Dear Platinum cardholder, you have been put through to the VIP desk first."
-                if group == SkillGroup.VIP else "You are in the queue for a human agent.")
-        return (f"{lead} You are number {info['position']}, estimated wait about {minutes} "
-                "min. Feel free to describe your question meanwhile; the agent will see it "
-                "first thing.")
     if secretary is not None:
-        return (f"尊敬的白金卡客户，正在为您接通您的专属客服（安心秘书）"
-                f"{secretary.agent_no or secretary.id} 号，请稍候。"
-                f"如 {offer_minutes} 分钟内未接入，"
-                f"将由贵宾专席为您服务：您在贵宾专席排第 {info['position']} 位，"
-                f"预计等待约 {minutes} 分钟。等待期间您可以继续描述问题。")
-    lead = ("尊敬的白金卡客户，已为您优先接入贵宾专席。" if group == SkillGroup.VIP
-            else "已为您接入人工客服队列。")
-    return (f"{lead}您当前排在第 {info['position']} 位，预计等待约 {minutes} 分钟。"
-            "等待期间您可以继续描述问题，客服接入后会第一时间看到。")
+        return texts.text("queue_secretary", language, agent=secretary.agent_no or secretary.id,
+                          offer_minutes=offer_minutes, position=info["position"],
+                          minutes=minutes)
+    lead = texts.text("queue_vip_lead" if group == SkillGroup.VIP else "queue_lead", language)
+    return texts.text("queue_position", language, lead=lead, position=info["position"],
+                      minutes=minutes)
 
 
 def is_handoff_payload(text: str) -> bool:
@@ -120,7 +103,7 @@ class CardholderSide(Tickets):
                 info = self.queue_info(db, handoff)
                 text = queue_text(language_of(db, conversation_id), group, info,
                                   secretary, self.settings.handoff_secretary_offer_seconds)
-                cancel = "Stop waiting" if language_of(db, conversation_id) == "en" else "取消排队"
+                cancel = texts.text("btn_stop_waiting", language_of(db, conversation_id))
                 msg = self._store(db, conversation_id, Sender.SYSTEM, text,
                                   outcome=Outcome.HANDOFF,
                                   buttons=[{"title": cancel, "payload": CANCEL_QUEUE_PAYLOAD}])
@@ -176,15 +159,13 @@ class CardholderSide(Tickets):
 
     def _stale_button(self, db: Session, conversation_id: str, text: str) -> HandoffReply:
         """A handoff button clicked after its flow ended (the bot owns the conversation)."""
+        lang = language_of(db, conversation_id)
         if text == CANCEL_QUEUE_PAYLOAD:
-            reply, outcome = ("您当前没有在排队。小卡继续为您服务，有问题随时问我。",
-                              Outcome.CANCELLED)
+            reply, outcome = texts.text("stale_queue", lang), Outcome.CANCELLED
         elif text == CANCEL_TICKET_PAYLOAD:
-            reply, outcome = ("当前没有进行中的留言。小卡继续为您服务，有问题随时问我。",
-                              Outcome.TICKET)
+            reply, outcome = texts.text("stale_ticket", lang), Outcome.TICKET
         else:
-            reply, outcome = ("本次服务的评价已结束，感谢您的反馈！有问题随时问我。",
-                              Outcome.SURVEY)
+            reply, outcome = texts.text("stale_survey", lang), Outcome.SURVEY
         msg = self._store(db, conversation_id, Sender.SYSTEM, reply, outcome=outcome)
         db.commit()
         return HandoffReply(outcome, [msg], {"state": State.BOT.value})
@@ -220,7 +201,7 @@ class CardholderSide(Tickets):
                 handoff.ended_at = self.clock()
                 handoff.end_reason = "cancelled"
             msg = self._store(db, conversation_id, Sender.SYSTEM,
-                              "已为您取消排队。小卡继续为您服务，有问题随时问我。",
+                              texts.text("queue_cancelled", language_of(db, conversation_id)),
                               outcome=Outcome.CANCELLED)
             self._emit_message(db, conversation_id, msg, to_user=False)
             self._emit_state(db, conversation_id)
@@ -250,10 +231,12 @@ class CardholderSide(Tickets):
             survey.score = int(match.group(1))
             survey.status = "comment"
             survey.answered_at = self.clock()
+            lang = language_of(db, handoff.conversation_id)
             msg = self._store(db, handoff.conversation_id, Sender.SYSTEM,
-                              f"感谢您的评分（{survey.score} 分）！还有什么意见或建议吗？"
-                              "可以直接输入；不需要的话请点击“不用了”。", outcome=Outcome.SURVEY,
-                              buttons=[{"title": "不用了", "payload": SURVEY_SKIP_PAYLOAD}])
+                              texts.text("survey_score_thanks", lang, score=survey.score),
+                              outcome=Outcome.SURVEY,
+                              buttons=[{"title": texts.text("btn_no_thanks", lang),
+                                        "payload": SURVEY_SKIP_PAYLOAD}])
             self._emit_message(db, handoff.conversation_id, msg, to_user=False)
             db.commit()
             return HandoffReply(Outcome.SURVEY, [msg], {"state": State.RESOLVED.value,
@@ -268,7 +251,8 @@ class CardholderSide(Tickets):
                             survey: Survey) -> HandoffReply:
         self._finish(db, handoff, "survey_done", "user", "resolved")
         msg = self._store(db, handoff.conversation_id, Sender.SYSTEM,
-                          "感谢您的评价！小卡继续为您服务，有问题随时问我。",
+                          texts.text("survey_closed",
+                                     language_of(db, handoff.conversation_id)),
                           outcome=Outcome.SURVEY)
         self._emit_message(db, handoff.conversation_id, msg, to_user=False)
         self._emit_state(db, handoff.conversation_id)

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from api.conversation.rasa_client import RasaClient
 from api.handoff import queue as hq
+from api.handoff import texts
 from api.handoff.cardholder import CardholderSide, language_of
 from api.handoff.core import conflict
 from api.handoff.profiles import VIP_TIERS
@@ -104,9 +105,8 @@ class DeskCommands(CardholderSide):
             handoff.agent_id = user.id
             handoff.assigned_at = self.clock()
             who = agent_view(user)
-            text = (f"Agent no. {who['agent_no']} is now serving you."
-                    if language_of(db, conversation_id) == "en"
-                    else f"人工客服 {who['agent_no']} 号为您服务。")
+            text = texts.text("assigned", language_of(db, conversation_id),
+                              agent=who["agent_no"])
             msg = self._store(db, conversation_id, Sender.SYSTEM, text, outcome=Outcome.AGENT,
                               extra={"agent": who, "event": "assigned"})
             self._emit_message(db, conversation_id, msg, to_user=True)
@@ -141,11 +141,7 @@ class DeskCommands(CardholderSide):
                           agent_id=handoff.agent_id, created_at=self.clock()))
             owner = db.get(StaffUser, handoff.agent_id) if handoff.agent_id else None
             number = agent_view(owner)["agent_no"] if owner else ""
-            text = (f"The chat with agent no. {number} has ended, thank you for your patience. "
-                    "Please rate the service (1 lowest, 5 highest):"
-                    if language_of(db, conversation_id) == "en" else
-                    f"本次人工服务已结束，感谢您的耐心。请为人工客服 {number} 号的服务打分"
-                    "（1 分最低，5 分最高）：")
+            text = texts.text("survey_ask", language_of(db, conversation_id), agent=number)
             msg = self._store(
                 db, conversation_id, Sender.SYSTEM, text, outcome=Outcome.SURVEY,
                 buttons=[{"title": str(n), "payload": f'/survey{{"score":{n}}}'}
@@ -174,7 +170,7 @@ class DeskCommands(CardholderSide):
             handoff.assigned_at = None
             handoff.queued_at = self.clock()
             msg = self._store(db, conversation_id, Sender.SYSTEM,
-                              f"正在为您转接至{hq.GROUP_LABELS[group]}，请稍候。",
+                              texts.transfer_text(language_of(db, conversation_id), group),
                               outcome=Outcome.HANDOFF, extra={"event": "transfer"})
             self._emit_message(db, conversation_id, msg, to_user=True)
             self._emit_state(db, conversation_id)

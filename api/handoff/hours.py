@@ -76,15 +76,17 @@ class WorkingHours:
         previous = 7 if day == 1 else day - 1
         return minute < self.end and previous in self.weekdays
 
-    def describe(self) -> str:
-        """Chinese description for the cardholder, e.g. '周一至周五 09:00-18:00'."""
+    def describe(self, lang: str = "zh") -> str:
+        """Description for the cardholder, e.g. '周一至周五 09:00-18:00' / 'Mon-Fri 09:00-18:00'."""
         if self.always:
-            return "7×24 小时"
+            return "24/7" if lang == "en" else "7×24 小时"
 
         def fmt(m: int) -> str:
             return time(m // 60, m % 60).strftime("%H:%M") if m < 24 * 60 else "24:00"
 
         days = sorted(self.weekdays)
+        if lang == "en":
+            return f"{self._days_en(days)} {fmt(self.start)}-{fmt(self.end)}"
         if len(days) == 7:
             label = "每天"
         elif days == list(range(days[0], days[-1] + 1)):
@@ -92,3 +94,12 @@ class WorkingHours:
         else:
             label = "、".join(f"周{WEEKDAY_NAMES[d - 1]}" for d in days)
         return f"{label} {fmt(self.start)}-{fmt(self.end)}"
+
+    @staticmethod
+    def _days_en(days: list[int]) -> str:
+        names = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+        if len(days) == 7:
+            return "daily"
+        if days == list(range(days[0], days[-1] + 1)):
+            return f"{names[days[0] - 1]}-{names[days[-1] - 1]}"
+        return ", ".join(names[d - 1] for d in days)

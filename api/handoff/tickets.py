@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.conversation.rasa_client import RasaClient
+from api.handoff import texts
 from api.handoff.hub import STAFF
 from api.handoff.queue import aware
 from api.handoff.rasa_sync import RasaSync
@@ -46,17 +47,16 @@ class Tickets(RasaSync):
                       user_id=handoff.user_id, channel=handoff.channel, cause=cause,
                       reason=handoff.reason, group=handoff.group, tier=handoff.tier,
                       priority=handoff.priority, created_at=self.clock()))
+        lang = texts.language_of(db, handoff.conversation_id)
         if cause == "outside_hours":
-            lead = (f"当前为非人工服务时间（人工服务时间：{self.hours.describe()}），"
-                    "暂时无法接通人工客服。")
+            lead = texts.text("ticket_outside_hours", lang, hours=self.hours.describe(lang))
         else:
             minutes = max(1, self.settings.handoff_queue_timeout_seconds // 60)
-            lead = f"非常抱歉，当前人工客服繁忙，您已等待超过 {minutes} 分钟。"
-        text = (f"{lead}您可以留言，我们会尽快回电。\n"
-                "请简要描述您要咨询的问题（回复“取消”可退出留言）：")
-        return self._store(db, handoff.conversation_id, Sender.SYSTEM, text,
-                           outcome=Outcome.TICKET,
-                           buttons=[{"title": "取消留言", "payload": CANCEL_TICKET_PAYLOAD}])
+            lead = texts.text("ticket_busy", lang, minutes=minutes)
+        return self._store(db, handoff.conversation_id, Sender.SYSTEM,
+                           texts.text("ticket_prompt", lang, lead=lead), outcome=Outcome.TICKET,
+                           buttons=[{"title": texts.text("btn_cancel_ticket", lang),
+                                     "payload": CANCEL_TICKET_PAYLOAD}])
 
     def _timed_out(self, handoff: Handoff, now: datetime | None = None) -> bool:
         limit = timedelta(seconds=self.settings.handoff_queue_timeout_seconds)
@@ -98,12 +98,14 @@ class Tickets(RasaSync):
                            text: str) -> HandoffReply:
         ticket = db.scalars(select(Ticket).where(Ticket.handoff_id == handoff.id)
                             .order_by(Ticket.id.desc())).first()
-        if ticket is None or text in CANCEL_TICKET_WORDS:
+        lang = texts.language_of(db, handoff.conversation_id)
+        if ticket is None or text in CANCEL_TICKET_WORDS or text.strip().lower() in (
+                "cancel", "cancel the message"):
             if ticket is not None:
                 ticket.status = "cancelled"
             self._finish(db, handoff, "ticket_done", "user", "ticket_cancelled")
             msg = self._store(db, handoff.conversation_id, Sender.SYSTEM,
-                              "好的，已取消留言。小卡继续为您服务，有问题随时问我。",
+                              texts.text("ticket_cancelled", lang),
                               outcome=Outcome.TICKET)
             self._emit_state(db, handoff.conversation_id)
             db.commit()
@@ -114,7 +116,7 @@ class Tickets(RasaSync):
             ticket.message = mask(text)[:2000]
             ticket.step = "phone"
             msg = self._store(db, handoff.conversation_id, Sender.SYSTEM,
-                              "已记录您的问题。请留下方便联系您的电话号码（手机号或带区号的座机）：",
+                              texts.text("ticket_phone", lang),
                               outcome=Outcome.TICKET)
             db.commit()
             return HandoffReply(Outcome.TICKET, [msg], {"state": State.TICKET.value,
@@ -123,8 +125,7 @@ class Tickets(RasaSync):
         number = normalise_phone(text)
         if number is None:
             msg = self._store(db, handoff.conversation_id, Sender.SYSTEM,
-                              "号码格式不正确，请输入 11 位手机号（如 13800138000）"
-                              "或带区号的座机号（如 010-12345678）。", outcome=Outcome.TICKET)
+                              texts.text("ticket_phone_invalid", lang), outcome=Outcome.TICKET)
             db.commit()
             return HandoffReply(Outcome.TICKET, [msg], {"state": State.TICKET.value,
                                                         "ticket": {"id": ticket.id,
@@ -135,8 +136,7 @@ class Tickets(RasaSync):
         ticket.submitted_at = self.clock()
         self._finish(db, handoff, "ticket_done", "user", ticket.cause)
         msg = self._store(db, handoff.conversation_id, Sender.SYSTEM,
-                          f"留言已提交（工单号 T{ticket.id:06d}），我们会尽快回电至尾号 "
-                          f"{number[-4:]} 的号码。小卡继续为您服务，有问题随时问我。",
+                          texts.text("ticket_done", lang, ticket=ticket.id, last4=number[-4:]),
                           outcome=Outcome.TICKET)
         self._emit(db, STAFF, {"type": "tickets"})
         self._emit_state(db, handoff.conversation_id)

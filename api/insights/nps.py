@@ -22,14 +22,36 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.models import NpsResponse, ServiceSession
+from api.models import Conversation, NpsResponse, ServiceSession
 from pii import mask
 from vocab import MessageType
 
-NPS_QUESTION = "您有多大可能把我们的服务推荐给朋友？请打 0-10 分（0 分完全不可能，10 分非常愿意）："
-FOLLOW_UP = ("感谢您的评分！请为本次服务的满意度打分（1-5 分），或直接写下哪里可以做得更好？"
-             "不需要的话请点击“不用了”。")
-THANKS = "感谢您的反馈！小卡继续为您服务，有问题随时问我。"
+# The survey's words in the conversation's language (issue 19), Chinese the default.
+TEXTS: dict[str, tuple[str, str]] = {
+    "question": ("您有多大可能把我们的服务推荐给朋友？"
+                 "请打 0-10 分（0 分完全不可能，10 分非常愿意）：",
+                 "How likely are you to recommend our service to a friend? Please rate 0-10 (0 "
+                 "not at all likely, 10 extremely likely):"),
+    "follow_up": ("感谢您的评分！请为本次服务的满意度打分（1-5 分），或直接写下哪里可以做得更好？"
+                  "不需要的话请点击“不用了”。",
+                  "Thank you for your rating! How satisfied were you with this service (1-5)? "
+                  "Or just tell us what we could do better. Tap \"No thanks\" to skip."),
+    "thanks": ("感谢您的反馈！小卡继续为您服务，有问题随时问我。",
+               "Thank you for your feedback! Xiaoka is here for you: just ask."),
+    "skip": ("不用了", "No thanks"),
+}
+NPS_QUESTION = TEXTS["question"][0]
+FOLLOW_UP = TEXTS["follow_up"][0]
+THANKS = TEXTS["thanks"][0]
+
+
+def _t(key: str, lang: str) -> str:
+    return TEXTS[key][1 if lang == "en" else 0]
+
+
+def _language(db: Session, conversation_id: str) -> str:
+    conv = db.get(Conversation, conversation_id)
+    return "en" if conv is not None and conv.language == "en" else "zh"
 NPS_PAYLOAD_PREFIX = "/nps"
 CSAT_PAYLOAD_PREFIX = "/nps_csat"
 SKIP_PAYLOAD = "/nps_skip"
@@ -37,6 +59,7 @@ SKIP_PAYLOAD = "/nps_skip"
 _FULLWIDTH = str.maketrans("０１２３４５６７８９", "0123456789")
 _PAYLOAD = re.compile(r'^/nps(?:_csat)?\{"score":\s*(\d{1,2})\}$')
 _BARE = re.compile(r"^\s*(?:回复|我打|打)?\s*([0-9０-９]{1,2})\s*分?\s*[.。!！]?\s*$")
+_SKIP_EN = {"no thanks", "no", "nope", "skip", "no thank you", "nothing"}
 _SKIP = {"不用了", "不用", "不需要", "没有", "没了", "没有了", "算了", "无", "跳过", "不了"}
 # A closing phrase alone ends the session (the bot's goodbye intent is the other trigger).
 _CLOSING = re.compile(
@@ -68,18 +91,18 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def question_message() -> dict[str, Any]:
+def question_message(lang: str = "zh") -> dict[str, Any]:
     """Buttons whose titles are the numbers; `scale` makes WeChat say "回复0-10" instead of
     numbering the options."""
-    return {"type": MessageType.BUTTONS.value, "text": NPS_QUESTION, "scale": [0, 10],
+    return {"type": MessageType.BUTTONS.value, "text": _t("question", lang), "scale": [0, 10],
             "buttons": [{"title": str(n), "payload": f'/nps{{"score":{n}}}'} for n in range(11)]}
 
 
-def follow_up_message() -> dict[str, Any]:
-    return {"type": MessageType.BUTTONS.value, "text": FOLLOW_UP, "scale": [1, 5],
+def follow_up_message(lang: str = "zh") -> dict[str, Any]:
+    return {"type": MessageType.BUTTONS.value, "text": _t("follow_up", lang), "scale": [1, 5],
             "buttons": [*({"title": str(n), "payload": f'/nps_csat{{"score":{n}}}'}
                           for n in range(1, 6)),
-                        {"title": "不用了", "payload": SKIP_PAYLOAD}]}
+                        {"title": _t("skip", lang), "payload": SKIP_PAYLOAD}]}
 
 
 @dataclass
@@ -97,6 +120,11 @@ class NpsSurvey:
         self.gap = timedelta(minutes=gap_minutes)
         self.enabled = enabled
         self.clock = clock or (lambda: datetime.now(timezone.utc))
+
+    @staticmethod
+    def language(db: Session, conversation_id: str) -> str:
+        """The conversation's reply language, for the question (zh | en)."""
+        return _language(db, conversation_id)
 
     def pending(self, db: Session, conversation_id: str) -> NpsResponse | None:
         row = db.scalars(select(NpsResponse).where(NpsResponse.conversation_id == conversation_id)
@@ -128,6 +156,8 @@ class NpsSurvey:
     def answer(self, db: Session, row: NpsResponse, text: str) -> NpsTurn | None:
         """Handle the cardholder's reply to a pending question; None: not an answer, go on."""
         now = self.clock()
+        lang = _language(db, row.conversation_id)
+        thanks = {"type": MessageType.TEXT.value, "text": _t("thanks", lang)}
         if row.status == "asked":
             score = parse_score(text, 0, 10)
             if score is None:
@@ -136,10 +166,10 @@ class NpsSurvey:
             row.score, row.answered_at = score, now
             if row.human:
                 row.status = "done"
-                return NpsTurn([{"type": MessageType.TEXT.value, "text": THANKS}],
-                               {"nps": {"score": score, "status": "done"}})
+                return NpsTurn([thanks], {"nps": {"score": score, "status": "done"}})
             row.status = "followup"
-            return NpsTurn([follow_up_message()], {"nps": {"score": score, "status": "followup"}})
+            return NpsTurn([follow_up_message(lang)],
+                           {"nps": {"score": score, "status": "followup"}})
         # follow-up: a 1-5 score, a skip, a comment; a new question goes on to the bot
         stripped = text.strip()
         csat = parse_score(stripped, 1, 5) if stripped.startswith(CSAT_PAYLOAD_PREFIX) or \
@@ -147,11 +177,12 @@ class NpsSurvey:
         row.status = "done"
         if csat is not None:
             row.csat = csat
-        elif stripped == SKIP_PAYLOAD or stripped.rstrip("。.!！") in _SKIP:
+        elif stripped == SKIP_PAYLOAD or stripped.rstrip("。.!！") in _SKIP or \
+                stripped.rstrip(".!").lower() in _SKIP_EN:
             pass
         elif stripped.startswith("/") or _QUESTION.search(stripped):
             return None
         else:
             row.comment = mask(stripped)[:1000]
-        return NpsTurn([{"type": MessageType.TEXT.value, "text": THANKS}],
+        return NpsTurn([thanks],
                        {"nps": {"score": row.score, "csat": row.csat, "status": "done"}})

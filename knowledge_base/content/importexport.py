@@ -287,6 +287,11 @@ def validate_import(rows: Sequence[Sequence[str]], existing: dict[str, Entry], n
         errors: list[RowError] = []
         data = row_to_data(cells, number, errors)
         given = data["id"]
+        # A file without the 英文答案 / 英文标准问 column (written before issue 19, or trimmed by
+        # hand) says nothing about that English text: keep it. A present but empty cell clears it.
+        for field in ("answer_en", "question_en"):
+            if field not in cells and given in existing:
+                data[field] = getattr(existing[given], field)
         if given:
             if not ENTRY_ID_RE.match(given):
                 errors.append(RowError(number, "id", f"条目ID“{given}”格式不对（例如 repay-001）",

@@ -164,7 +164,13 @@ class Driver:
         return events
 
     def utter(self, name: str, turn: Turn) -> None:
-        response = self.domain["responses"][name][0]
+        # Like Rasa's response selection: the variation whose slot conditions hold, else the
+        # unconditioned one (English variations are conditioned on the `language` slot).
+        variations = self.domain["responses"][name]
+        matching = [v for v in variations if v.get("condition") and all(
+            self.slots.get(c["name"]) == c["value"] for c in v["condition"])]
+        response = (matching or [v for v in variations if not v.get("condition")]
+                    or variations)[0]
         turn.messages.append({"text": response.get("text"), "custom": response.get("custom")})
         turn.actions.append(name)
         self.events.append({"event": "action", "name": name})

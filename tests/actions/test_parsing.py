@@ -185,3 +185,11 @@ def test_deny_words(text: str) -> None:
 def test_affirm_is_not_a_correction() -> None:
     assert not parsing.is_affirm_text("不对，改成20号")
     assert not parsing.is_deny_text("不对，改成20号")
+
+
+@pytest.mark.parametrize(("text", "day"), [
+    ("the 20th", 20), ("change it to the 1st please", 1), ("3rd of each month", 3),
+    ("22nd", 22), ("2.5th", None), ("the 40th", None),
+])
+def test_english_ordinal_days(text, day) -> None:
+    assert parsing.parse_day(text) == day

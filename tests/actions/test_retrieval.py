@@ -354,3 +354,44 @@ def test_chinese_conversation_ignores_answer_en(driver, kb: FakeKB) -> None:
     turn = ask(driver(), "卡丢了")
     assert turn.messages[0]["text"] == ENTRIES["lost-001"]["answer"]["text"]
     assert "answer_language" not in meta(turn)["kb"]
+
+
+def test_english_clarify_buttons_carry_english_titles(driver, kb: FakeKB) -> None:
+    """question_en first, then an English similar question, then the English question the
+    message matched, else the Chinese question (issue 19)."""
+    with_en = {**hit("limit-001", 0.6), "question_en": "How do I raise my credit limit?"}
+    matched_en = {**hit("limit-002", 0.58), "matched_question": "temporary limit increase"}
+    similar_en = {**hit("lost-001", 0.57), "similar": ["卡丢了", "I lost my card"]}
+    chinese_only = hit("lost-002", 0.55)
+    kb.by_query["limit?"] = {"decision": "clarify", "release": 7,
+                             "hits": [with_en, matched_en, similar_en]}
+    kb.by_query["card?"] = {"decision": "clarify", "release": 7, "hits": [chinese_only]}
+    d = driver()
+    d.slots["language"] = "en"
+    titles = [b["title"] for b in ask(d, "limit?").messages[0]["buttons"]]
+    assert titles == ["How do I raise my credit limit?", "temporary limit increase",
+                      "I lost my card", "None of these"]
+    titles = [b["title"] for b in ask(d, "card?").messages[0]["buttons"]]
+    assert titles == [ENTRIES["lost-002"]["question"], "None of these"]
+    # A Chinese conversation always sees the standard questions.
+    zh = driver()
+    titles = [b["title"] for b in ask(zh, "limit?").messages[0]["buttons"]]
+    assert titles == [ENTRIES["limit-001"]["question"], ENTRIES["limit-002"]["question"],
+                      ENTRIES["lost-001"]["question"], "都不是"]
+
+
+def test_english_multi_question_offer(driver, kb: FakeKB) -> None:
+    kb.by_query["I lost my card, and how do I check points?"] = {
+        "decision": "answer", "release": 7,
+        "sub_questions": [{"text": "how do I check points?", "entry_id": "points-001",
+                           "question": ENTRIES["points-001"]["question"]},
+                          {"text": "what is the annual fee?", "entry_id": None,
+                           "question": None}],
+        "hits": [hit_en("lost-001", 0.8)]}
+    d = driver()
+    d.slots["language"] = "en"
+    turn = ask(d, "I lost my card, and how do I check points?")
+    offer = next(m for m in turn.messages if m.get("text") == "You also asked:")
+    assert offer["buttons"] == [
+        {"title": "how do I check points?", "payload": '/faq{"kb_entry_id":"points-001"}'},
+        {"title": "what is the annual fee?", "payload": "what is the annual fee?"}]

@@ -228,3 +228,21 @@ def test_degraded_replies_speak_the_conversation_language(client, fake_rasa) -> 
     body = client.post("/api/v1/chat", json=signed("d-en", "raise my limit to 50k")).json()
     assert body["messages"][0]["text"].startswith("Sorry, some services")
     assert body["messages"][0]["buttons"][0]["title"] == "Talk to an agent"
+
+
+def test_degraded_clarify_titles_follow_the_conversation_language() -> None:
+    """The gateway's own clarify words its buttons as the actions do (issue 19)."""
+    hits = [{"entry_id": "limit-001", "question": "怎么提高额度", "score": 0.6,
+             "question_en": "How do I raise my credit limit?", "answer": {"text": "…"}},
+            {"entry_id": "limit-002", "question": "临时额度怎么申请", "score": 0.58,
+             "matched_question": "apply for a temporary limit", "answer": {"text": "…"}},
+            {"entry_id": "lost-002", "question": "卡片冻结了怎么办", "score": 0.55,
+             "matched_question": "卡片冻结了怎么办", "answer": {"text": "…"}}]
+    result = {"decision": "clarify", "hits": hits, "release": 3}
+    english = degraded.from_kb(result, picked=False, reason="bot_down", lang="en")
+    titles = [b["title"] for b in english.messages[0]["buttons"]]
+    assert titles == ["How do I raise my credit limit?", "apply for a temporary limit",
+                      "卡片冻结了怎么办", "None of these"]
+    chinese = degraded.from_kb(result, picked=False, reason="bot_down")
+    assert [b["title"] for b in chinese.messages[0]["buttons"]] == [
+        "怎么提高额度", "临时额度怎么申请", "卡片冻结了怎么办", "都不是"]

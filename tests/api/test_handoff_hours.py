@@ -19,6 +19,7 @@ def at(y, mo, d, h, mi=0) -> datetime:
 def test_default_is_7x24() -> None:
     hours = WorkingHours.parse("00:00-24:00", "1-7", "Asia/Shanghai")
     assert hours.always and hours.describe() == "7×24 小时"
+    assert hours.describe("en") == "24/7"
     assert hours.is_open(at(2026, 1, 4, 3)) and hours.is_open(at(2026, 1, 5, 23, 59))
 
 
@@ -31,6 +32,7 @@ def test_weekday_office_hours() -> None:
     assert not hours.is_open(at(2026, 1, 5, 8, 59))
     assert not hours.is_open(at(2026, 1, 10, 10))  # Saturday
     assert hours.describe() == "周一至周五 09:00-18:00"
+    assert hours.describe("en") == "Mon-Fri 09:00-18:00"
 
 
 def test_time_zone_is_applied_to_utc_now() -> None:
@@ -51,6 +53,7 @@ def test_overnight_window_belongs_to_the_day_it_opened() -> None:
 def test_weekday_lists() -> None:
     hours = WorkingHours.parse("10:00-16:00", "1,3,5", "Asia/Shanghai")
     assert hours.describe() == "周一、周三、周五 10:00-16:00"
+    assert hours.describe("en") == "Mon, Wed, Fri 10:00-16:00"
     assert not hours.is_open(at(2026, 1, 6, 12))  # Tuesday
 
 

@@ -186,3 +186,24 @@ def test_resume_is_retried_when_rasa_was_down(base_env, client, fake_rasa) -> No
     assert events[-1] == "resume"
     with db.get_sessionmaker()() as s:
         assert s.scalars(select(Handoff)).one().rasa_paused is False
+
+
+def test_english_ticket_flow_outside_working_hours(closed_today, client, fake_rasa) -> None:
+    """An English conversation leaves its message in English (issue 19)."""
+    from test_handoff_english import CJK, english_rasa
+    fake_rasa.reply = english_rasa
+    say(client, "u-night-en", "English please")
+    reply = say(client, "u-night-en", "agent please")
+    assert reply["outcome"] == "ticket"
+    prompt = reply["messages"][-1]
+    assert prompt["text"].startswith("Our agents are not available now (service hours: ")
+    assert "09:00-18:00" in prompt["text"] and not CJK.search(prompt["text"])
+    assert prompt["buttons"][0]["title"] == "Cancel the message"
+    step = say(client, "u-night-en", "I'd like a higher credit limit")
+    assert step["messages"][0]["text"].startswith("Got your question.")
+    bad = say(client, "u-night-en", "12345")
+    assert bad["messages"][0]["text"].startswith("That number doesn't look right.")
+    done = say(client, "u-night-en", "138-1234-5678")
+    assert done["details"]["ticket"]["status"] == "open"
+    assert "on the number ending 5678" in done["messages"][0]["text"]
+    assert not CJK.search(done["messages"][0]["text"])

@@ -101,3 +101,46 @@ def test_question_en_is_edited_cleared_exported_and_imported(client) -> None:
                         json={"revision": entry["revision"], "question_en": ""})
     assert resp.status_code == 200, resp.text
     assert resp.json()["question_en"] is None
+
+
+def _import(client, headers, rows, header):
+    from kb_support import XLSX, xlsx_bytes
+    return client.post(f"{KB}/import", files={"file": ("en.xlsx", xlsx_bytes(rows, header), XLSX)},
+                       headers=headers)
+
+
+def _entry(client, headers, entry_id):
+    resp = client.get(f"{KB}/entries/{entry_id}", headers=headers)
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def test_import_without_the_english_column_keeps_answer_en_and_an_empty_cell_clears_it(
+        client) -> None:
+    from kb_support import HEADER, row
+    ops = staff(client, "ops")
+    created = create(client, ops, entry_body("星河", answer_en="Apply in the app.",
+                                             question_en="Galaxy card application"))
+    body = entry_body("星河")
+    values = row(created["id"], body["category"], body["standard_question"],
+                 body["similar_questions"], "星河卡可以在 App 或网点申请。")
+
+    # an older file: no English columns at all -> the English texts stay
+    keep = [i for i, h in enumerate(HEADER) if h not in ("英文答案", "英文标准问")]
+    resp = _import(client, ops, [[values[i] for i in keep]], [HEADER[i] for i in keep])
+    assert resp.status_code == 201, resp.text[:500]
+    entry = _entry(client, ops, created["id"])
+    assert entry["answer"]["text"] == "星河卡可以在 App 或网点申请。"
+    assert entry["answer_en"] == "Apply in the app."
+    assert entry["question_en"] == "Galaxy card application"
+
+    # the column present with an empty cell -> cleared on purpose
+    resp = _import(client, ops, [values], HEADER)
+    assert resp.status_code == 201, resp.text[:500]
+    assert _entry(client, ops, created["id"])["answer_en"] is None
+
+    # and a filled cell sets it
+    values[HEADER.index("英文答案")] = "Apply in the app or at a branch."
+    resp = _import(client, ops, [values], HEADER)
+    assert resp.status_code == 201, resp.text[:500]
+    assert _entry(client, ops, created["id"])["answer_en"] == "Apply in the app or at a branch."

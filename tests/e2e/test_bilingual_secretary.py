@@ -118,3 +118,27 @@ def test_language_switch(chat) -> None:
     zh = chat("e2e-switch", "请说中文")
     assert zh["details"]["language"] == "zh"
     assert chat("e2e-switch", "你好")["messages"][0]["text"].startswith("您好")
+
+
+def test_english_self_service_form_end_to_end(chat, texts) -> None:
+    """A statement-date change in English through the real stack: English questions, buttons
+    and result (its own channel, so the Chinese flows of the same cardholder are untouched)."""
+    user, app = "demo-gold-002", "app"
+    r = chat(user, "I want to change my statement date", channel=app)
+    assert r["outcome"] == "form", r
+    assert r["details"]["language"] == "en"
+    assert "last 4 digits" in texts(r), texts(r)
+    r = chat(user, "7702", channel=app)
+    assert "last 6 characters of your ID" in texts(r), texts(r)
+    r = chat(user, "440305", channel=app)
+    assert "Identity verified." in texts(r), texts(r)
+    assert "Your statement date is the 18th of each month" in texts(r)
+    r = chat(user, "20", channel=app)
+    assert r["outcome"] == "form", r
+    assert "Please confirm: change your statement date from the 18th to the 20th" in texts(r)
+    buttons = [b["title"] for m in r["messages"] for b in m.get("buttons") or []]
+    assert buttons == ["Confirm", "Cancel"]
+    r = chat(user, "/affirm", channel=app)  # the Confirm button
+    assert r["outcome"] == "answered", r
+    assert "Done: your statement date is now the 20th of each month" in texts(r), texts(r)
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in texts(r))

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from api.channels.wechat.texts import IMAGE_TITLE, LINK_TITLE, TRUNCATED
+from api.channels.wechat import texts
 
 # Sentence-like units: text up to and including a sentence end or newline.
 _UNITS = re.compile(r"[^。！？!?；;\n]*[。！？!?；;\n]+|[^。！？!?；;\n]+")
@@ -99,27 +99,31 @@ def split_text(text: str, max_bytes: int) -> list[str]:
     return [p.strip("\n") for p in parts if p.strip()]
 
 
-def limit_parts(parts: list[str], max_parts: int, max_bytes: int) -> list[str]:
+def limit_parts(parts: list[str], max_parts: int, max_bytes: int,
+                lang: str = "zh") -> list[str]:
     """Keep at most max_parts parts; the last one says the answer was shortened."""
     if len(parts) <= max_parts:
         return parts
     kept = parts[:max_parts]
-    room = max_bytes - utf8_len(TRUNCATED)
+    truncated = texts.text("truncated", lang)
+    room = max_bytes - utf8_len(truncated)
     last = kept[-1]
     while utf8_len(last) > room:
         last = last[:-1]
-    kept[-1] = last + TRUNCATED
+    kept[-1] = last + truncated
     return kept
 
 
-def link_line(title: str, url: str) -> str:
+def link_line(title: str, url: str, lang: str = "zh") -> str:
     """A clickable link inside a WeChat text message."""
-    return f'<a href="{html.escape(url, quote=True)}">{html.escape(title or LINK_TITLE)}</a>'
+    shown = title or texts.text("link_title", lang)
+    return f'<a href="{html.escape(url, quote=True)}">{html.escape(shown)}</a>'
 
 
 def render_messages(messages: list[dict[str, Any]], max_bytes: int = 2048,
-                    max_messages: int = 5) -> Rendered:
-    """Turn the gateway's messages of one turn into WeChat messages (at most max_messages)."""
+                    max_messages: int = 5, lang: str = "zh") -> Rendered:
+    """Turn the gateway's messages of one turn into WeChat messages (at most max_messages),
+    the channel's own words ("回复1 …") in the conversation's language."""
     has_text = any((m.get("text") or "").strip() or m.get("buttons") for m in messages
                    if m.get("type") in ("text", "buttons"))
     blocks: list[str] = []
@@ -133,22 +137,26 @@ def render_messages(messages: list[dict[str, Any]], max_bytes: int = 2048,
             lines = [text] if text else []
             scale = msg.get("scale")
             if isinstance(scale, list) and len(scale) == 2:  # a rating: the number is the answer
-                lines.append(f"回复{scale[0]}-{scale[1]}的数字" + (
-                    "，或直接回复“不用了”" if any(b.get("title") == "不用了"
-                                          for b in msg.get("buttons") or []) else ""))
+                # Any button besides the numbers is the skip ("不用了"): named by its title.
+                skip = next((str(b.get("title")) for b in msg.get("buttons") or []
+                             if not str(b.get("title", "")).strip().isdigit()), None)
+                lines.append(texts.text("scale", lang, low=scale[0], high=scale[1]) + (
+                    texts.text("scale_skip", lang, skip=skip) if skip else ""))
                 blocks.append("\n".join(lines))
                 continue
             for button in msg.get("buttons") or []:
                 options.append({"title": str(button.get("title", "")),
                                 "payload": str(button.get("payload", ""))})
-                lines.append(f"回复{len(options)} {button.get('title', '')}")
+                lines.append(texts.text("option", lang, number=len(options),
+                                        title=button.get("title", "")))
             if lines:
                 blocks.append("\n".join(lines))
         elif kind == "link" and msg.get("url"):
             if has_text:
-                blocks.append(link_line(text, str(msg["url"])))
+                blocks.append(link_line(text, str(msg["url"]), lang))
             else:
-                links.append({"title": text or LINK_TITLE, "url": str(msg["url"])})
+                links.append({"title": text or texts.text("link_title", lang),
+                              "url": str(msg["url"])})
         elif kind == "image" and msg.get("url"):
             images.append(str(msg["url"]))
 
@@ -164,12 +172,14 @@ def render_messages(messages: list[dict[str, Any]], max_bytes: int = 2048,
         for link in rest:
             out.append(OutMessage("news", article=Article(link["title"], link["url"])))
     for url in images:
-        out.append(OutMessage("news", article=Article(IMAGE_TITLE, url, picurl=url)))
+        out.append(OutMessage("news", article=Article(texts.text("image_title", lang), url,
+                                                      picurl=url)))
 
     if len(out) > max_messages:
-        texts = [m.text for m in out if m.kind == "text"]
-        if len(texts) > max_messages:
-            out = [OutMessage("text", t) for t in limit_parts(texts, max_messages, max_bytes)]
+        parts = [m.text for m in out if m.kind == "text"]
+        if len(parts) > max_messages:
+            out = [OutMessage("text", t)
+                   for t in limit_parts(parts, max_messages, max_bytes, lang)]
         else:
             out = out[:max_messages]
     return Rendered(out, options)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -41,11 +41,13 @@ from api.channels.wechat.render import (
     render_messages,
 )
 from api.channels.wechat.xmlmsg import OPENID_RE, WeChatInbound, news_reply, text_reply
+from api.conversation import degraded
 from api.conversation.gateway import APOLOGY, Gateway, IncomingMessage
 from api.core.config import Settings
 from api.models import Conversation, WeChatOutbound, WeChatPendingOptions, utcnow
 from api.models import WeChatInbound as InboundRow
 from vocab import State
+from vocab.language import next_language
 
 logger = logging.getLogger(__name__)
 
@@ -160,28 +162,50 @@ class WeChatService:
         return await self._await_passive(inflight, deadline)
 
     def _classify(self, inbound: WeChatInbound) -> tuple[str, str]:
-        """("bot", text for the gateway) | ("static", reply text) | ("silent", "")."""
+        """("bot", text for the gateway) | ("static", reply text) | ("silent", "").
+
+        The channel's own replies are in the user's conversation language (Chinese for a
+        user we have no conversation with yet); a too-long message is answered in the
+        language it is written in.
+        """
         msg_type = inbound.msg_type
         if msg_type in ("text", "voice"):
             if msg_type == "voice" and not inbound.recognition:
-                return "static", texts.VOICE_NOT_RECOGNISED
+                return "static", texts.text("voice_not_recognised", self._language(inbound))
             text = (inbound.content if msg_type == "text" else inbound.recognition or "").strip()
             if not text:
-                return "static", texts.EMPTY_TEXT
+                return "static", texts.text("empty_text", self._language(inbound))
             if len(text) > self.settings.max_message_chars:
-                return "static", texts.TOO_LONG.format(max_chars=self.settings.max_message_chars)
+                lang = next_language(self._language(inbound), text)
+                return "static", texts.text("too_long", lang,
+                                            max_chars=self.settings.max_message_chars)
             return "bot", text
         if msg_type == "event":
             if inbound.event == "subscribe":
-                return "static", texts.WELCOME
+                return "static", texts.text("welcome", self._language(inbound))
             if inbound.event == "click":
                 payload = self.menu.get(inbound.event_key)
                 if payload:
                     return "bot", payload
                 logger.warning("WeChat menu key %r is not configured", inbound.event_key[:64])
-                return "static", texts.MENU_UNAVAILABLE
+                return "static", texts.text("menu_unavailable", self._language(inbound))
             return "silent", ""  # unsubscribe (recorded), VIEW, SCAN, LOCATION, …
-        return "static", texts.UNSUPPORTED_BY_TYPE.get(msg_type, texts.UNSUPPORTED)
+        return "static", texts.unsupported(msg_type, self._language(inbound))
+
+    def _apology(self, inbound: WeChatInbound) -> str:
+        """The answer when the turn failed, in the user's language when that can be read."""
+        try:
+            return degraded.TEXTS["kb_down"][self._language(inbound)]
+        except Exception:  # the failure may be the database itself: Chinese, the default
+            return APOLOGY
+
+    def _language(self, inbound: WeChatInbound) -> str:
+        """The reply language of this user's conversation (zh when there is none yet)."""
+        with self._sessions() as db:
+            language = db.scalars(select(Conversation.language).where(
+                Conversation.channel == CHANNEL,
+                Conversation.user_id == inbound.from_user)).first()
+        return "en" if language == "en" else "zh"
 
     async def _await_passive(self, inflight: _InFlight, deadline: float) -> Reply:
         """Wait until `deadline` (monotonic) for the answer; reply it passively if still ours."""
@@ -227,11 +251,12 @@ class WeChatService:
             conversation_id = reply.conversation_id
             self._follow_desk(conversation_id, openid, reply.details)
             rendered = render_messages(reply.messages, self.settings.wechat_text_max_bytes,
-                                       self.settings.wechat_max_messages_per_turn)
+                                       self.settings.wechat_max_messages_per_turn,
+                                       str(reply.details.get("language") or "zh"))
             self._save_options(openid, rendered.options)
         except Exception:
             logger.exception("WeChat message from %s failed", openid_hash(openid))
-            rendered = Rendered([OutMessage("text", APOLOGY)])
+            rendered = Rendered([OutMessage("text", self._apology(inbound))])
             status = "failed"
         inflight.result, inflight.conversation_id = rendered, conversation_id
         inflight.done.set()
@@ -320,8 +345,11 @@ class WeChatService:
             logger.error("cannot deliver to WeChat conversation %s: user id is not an OpenID",
                          outbound.conversation_id)
             return "failed"
+        with self._sessions() as db:
+            conv = db.get(Conversation, outbound.conversation_id)
+            lang = "en" if conv is not None and conv.language == "en" else "zh"
         rendered = render_messages(outbound.messages, self.settings.wechat_text_max_bytes,
-                                   self.settings.wechat_max_messages_per_turn)
+                                   self.settings.wechat_max_messages_per_turn, lang)
         if outbound.source != "queue":  # a new desk message supersedes older numbered options
             self._save_options(outbound.user_id, rendered.options)
         if not rendered.messages:

@@ -461,3 +461,48 @@ def test_numbered_options_expire(wx: Wx, fake_rasa) -> None:
     time.sleep(0.05)
     wx.reply(wx.post(text_xml(OPENID, "1", 12002), OPENID))
     assert fake_rasa.sent[-1]["message"] == "1"
+
+
+# ---- language (issue 19) -------------------------------------------------------------------
+
+EN_OPENID = "oUpF8uMuAJO_M2pxb1Q9zNjWeS7e"
+
+
+def test_an_english_user_gets_the_channels_own_texts_in_english(wx: Wx, fake_rasa) -> None:
+    # A new follower is greeted in Chinese with the way to English service.
+    welcome = wx.reply(wx.post(event_xml(EN_OPENID, "subscribe"), EN_OPENID))
+    assert welcome["Content"] == texts.WELCOME and "English please" in welcome["Content"]
+
+    # The bot's answer to an English message: buttons become English numbered lines.
+    fake_rasa.reply = lambda body: [
+        {"recipient_id": body["sender"], "text": "Did you mean one of these?",
+         "buttons": [{"title": "How do I raise my limit?", "payload": "/faq"},
+                     {"title": "None of these", "payload": "/none_of_these"}]},
+        meta("clarify")]
+    reply = wx.reply(wx.post(text_xml(EN_OPENID, "how do I increase my credit limit", 9300),
+                             EN_OPENID))
+    assert "Reply 1: How do I raise my limit?" in reply["Content"]
+    assert "Reply 2: None of these" in reply["Content"] and "回复" not in reply["Content"]
+    with db.get_sessionmaker()() as s:
+        conv = s.scalars(select(Conversation).where(Conversation.user_id == EN_OPENID)).one()
+        assert conv.language == "en"
+
+    # From now on the channel's fixed replies are English.
+    unknown = wx.reply(wx.post(event_xml(EN_OPENID, "CLICK", "NO_SUCH_KEY"), EN_OPENID))
+    assert unknown["Content"] == texts.text("menu_unavailable", "en")
+    assert unknown["Content"].startswith("Sorry, this menu item is not available")
+    picture = (f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
+               f"<FromUserName><![CDATA[{EN_OPENID}]]></FromUserName>"
+               f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[image]]></MsgType>"
+               "<PicUrl><![CDATA[http://x/p.jpg]]></PicUrl><MediaId><![CDATA[m]]></MediaId>"
+               "<MsgId>9301</MsgId></xml>")
+    assert wx.reply(wx.post(picture, EN_OPENID))["Content"].startswith(
+        "Thanks for the picture")
+    empty = wx.reply(wx.post(text_xml(EN_OPENID, "   ", 9302), EN_OPENID))
+    assert empty["Content"] == "The message is empty. Please type your question."
+    again = wx.reply(wx.post(event_xml(EN_OPENID, "subscribe", "", int(time.time()) + 2),
+                             EN_OPENID))
+    assert again["Content"].startswith("Welcome to our credit-card service account!")
+    # A Chinese user on the same server still gets Chinese.
+    zh = wx.reply(wx.post(event_xml(OPENID, "CLICK", "NO_SUCH_KEY"), OPENID))
+    assert zh["Content"] == texts.MENU_UNAVAILABLE
