@@ -1,6 +1,9 @@
 """Process supervision of the embedded default (`make run`): supervisord keeps Rasa, the action
 server and the API alive.
 
+A warm standby Rasa (`rasa_standby`, RASA_STANDBY_PORT) runs beside the primary so that a
+Rasa restart (about a minute of model loading) never leaves the chat without its bot.
+
 `python -m api supervise` writes a supervisord config into ``$DATA_DIR/supervisor/`` and runs
 supervisord in the foreground (Ctrl-C / SIGTERM stops every process, each as a process group).
 Each process is restarted when it exits, whatever the exit code; one that dies during its first
@@ -27,6 +30,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SOCKET_NAME = "supervisor.sock"
+SERVING_LOCK_NAME = "api-serving.lock"
 COUNTS_NAME = "restarts.json"
 # Seconds a process must stay up to count as started; an earlier exit is retried with backoff.
 START_SECONDS = 3
@@ -43,17 +47,51 @@ class Program:
     env: dict[str, str]
 
 
+def standby_enabled(env: dict[str, str]) -> bool:
+    """Whether a warm standby Rasa runs beside the primary (RASA_STANDBY=0 turns it off, e.g.
+    on a machine short of memory: one Rasa holds about 1 GB)."""
+    return env.get("RASA_STANDBY", "1").strip().lower() not in ("0", "false", "no", "off", "")
+
+
+def standby_port(env: dict[str, str]) -> str:
+    """The standby Rasa's port: RASA_STANDBY_PORT, by default the one after RASA_PORT."""
+    return env.get("RASA_STANDBY_PORT") or str(int(env.get("RASA_PORT") or "5005") + 1)
+
+
 def programs(env: dict[str, str]) -> list[Program]:
-    """The three processes of the embedded default, started like the old Procfile did."""
+    """The processes of the embedded default, started like the old Procfile did, plus a warm
+    standby Rasa: a Rasa restart loads TensorFlow and the model (about a minute on a busy
+    machine), so after `kill -9` of one Rasa the API's client fails over to the other at once
+    (api/conversation/rasa_client.py). Both use the same tracker store and action server."""
     rasa_py = str(ROOT / ".venv-rasa" / "bin" / "python")
     svc_py = str(ROOT / ".venv-svc" / "bin" / "python")
     api_port = env.get("CARDBOT_API_PORT") or env.get("PORT") or "8000"
-    return [
-        Program("rasa", [rasa_py, "-m", "bot.serve"], {}),
-        Program("actions", [rasa_py, "-m", "rasa_sdk", "--actions", "actions",
-                            "--port", env.get("ACTIONS_PORT", "5055")], {}),
-        Program("api", [svc_py, "-m", "api"], {"PORT": api_port}),
-    ]
+    api_env = {"PORT": api_port}
+    out = [Program("rasa", [rasa_py, "-m", "bot.serve"], {})]
+    if standby_enabled(env):
+        port = standby_port(env)
+        out.append(Program("rasa_standby", [rasa_py, "-m", "bot.serve"], {"RASA_PORT": port}))
+        # a standby URL set to another host is kept (like the Makefile does for RASA_URL)
+        url = env.get("RASA_STANDBY_URL", "")
+        if not url or url.startswith("http://127.0.0.1:"):
+            api_env["RASA_STANDBY_URL"] = f"http://127.0.0.1:{port}"
+    out.append(Program("actions", [rasa_py, "-m", "rasa_sdk", "--actions", "actions",
+                                   "--port", env.get("ACTIONS_PORT", "5055")], {}))
+    if api_standby_enabled(env):
+        # Two identical API processes; the one holding the serving lock listens on the port,
+        # the other has loaded everything and waits for the lock (`warm_then_wait`).
+        api_env["API_SERVING_LOCK"] = str(state_dir(env) / SERVING_LOCK_NAME)
+        out += [Program("api", [svc_py, "-m", "api"], api_env),
+                Program("api_standby", [svc_py, "-m", "api"], dict(api_env))]
+    else:
+        out.append(Program("api", [svc_py, "-m", "api"], api_env))
+    return out
+
+
+def api_standby_enabled(env: dict[str, str]) -> bool:
+    """Whether a warm standby API runs beside the serving one (API_STANDBY=0 turns it off: one
+    API process holds about 1.5 GB)."""
+    return env.get("API_STANDBY", "1").strip().lower() not in ("0", "false", "no", "off", "")
 
 
 def state_dir(env: dict[str, str]) -> Path:
@@ -67,7 +105,7 @@ def _quote(value: str) -> str:
 
 
 def render_config(env: dict[str, str], directory: Path) -> str:
-    """The supervisord.conf text for the three programs and the restart counter."""
+    """The supervisord.conf text for the programs and the restart counter."""
     sock = directory / SOCKET_NAME
     lines = [
         "[unix_http_server]", f"file={_quote(str(sock))}", "chmod=0700", "",
@@ -130,6 +168,49 @@ def run(env: dict[str, str] | None = None) -> None:
     conf = write_config(env)
     supervisord = str(Path(sys.executable).with_name("supervisord"))
     os.execve(supervisord, [supervisord, "-n", "-c", str(conf)], env)
+
+
+# --- the warm standby API ----------------------------------------------------------------------
+
+def warm_then_wait(lock_path: Path) -> int:
+    """Load what makes an API start slow, then block until this process may serve.
+
+    An API start spends most of its time importing torch / sentence-transformers and loading the
+    encoders (about 30 s on a busy 2-core machine); the KB snapshot itself comes from the
+    on-disk cache in a moment once the encoder is in memory. So each supervised API process
+    first loads the product encoder and the current KB snapshot (left in the process-wide
+    caches), then takes an exclusive flock on ``lock_path``. Only the holder goes on to bind the
+    port; the kernel drops the lock when the holder dies, even on `kill -9`, and the waiting
+    process (already warm) takes over in a few seconds while the supervisor restarts the dead
+    one, which becomes the new standby. Only one process serves at a time, so the in-process
+    live hub (WebSockets, agent messages) keeps working as with a single API.
+
+    Returns the lock's file descriptor, which stays open for the life of the process (closing
+    it would release the serving role). SIGTERM while waiting just ends the process.
+    """
+    import fcntl
+
+    from api.core.config import get_settings
+    from knowledge_base.search.service import KnowledgeService
+
+    started = time.monotonic()
+    kb = KnowledgeService(get_settings().kb_config())
+    kb.start_background()
+    ready = kb.wait_ready(timeout=600)
+    kb.close()  # the encoder stays cached in the process; the app builds its own service
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        role = "serving"
+    except BlockingIOError:
+        print(f"api {os.getpid()}: warm in {time.monotonic() - started:.1f} s (KB ready: {ready});"
+              " standby, waiting to take over", file=sys.stderr, flush=True)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        role = "taking over"
+    print(f"api {os.getpid()}: {role} (warm-up {time.monotonic() - started:.1f} s ago)",
+          file=sys.stderr, flush=True)
+    return fd
 
 
 # --- restart counting (runs as a supervisord event listener) ---------------------------------
@@ -199,9 +280,11 @@ class _UnixTransport(xmlrpc.client.Transport):
         return Conn("localhost")
 
 
-def processes(directory: Path) -> dict[str, Any] | None:
+def processes(directory: Path, serving_pid: int | None = None) -> dict[str, Any] | None:
     """Each supervised process's state, pid, uptime and restart counts; None when the API is not
-    running under `api.supervision` (no control socket). Blocking: call it off the event loop."""
+    running under `api.supervision` (no control socket). ``serving_pid`` (the API answering)
+    marks that process ``serving`` and the other API ``standby``. Blocking: call it off the
+    event loop."""
     sock = directory / SOCKET_NAME
     if not sock.exists():
         return None
@@ -225,6 +308,8 @@ def processes(directory: Path) -> dict[str, Any] | None:
                      "uptime_seconds": (info["now"] - info["start"]) if running else 0,
                      "restarts": int(item.get("restarts", 0)),
                      "crashes": int(item.get("crashes", 0))}
+        if serving_pid is not None and name in ("api", "api_standby"):
+            out[name]["role"] = "serving" if info["pid"] == serving_pid else "standby"
     return out
 
 
