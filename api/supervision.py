@@ -190,13 +190,18 @@ def warm_then_wait(lock_path: Path) -> int:
     """
     import fcntl
 
+    import api.main  # noqa: F401 - the app's imports (FastAPI, SQLAlchemy, routes)
     from api.core.config import get_settings
     from knowledge_base.search.service import KnowledgeService
+    from pii.masking import get_pipeline
 
     started = time.monotonic()
+    get_pipeline()  # spaCy + jieba (about 4 s), cached for the lifespan's WeChat start
     kb = KnowledgeService(get_settings().kb_config())
     kb.start_background()
     ready = kb.wait_ready(timeout=600)
+    if ready:
+        kb.search("信用卡年费怎么收")  # torch's first inference is several times slower
     kb.close()  # the encoder stays cached in the process; the app builds its own service
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)

@@ -18,6 +18,7 @@ Rasa never leaves the chat without its bot while the supervisor restarts it.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from dataclasses import dataclass
@@ -26,12 +27,15 @@ from typing import Any
 import httpx
 import jwt
 
-from api.conversation.breaker import CircuitBreaker
+from api.conversation.breaker import CLOSED, CircuitBreaker
 from api.core.config import Settings
 
 logger = logging.getLogger(__name__)
 JWT_TTL_SECONDS = 300
 JWT_RENEW_SECONDS = 60
+# The server of the request in flight, per call (each request is its own task/context).
+_CURRENT: contextvars.ContextVar[_Server | None] = contextvars.ContextVar("rasa_server",
+                                                                          default=None)
 
 
 def rasa_jwt(secret: str, now: float | None = None, ttl: int = JWT_TTL_SECONDS) -> str:
@@ -95,9 +99,21 @@ class RasaClient:
         self.breaker = breaker or CircuitBreaker(settings.bot_breaker_failures,
                                                  settings.bot_breaker_reset_seconds)
 
+    def _rerouted(self) -> bool:
+        """The call failed on a server that its breaker has just taken out of rotation while
+        another server is still in it: the next calls go there, so the bot as a whole is not
+        failing (its breaker does not count this one, or it would open together with the
+        server's and answer degraded although the standby is fine)."""
+        failed = _CURRENT.get()
+        if failed is None or failed.breaker is None or failed.breaker.state == CLOSED:
+            return False
+        return any(s.breaker is not None and s.breaker.state == CLOSED
+                   for s in self._servers if s is not failed)
+
     async def _on(self, server: _Server, method: str, path: str, *, empty_is_failure: bool,
                   **kwargs: Any) -> httpx.Response:
         """One request to one server; settles that server's routing breaker."""
+        _CURRENT.set(server)
         alive = False  # the server itself worked (an empty reply is the action server's fault)
         error = "no reply within the budget"
         try:
@@ -164,6 +180,7 @@ class RasaClient:
             raise RasaUnavailable(f"circuit open ({self.breaker.last_error})")
         ok = False
         error = "cancelled"
+        _CURRENT.set(None)
         try:
             async with asyncio.timeout(self.budget):
                 resp = await self._failover(method, path, empty_is_failure=empty_is_failure,
@@ -180,7 +197,7 @@ class RasaClient:
             # always settle the breaker (also on cancellation), or a half-open probe would hang
             if ok:
                 self.breaker.success()
-            else:
+            elif not (self.breaker.state == CLOSED and self._rerouted()):
                 self.breaker.failure(error)
 
     async def aclose(self) -> None:
