@@ -188,8 +188,6 @@ def warm_then_wait(lock_path: Path) -> int:
     Returns the lock's file descriptor, which stays open for the life of the process (closing
     it would release the serving role). SIGTERM while waiting just ends the process.
     """
-    import fcntl
-
     import api.main  # noqa: F401 - the app's imports (FastAPI, SQLAlchemy, routes)
     from api.core.config import get_settings
     from knowledge_base.search.service import KnowledgeService
@@ -203,18 +201,27 @@ def warm_then_wait(lock_path: Path) -> int:
     if ready:
         kb.search("信用卡年费怎么收")  # torch's first inference is several times slower
     kb.close()  # the encoder stays cached in the process; the app builds its own service
+    return acquire_serving_lock(lock_path, lambda: print(
+        f"api {os.getpid()}: warm in {time.monotonic() - started:.1f} s (KB ready: {ready});"
+        " standby, waiting to take over", file=sys.stderr, flush=True))
+
+
+def acquire_serving_lock(lock_path: Path, on_wait: Any = None) -> int:
+    """Block until this process holds the exclusive flock on ``lock_path`` (``on_wait()`` is
+    called once if another process holds it); returns the open descriptor (keep it open)."""
+    import fcntl
+
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         role = "serving"
     except BlockingIOError:
-        print(f"api {os.getpid()}: warm in {time.monotonic() - started:.1f} s (KB ready: {ready});"
-              " standby, waiting to take over", file=sys.stderr, flush=True)
+        if on_wait is not None:
+            on_wait()
         fcntl.flock(fd, fcntl.LOCK_EX)
         role = "taking over"
-    print(f"api {os.getpid()}: {role} (warm-up {time.monotonic() - started:.1f} s ago)",
-          file=sys.stderr, flush=True)
+    print(f"api {os.getpid()}: {role}", file=sys.stderr, flush=True)
     return fd
 
 

@@ -92,7 +92,8 @@ def runner(name: str, args: argparse.Namespace) -> Callable[[], Any]:
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; returns the process exit code."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("benchmark", nargs="?", default="all", choices=(*NAMES, "load", "restart", "all"))
+    parser.add_argument("benchmark", nargs="?", default="all",
+                        choices=(*NAMES, "load", "restart", "all"))
     parser.add_argument("--sizes", help="scale: comma-separated database sizes")
     parser.add_argument("--methods", help="ccb: comma-separated subset of methods")
     parser.add_argument("--no-pairs", action="store_true", help="ccb: skip BQ/AFQMC pair AUC")
