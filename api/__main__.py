@@ -33,7 +33,7 @@ def serve() -> None:
     if lock:
         from api import supervision
 
-        supervision.warm_then_wait(Path(lock))
+        supervision.warm_then_wait(Path(lock), settings.port)
     uvicorn.run(
         "api.main:create_app",
         factory=True,

@@ -36,6 +36,9 @@ COUNTS_NAME = "restarts.json"
 START_SECONDS = 3
 START_RETRIES = 50  # then FATAL (visible in /health) instead of retrying forever
 STOP_WAIT_SECONDS = 15
+# A standby API waits at most this long for the serving one to accept connections before its
+# own warm-up (see warm_then_wait).
+STANDBY_WARM_DELAY_MAX = 60.0
 
 
 @dataclass(frozen=True)
@@ -172,28 +175,70 @@ def run(env: dict[str, str] | None = None) -> None:
 
 # --- the warm standby API ----------------------------------------------------------------------
 
-def warm_then_wait(lock_path: Path) -> int:
+def warm_then_wait(lock_path: Path, port: int | None = None) -> int:
     """Load what makes an API start slow, then block until this process may serve.
 
-    An API start spends most of its time importing torch / sentence-transformers and loading the
-    encoders (about 30 s on a busy 2-core machine); the KB snapshot itself comes from the
-    on-disk cache in a moment once the encoder is in memory. So each supervised API process
-    first loads the product encoder and the current KB snapshot (left in the process-wide
-    caches), then takes an exclusive flock on ``lock_path``. Only the holder goes on to bind the
-    port; the kernel drops the lock when the holder dies, even on `kill -9`, and the waiting
-    process (already warm) takes over in a few seconds while the supervisor restarts the dead
-    one, which becomes the new standby. Only one process serves at a time, so the in-process
-    live hub (WebSockets, agent messages) keeps working as with a single API.
+    An API start spends most of its time importing torch / sentence-transformers / spaCy and
+    loading the encoders (about 30 s on a busy 2-core machine); the KB snapshot itself comes
+    from the on-disk cache in a few seconds once the encoder is in memory. So each supervised
+    API process loads the product encoder, the PII pipeline and the current KB snapshot (left in
+    the process-wide caches) before it serves, and only the holder of an exclusive flock on
+    ``lock_path`` goes on to bind the port. The kernel drops the lock when the holder dies, even
+    on `kill -9`, and the waiting process (already warm) takes over in a few seconds while the
+    supervisor restarts the dead one, which becomes the new standby. Only one process serves at
+    a time, so the in-process live hub (WebSockets, agent messages) works as with one API.
+
+    A process that finds the lock taken is the standby: it first waits until the serving API
+    accepts connections on ``port`` (at most ``STANDBY_WARM_DELAY_MAX`` seconds), so that its
+    own warm-up, a minute of CPU, does not slow down the takeover on a small machine.
 
     Returns the lock's file descriptor, which stays open for the life of the process (closing
     it would release the serving role). SIGTERM while waiting just ends the process.
     """
+    import fcntl
+
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        holder = True
+    except BlockingIOError:
+        holder = False
+        if port is not None:
+            _wait_accepting(port, STANDBY_WARM_DELAY_MAX)
+    started = time.monotonic()
+    ready = _warm()
+    if holder:
+        print(f"api {os.getpid()}: serving (warm-up {time.monotonic() - started:.1f} s)",
+              file=sys.stderr, flush=True)
+        return fd
+    os.close(fd)
+    return acquire_serving_lock(lock_path, lambda: print(
+        f"api {os.getpid()}: warm in {time.monotonic() - started:.1f} s (KB ready: {ready});"
+        " standby, waiting to take over", file=sys.stderr, flush=True))
+
+
+def _wait_accepting(port: int, timeout: float) -> bool:
+    """Wait until something accepts TCP connections on 127.0.0.1:``port``."""
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.5)
+    return False
+
+
+def _warm() -> bool:
+    """Fill the process-wide caches an API start needs; True when the KB loaded."""
     import api.main  # noqa: F401 - the app's imports (FastAPI, SQLAlchemy, routes)
     from api.core.config import get_settings
     from knowledge_base.search.service import KnowledgeService
     from pii.masking import get_pipeline
 
-    started = time.monotonic()
     get_pipeline()  # spaCy + jieba (about 4 s), cached for the lifespan's WeChat start
     kb = KnowledgeService(get_settings().kb_config())
     kb.start_background()
@@ -201,9 +246,7 @@ def warm_then_wait(lock_path: Path) -> int:
     if ready:
         kb.search("信用卡年费怎么收")  # torch's first inference is several times slower
     kb.close()  # the encoder stays cached in the process; the app builds its own service
-    return acquire_serving_lock(lock_path, lambda: print(
-        f"api {os.getpid()}: warm in {time.monotonic() - started:.1f} s (KB ready: {ready});"
-        " standby, waiting to take over", file=sys.stderr, flush=True))
+    return ready
 
 
 def acquire_serving_lock(lock_path: Path, on_wait: Any = None) -> int:
