@@ -31,6 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 SOCKET_NAME = "supervisor.sock"
 SERVING_LOCK_NAME = "api-serving.lock"
+STANDBY_MARKER_NAME = "api-standby.pid"  # the pid of the warm standby API
 COUNTS_NAME = "restarts.json"
 # Seconds a process must stay up to count as started; an earlier exit is retried with backoff.
 START_SECONDS = 3
@@ -213,9 +214,17 @@ def warm_then_wait(lock_path: Path, port: int | None = None) -> int:
               file=sys.stderr, flush=True)
         return fd
     os.close(fd)
-    return acquire_serving_lock(lock_path, lambda: print(
-        f"api {os.getpid()}: warm in {time.monotonic() - started:.1f} s (KB ready: {ready});"
-        " standby, waiting to take over", file=sys.stderr, flush=True))
+
+    def waiting() -> None:
+        # /health tells a warm standby from one still warming up (processes())
+        marker = lock_path.with_name(STANDBY_MARKER_NAME)
+        tmp = marker.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(str(os.getpid()), encoding="utf-8")
+        tmp.replace(marker)
+        print(f"api {os.getpid()}: warm in {time.monotonic() - started:.1f} s (KB ready: "
+              f"{ready}); standby, waiting to take over", file=sys.stderr, flush=True)
+
+    return acquire_serving_lock(lock_path, waiting)
 
 
 def _wait_accepting(port: int, timeout: float) -> bool:
@@ -352,6 +361,10 @@ def processes(directory: Path, serving_pid: int | None = None) -> dict[str, Any]
         counts = json.loads((directory / COUNTS_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         counts = {}
+    try:
+        warm_pid = int((directory / STANDBY_MARKER_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        warm_pid = None
     out: dict[str, Any] = {}
     for info in infos:
         name = info["name"]
@@ -364,7 +377,9 @@ def processes(directory: Path, serving_pid: int | None = None) -> dict[str, Any]
                      "restarts": int(item.get("restarts", 0)),
                      "crashes": int(item.get("crashes", 0))}
         if serving_pid is not None and name in ("api", "api_standby"):
-            out[name]["role"] = "serving" if info["pid"] == serving_pid else "standby"
+            pid = info["pid"]
+            out[name]["role"] = ("serving" if pid == serving_pid else
+                                 "standby" if pid and pid == warm_pid else "warming")
     return out
 
 

@@ -10,7 +10,9 @@ measures, from the kill:
   that comes back 200 with a bot reply that is *not* degraded, i.e. answered through Rasa and
   the action server (the FAQ answer is fetched by an action from the API's KB search);
 - **health 200**: the first `GET /health` with HTTP 200 (every component up);
-- **all running**: health 200 and every supervised process `running` again (redundancy back).
+- **all running**: health 200, every supervised process `running` again, no API still warming
+  up and every Rasa server up with its model (the redundancy is back; the next kill waits for
+  it).
 
 Probes run every `PROBE_INTERVAL` seconds, each bounded; a try that fails just counts as "not
 yet". Also reported: the cold start of the whole stack, the degraded answers seen meanwhile,
@@ -132,8 +134,24 @@ def _group_rss_mib(pid: int) -> float:
 
 
 def _all_running(body: dict[str, Any]) -> bool:
+    """Redundancy is back: every process running, no API still warming up, every Rasa server
+    answering with its model."""
     procs = body.get("processes") or {}
-    return bool(procs) and all(p.get("state") == "running" for p in procs.values())
+    servers = ((body.get("components") or {}).get("rasa") or {}).get("servers") or {}
+    return (bool(procs) and all(p.get("state") == "running" for p in procs.values())
+            and all(p.get("role") != "warming" for p in procs.values())
+            and all(v.get("state") == "up" for v in servers.values()))
+
+
+def _victims(procs: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, process name) in kill order: the serving API first, then the others."""
+    apis = {p.get("role", "serving"): n for n, p in procs.items() if n.startswith("api")}
+    out = [("api (serving)" if len(apis) > 1 else "api", apis.get("serving", "api"))]
+    out.append(("actions", "actions"))
+    if "standby" in apis:
+        out.append(("api (standby)", apis["standby"]))
+    out += [(n, n) for n in sorted(procs) if n.startswith("rasa")]
+    return out
 
 
 def _wait(stack: Stack, started: float, log: Callable[[str], None],
@@ -186,13 +204,14 @@ def run(log: Callable[[str], None] = print, rounds: int = 1) -> dict[str, Any]:
         log(f"  memory (MiB): {memory}")
         kills: list[dict[str, Any]] = []
         for r in range(rounds):
-            for name in sorted(procs, key=lambda n: (n != "api", n)):
-                code, body = stack.health()
-                pid = body["processes"][name]["pid"]
+            for label, _ in _victims(procs):
+                procs = stack.health()[1]["processes"]
+                name = dict(_victims(procs))[label]
+                pid = procs[name]["pid"]
                 os.kill(pid, signal.SIGKILL)
                 t0 = time.monotonic()
-                item = {"process": name, "round": r + 1,
-                        **_wait(stack, t0, log, f"kill -9 {name} (pid {pid})")}
+                item = {"process": label, "round": r + 1,
+                        **_wait(stack, t0, log, f"kill -9 {label} (pid {pid})")}
                 kills.append(item)
                 time.sleep(3)
         stopped_at = time.monotonic()
