@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 import migrations
+from api import supervision
 from api.channels.wechat.setup import start_wechat, stop_wechat
 from api.conversation.gateway import Gateway
 from api.conversation.rasa_client import RasaClient
@@ -47,7 +48,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await hub.start()
     desk = HandoffService(get_sessionmaker(), settings, hub)
     kb_config = settings.kb_config()
-    app.state.kb = KnowledgeService(kb_config)
+    # a warm standby that takes over already holds the loaded KB (api/supervision.py)
+    app.state.kb = supervision.adopt_warm_kb(kb_config) or KnowledgeService(kb_config)
     # the KB answers in degraded mode when the bot is slow or down
     app.state.gateway = Gateway(get_sessionmaker(), app.state.rasa, desk, app.state.kb,
                                 max_bot_inflight=settings.bot_max_inflight,

@@ -190,8 +190,10 @@ def warm_then_wait(lock_path: Path, port: int | None = None) -> int:
     a time, so the in-process live hub (WebSockets, agent messages) works as with one API.
 
     A process that finds the lock taken is the standby: it first waits until the serving API
-    accepts connections on ``port`` (at most ``STANDBY_WARM_DELAY_MAX`` seconds), so that its
-    own warm-up, a minute of CPU, does not slow down the takeover on a small machine.
+    answers on ``port`` with its KB up (at most ``STANDBY_WARM_DELAY_MAX`` seconds), so that its
+    own warm-up, a minute of CPU, does not slow down the takeover on a small machine. The KB
+    service loaded while warming is handed to the app (`adopt_warm_kb`), so a takeover does not
+    load it again.
 
     Returns the lock's file descriptor, which stays open for the life of the process (closing
     it would release the serving role). SIGTERM while waiting just ends the process.
@@ -206,7 +208,7 @@ def warm_then_wait(lock_path: Path, port: int | None = None) -> int:
     except BlockingIOError:
         holder = False
         if port is not None:
-            _wait_accepting(port, STANDBY_WARM_DELAY_MAX)
+            _wait_serving(port, STANDBY_WARM_DELAY_MAX)
     started = time.monotonic()
     ready = _warm()
     if holder:
@@ -227,22 +229,35 @@ def warm_then_wait(lock_path: Path, port: int | None = None) -> int:
     return acquire_serving_lock(lock_path, waiting)
 
 
-def _wait_accepting(port: int, timeout: float) -> bool:
-    """Wait until something accepts TCP connections on 127.0.0.1:``port``."""
-    import socket
+def _wait_serving(port: int, timeout: float) -> bool:
+    """Wait until the API on 127.0.0.1:``port`` answers /health with its KB up."""
+    import urllib.error
+    import urllib.request
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return True
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=3) as resp:
+                body = resp.read()
+        except urllib.error.HTTPError as exc:  # 503 while another component is down
+            body = exc.read()
         except OSError:
-            time.sleep(0.5)
+            body = b""
+        try:
+            if json.loads(body or b"{}")["components"]["retrieval"]["state"] == "up":
+                return True
+        except (ValueError, KeyError, TypeError):
+            pass
+        time.sleep(0.5)
     return False
 
 
+_WARM_KB: Any = None  # the KnowledgeService loaded by _warm(), for the app to adopt
+
+
 def _warm() -> bool:
-    """Fill the process-wide caches an API start needs; True when the KB loaded."""
+    """Fill the process-wide caches an API start needs and load the KB; True when it loaded."""
+    global _WARM_KB
     import api.main  # noqa: F401 - the app's imports (FastAPI, SQLAlchemy, routes)
     from api.core.config import get_settings
     from knowledge_base.search.service import KnowledgeService
@@ -254,8 +269,27 @@ def _warm() -> bool:
     ready = kb.wait_ready(timeout=600)
     if ready:
         kb.search("信用卡年费怎么收")  # torch's first inference is several times slower
-    kb.close()  # the encoder stays cached in the process; the app builds its own service
+        _WARM_KB = kb
+    else:
+        kb.close()
     return ready
+
+
+def adopt_warm_kb(config: Any) -> Any:
+    """The KB service this process loaded while it waited as the standby (None if it did not,
+    or if it serves an older release than the current one: then the app loads afresh). Taken
+    once: the app owns it from then on."""
+    global _WARM_KB
+    kb, _WARM_KB = _WARM_KB, None
+    if kb is None:
+        return None
+    from knowledge_base.search.service import release_entries
+
+    snapshot = kb.snapshot
+    if snapshot is None or release_entries(config)[0] != snapshot.release:
+        kb.close()
+        return None
+    return kb
 
 
 def acquire_serving_lock(lock_path: Path, on_wait: Any = None) -> int:
