@@ -131,3 +131,25 @@ def test_the_standby_api_takes_the_serving_lock_when_the_holder_is_killed(
     finally:
         holder.kill()
         holder.wait()
+
+
+class _FakeKB:
+    def __init__(self, release: int) -> None:
+        self.snapshot = type("Snap", (), {"release": release})()
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_takeover_adopts_the_warm_kb_only_if_it_is_current(monkeypatch) -> None:
+    import knowledge_base.search.service as service
+
+    monkeypatch.setattr(service, "release_entries", lambda config: (7, []))
+    warm = _FakeKB(7)
+    monkeypatch.setattr(supervision, "_WARM_KB", warm)
+    assert supervision.adopt_warm_kb(object()) is warm
+    assert supervision.adopt_warm_kb(object()) is None  # handed over once
+    stale = _FakeKB(6)  # ops published while the standby waited: load afresh
+    monkeypatch.setattr(supervision, "_WARM_KB", stale)
+    assert supervision.adopt_warm_kb(object()) is None and stale.closed
