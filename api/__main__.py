@@ -31,6 +31,7 @@ def serve() -> None:
     settings = get_settings()
     lock = os.environ.get("API_SERVING_LOCK")
     if lock:
+        import api.main  # noqa: F401 - the app's imports (FastAPI, SQLAlchemy, routes) first
         from api import supervision
 
         supervision.warm_then_wait(Path(lock), settings.port)

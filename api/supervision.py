@@ -258,7 +258,6 @@ _WARM_KB: Any = None  # the KnowledgeService loaded by _warm(), for the app to a
 def _warm() -> bool:
     """Fill the process-wide caches an API start needs and load the KB; True when it loaded."""
     global _WARM_KB
-    import api.main  # noqa: F401 - the app's imports (FastAPI, SQLAlchemy, routes)
     from api.core.config import get_settings
     from knowledge_base.search.service import KnowledgeService
     from pii.masking import get_pipeline
