@@ -39,7 +39,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     configure_logging(settings.log_level, settings.secret_values())
     # The schema is the migrations' job (`python -m api migrate`); refuse to run on an old one.
     migrations.check_current("service", get_engine())
-    seed_demo_users(get_sessionmaker(), settings)
+    # a warm standby taking over holds the loaded KB and has seeded the demo accounts in its
+    # warm-up (api/supervision.py): the takeover skips both (seconds each on a busy machine)
+    warm_kb = supervision.adopt_warm_kb(settings.kb_config())
+    if warm_kb is None:
+        seed_demo_users(get_sessionmaker(), settings)
     app.state.rasa = RasaClient(settings)
     app.state.limiter = RateLimiter(settings.rate_limit_storage_url)
     hub = (RedisHub(settings.hub_redis_url, settings.hub_redis_channel)
@@ -48,8 +52,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await hub.start()
     desk = HandoffService(get_sessionmaker(), settings, hub)
     kb_config = settings.kb_config()
-    # a warm standby that takes over already holds the loaded KB (api/supervision.py)
-    app.state.kb = supervision.adopt_warm_kb(kb_config) or KnowledgeService(kb_config)
+    app.state.kb = warm_kb or KnowledgeService(kb_config)
     # the KB answers in degraded mode when the bot is slow or down
     app.state.gateway = Gateway(get_sessionmaker(), app.state.rasa, desk, app.state.kb,
                                 max_bot_inflight=settings.bot_max_inflight,

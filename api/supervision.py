@@ -259,11 +259,16 @@ def _warm() -> bool:
     """Fill the process-wide caches an API start needs and load the KB; True when it loaded."""
     global _WARM_KB
     from api.core.config import get_settings
+    from api.core.db import get_sessionmaker
+    from api.staff import seed_demo_users
     from knowledge_base.search.service import KnowledgeService
     from pii.masking import get_pipeline
 
+    settings = get_settings()
+    # bcrypt checks of the demo accounts (seconds); a takeover that adopts the warm KB skips them
+    seed_demo_users(get_sessionmaker(), settings)
     get_pipeline()  # spaCy + jieba (about 4 s), cached for the lifespan's WeChat start
-    kb = KnowledgeService(get_settings().kb_config())
+    kb = KnowledgeService(settings.kb_config())
     kb.start_background()
     ready = kb.wait_ready(timeout=600)
     if ready:
@@ -277,15 +282,20 @@ def _warm() -> bool:
 def adopt_warm_kb(config: Any) -> Any:
     """The KB service this process loaded while it waited as the standby (None if it did not,
     or if it serves an older release than the current one: then the app loads afresh). Taken
-    once: the app owns it from then on."""
+    once: the app owns it from then on. Not None also means the warm-up seeded the demo
+    accounts already."""
     global _WARM_KB
     kb, _WARM_KB = _WARM_KB, None
     if kb is None:
         return None
-    from knowledge_base.search.service import release_entries
+    from knowledge_base.content.store import current_release
+    from knowledge_base.db import sessions
 
+    # only the release number (reading every entry takes seconds on a busy machine)
+    with sessions(config.database_url)() as session:
+        row = current_release(session)
     snapshot = kb.snapshot
-    if snapshot is None or release_entries(config)[0] != snapshot.release:
+    if snapshot is None or row is None or row.number != snapshot.release:
         kb.close()
         return None
     return kb

@@ -142,14 +142,15 @@ class _FakeKB:
         self.closed = True
 
 
-def test_a_takeover_adopts_the_warm_kb_only_if_it_is_current(monkeypatch) -> None:
-    import knowledge_base.search.service as service
+def test_a_takeover_adopts_the_warm_kb_only_if_it_is_current(monkeypatch, tmp_path) -> None:
+    import knowledge_base.content.store as store
 
-    monkeypatch.setattr(service, "release_entries", lambda config: (7, []))
+    monkeypatch.setattr(store, "current_release", lambda session: type("R", (), {"number": 7}))
+    config = type("Config", (), {"database_url": f"sqlite:///{tmp_path}/kb.db"})()
     warm = _FakeKB(7)
     monkeypatch.setattr(supervision, "_WARM_KB", warm)
-    assert supervision.adopt_warm_kb(object()) is warm
-    assert supervision.adopt_warm_kb(object()) is None  # handed over once
+    assert supervision.adopt_warm_kb(config) is warm
+    assert supervision.adopt_warm_kb(config) is None  # handed over once
     stale = _FakeKB(6)  # ops published while the standby waited: load afresh
     monkeypatch.setattr(supervision, "_WARM_KB", stale)
-    assert supervision.adopt_warm_kb(object()) is None and stale.closed
+    assert supervision.adopt_warm_kb(config) is None and stale.closed
