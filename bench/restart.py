@@ -217,13 +217,20 @@ def run(log: Callable[[str], None] = print, rounds: int = 1) -> dict[str, Any]:
         stopped_at = time.monotonic()
         exit_code = stack.stop()
         stop_s = round(time.monotonic() - stopped_at, 2)
+        # how each process went at the SIGTERM (a SIGKILL after stopwaitsecs shows here)
+        try:
+            sup_log = (Path(tmp) / "supervisor" / "supervisord.log").read_text(errors="replace")
+        except OSError:
+            sup_log = ""
+        stopped = [line.split(" ", 3)[-1] for line in sup_log.splitlines()
+                   if "stopped:" in line or "waiting for" in line][-12:]
     finally:
         stack.stop()
     shutil.rmtree(tmp, ignore_errors=True)
     payload.update({
         "probe_interval_s": PROBE_INTERVAL, "target_s": TARGET_SECONDS, "faq": FAQ,
         "cold_start": cold, "memory_mib": memory, "kills": kills,
-        "sigterm": {"exit_code": exit_code, "seconds": stop_s},
+        "sigterm": {"exit_code": exit_code, "seconds": stop_s, "supervisord": stopped},
     })
     rows = [[k["process"], k["round"], k["bot_answer_s"], k["health_200_s"], k["all_running_s"],
              k["degraded_answers"], k["failed_tries"]] for k in kills]
@@ -238,6 +245,6 @@ def run(log: Callable[[str], None] = print, rounds: int = 1) -> dict[str, Any]:
            "Resident memory per supervised process (MiB, with its children): "
            + ", ".join(f"{n} {m}" for n, m in memory.items())
            + f".\n\nSIGTERM to the supervisor (what Ctrl-C sends): exit code {exit_code}, "
-           f"{stop_s} s.\n")
+           f"{stop_s} s" + (": " + "; ".join(stopped) if stopped else "") + ".\n")
     write_result("restart", payload, md)
     return payload
