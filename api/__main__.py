@@ -8,6 +8,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 
 import uvicorn
 
@@ -23,8 +25,16 @@ def migrate() -> None:
 
 
 def serve() -> None:
-    """Run uvicorn with the app factory."""
+    """Run uvicorn with the app factory. Under `make run`'s supervisor (API_SERVING_LOCK set)
+    the process warms up first and serves only once it holds the serving lock: the other API
+    process is a warm standby (api/supervision.py, `warm_then_wait`)."""
     settings = get_settings()
+    lock = os.environ.get("API_SERVING_LOCK")
+    if lock:
+        import api.main  # noqa: F401 - the app's imports (FastAPI, SQLAlchemy, routes) first
+        from api import supervision
+
+        supervision.warm_then_wait(Path(lock), settings.port)
     uvicorn.run(
         "api.main:create_app",
         factory=True,

@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 import migrations
+from api import supervision
 from api.channels.wechat.setup import start_wechat, stop_wechat
 from api.conversation.gateway import Gateway
 from api.conversation.rasa_client import RasaClient
@@ -38,7 +39,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     configure_logging(settings.log_level, settings.secret_values())
     # The schema is the migrations' job (`python -m api migrate`); refuse to run on an old one.
     migrations.check_current("service", get_engine())
-    seed_demo_users(get_sessionmaker(), settings)
+    # a warm standby taking over holds the loaded KB and has seeded the demo accounts in its
+    # warm-up (api/supervision.py): the takeover skips both (seconds each on a busy machine)
+    warm_kb = supervision.adopt_warm_kb(settings.kb_config())
+    if warm_kb is None:
+        seed_demo_users(get_sessionmaker(), settings)
     app.state.rasa = RasaClient(settings)
     app.state.limiter = RateLimiter(settings.rate_limit_storage_url)
     hub = (RedisHub(settings.hub_redis_url, settings.hub_redis_channel)
@@ -47,7 +52,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await hub.start()
     desk = HandoffService(get_sessionmaker(), settings, hub)
     kb_config = settings.kb_config()
-    app.state.kb = KnowledgeService(kb_config)
+    app.state.kb = warm_kb or KnowledgeService(kb_config)
     # the KB answers in degraded mode when the bot is slow or down
     app.state.gateway = Gateway(get_sessionmaker(), app.state.rasa, desk, app.state.kb,
                                 max_bot_inflight=settings.bot_max_inflight,

@@ -1,8 +1,8 @@
 """`python -m bench [ccb|realcal|ccb_policy|heldout|english_cal|english|scale|e2e|heldout_chat|
-insights|loop|load|all]`: run benchmarks, write bench/results/ (`realcal` writes
+insights|loop|load|restart|all]`: run benchmarks, write bench/results/ (`realcal` writes
 knowledge_base/search/calibration.json, `english_cal`
-knowledge_base/search/english_calibration.json; `load` starts its own stack and is not part of
-`all`: `make bench-load`).
+knowledge_base/search/english_calibration.json; `load` and `restart` start their own stack and
+are not part of `all`: `make bench-load`, `python -m bench restart`).
 
 Each benchmark writes `<name>.json` and `<name>.md`. A benchmark whose inputs are missing (the
 shared evaluation data, the built model, a running stack) is skipped with a message; `all`
@@ -83,6 +83,10 @@ def runner(name: str, args: argparse.Namespace) -> Callable[[], Any]:
 
         return lambda: load.run(seconds=args.seconds, log=log, topology=args.topology,
                                 think=tuple(float(x) for x in args.think.split(",")))  # type: ignore[arg-type]
+    if name == "restart":
+        from bench import restart
+
+        return lambda: restart.run(log=log, rounds=args.rounds)
     if name == "loop":
         from bench import loop
 
@@ -93,7 +97,8 @@ def runner(name: str, args: argparse.Namespace) -> Callable[[], Any]:
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; returns the process exit code."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("benchmark", nargs="?", default="all", choices=(*NAMES, "load", "all"))
+    parser.add_argument("benchmark", nargs="?", default="all",
+                        choices=(*NAMES, "load", "restart", "all"))
     parser.add_argument("--sizes", help="scale: comma-separated database sizes")
     parser.add_argument("--methods", help="ccb: comma-separated subset of methods")
     parser.add_argument("--no-pairs", action="store_true", help="ccb: skip BQ/AFQMC pair AUC")
@@ -106,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seconds", type=float, default=20.0,
                         help="load: seconds of arrivals per step")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="restart: kill -9 rounds over every process")
     parser.add_argument("--think", default="2,6", help="load: think time range, seconds")
     parser.add_argument("--topology", default="embedded", choices=("embedded", "production"),
                         help="load: the embedded default or the production topology on loopback")

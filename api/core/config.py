@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     rasa_url: str = "http://127.0.0.1:5005"
+    # A warm standby Rasa on the same tracker store (`make run` starts one, api/supervision.py):
+    # a message that cannot reach RASA_URL goes to it at once. Empty: no standby.
+    rasa_standby_url: str = ""
     rasa_token: str = DEV_SECRETS["rasa_token"]
     rasa_timeout: float = 20.0
     # Degraded mode (api/conversation/degraded.py): a bot turn gets at most this long; slower,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 import httpx
@@ -18,7 +19,10 @@ router = APIRouter(tags=["health"])
 async def _rasa(request: Request) -> dict[str, Any]:
     try:
         status = await request.app.state.rasa.status()
-        return {"state": "up", "model": status.get("model_id")}
+        out = {"state": "up", "model": status.get("model_id")}
+        if "servers" in status:  # a warm standby: up while either Rasa answers
+            out.update(servers=status["servers"], failovers=status["failovers"])
+        return out
     except RasaUnavailable as exc:
         return {"state": "down", "error": str(exc)}
 
@@ -46,7 +50,8 @@ async def health(request: Request) -> JSONResponse:
     body: dict[str, Any] = {"status": "ok" if healthy else "degraded", "components": components}
     # Under `make run` (supervisord): each process's state and restart count.
     procs = await asyncio.to_thread(
-        supervision.processes, request.app.state.settings.data_dir.resolve() / "supervisor")
+        supervision.processes, request.app.state.settings.data_dir.resolve() / "supervisor",
+        os.getpid())
     if procs is not None:
         body["processes"] = procs
     return JSONResponse(status_code=200 if healthy else 503, content=body)
