@@ -84,8 +84,8 @@ def install_error_handlers(app: FastAPI) -> None:
                           "The database is briefly unavailable; please retry shortly.")
         return JSONResponse(status_code=503, content=body, headers={"Retry-After": "2"})
 
-    for kind in (OperationalError, InterfaceError):
-        app.add_exception_handler(kind, _database)
+    for db_kind in (OperationalError, InterfaceError):
+        app.add_exception_handler(db_kind, _database)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

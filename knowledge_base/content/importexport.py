@@ -289,9 +289,9 @@ def validate_import(rows: Sequence[Sequence[str]], existing: dict[str, Entry], n
         given = data["id"]
         # A file without the 英文答案 / 英文标准问 column (written before issue 19, or trimmed by
         # hand) says nothing about that English text: keep it. A present but empty cell clears it.
-        for field in ("answer_en", "question_en"):
-            if field not in cells and given in existing:
-                data[field] = getattr(existing[given], field)
+        for english_field in ("answer_en", "question_en"):
+            if english_field not in cells and given in existing:
+                data[english_field] = getattr(existing[given], english_field)
         if given:
             if not ENTRY_ID_RE.match(given):
                 errors.append(RowError(number, "id", f"条目ID“{given}”格式不对（例如 repay-001）",
