@@ -84,7 +84,7 @@ SELF_SERVICE_INTENTS = {f.intent for f in FLOWS}
 # Never an answer to the bot's question: the form steps aside and the rules take over.
 STEP_ASIDE_INTENTS = {
     "faq", "cancel", "request_human", "complain", "fraud_dispute", "chitchat", "out_of_scope",
-    "greet", "goodbye", "thanks", "bot_challenge", "none_of_these",
+    "other_bank_product", "greet", "goodbye", "thanks", "bot_challenge", "none_of_these",
 }
 # Actions that may run between the user's message and the form's validation of it.
 ANSWER_PATH_ACTIONS = {"action_listen", "action_extract_slots", "action_start_flow"}

@@ -41,7 +41,7 @@ ENTITY_NAMES = {
 
 EXPECTED_INTENTS = {
     "greet", "goodbye", "thanks", "affirm", "deny", "bot_challenge",
-    "chitchat", "out_of_scope", "request_human", "complain", "fraud_dispute",
+    "chitchat", "out_of_scope", "other_bank_product", "request_human", "complain", "fraud_dispute",
     "none_of_these", "cancel", "inform", "faq", "check_bill",
     "query_statement_date", "repayment", "change_statement_date",
     "installment_bill", "installment_single", "check_points", "redeem_points",
