@@ -21,6 +21,7 @@ import numpy as np
 
 from bench.common import REPO_ROOT, Skip, now_iso, set_threads
 from bench.heldout import EVAL_DIR
+from bench.realcal import same_fit
 
 DEV_FILE = EVAL_DIR / "english_dev.yml"
 
@@ -37,21 +38,6 @@ def load_dev() -> tuple[list[tuple[str, list[str]]], list[str]]:
         items.append((str(item["query"]), [label] if isinstance(label, str)
                       else [str(x) for x in label]))
     return items, [str(x) for x in data.get("oos") or []]
-
-
-def _same_fit(document: dict[str, Any], path: Any) -> bool:
-    """True when ``path`` already holds this fit (only the fitting date differs)."""
-    try:
-        old = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-
-    def strip(doc: dict[str, Any]) -> str:
-        rest = {k: v for k, v in doc.items() if k != "provenance"}
-        prov = {k: v for k, v in doc.get("provenance", {}).items() if k != "fitted"}
-        return json.dumps([rest, prov], sort_keys=True)
-
-    return strip(old) == strip(json.loads(json.dumps(document)))
 
 
 def run(threads: int = 1, log: Callable[[str], None] = print, write: bool = True
@@ -95,7 +81,7 @@ def run(threads: int = 1, log: Callable[[str], None] = print, write: bool = True
         "retrieval": retrieval.describe(),
     }
     document = english_document(models, report, provenance)
-    if write and not _same_fit(document, ENGLISH_CALIBRATION_FILE):
+    if write and not same_fit(document, ENGLISH_CALIBRATION_FILE):
         ENGLISH_CALIBRATION_FILE.write_text(
             json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     log(f"english_cal: {len(x_in)} dev queries (hit@1 {np.mean(c1):.3f}, hit@3 "

@@ -27,7 +27,7 @@ def _sha256(path: Any) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _same_fit(document: dict[str, Any], path: Any) -> bool:
+def same_fit(document: dict[str, Any], path: Any) -> bool:
     """True when ``path`` already holds this fit (only the fitting date differs): a rerun of
     `make bench` leaves the committed file alone."""
     try:
@@ -90,7 +90,7 @@ def run(threads: int = 1, log: Callable[[str], None] = print, write: bool = True
         "retrieval": retrieval.describe(),
     }
     document = calibration_document(real, report, provenance)
-    if write and not _same_fit(document, CALIBRATION_FILE):
+    if write and not same_fit(document, CALIBRATION_FILE):
         CALIBRATION_FILE.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n",
                                     encoding="utf-8")
     log(f"realcal: {len(x_in)} dev queries, {len(x_oos)} out-of-scope; t_answer "
