@@ -24,17 +24,14 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from bench.common import REPO_ROOT, Skip, base_payload, header_md, md_table, write_result
+from bench.supervised import LOG_NAME, SupervisedStack, fully_redundant
 
 BASE_PORT = int(os.environ.get("BENCH_RESTART_PORT", "8540"))
 PROBE_INTERVAL = 0.25
@@ -42,71 +39,6 @@ GIVE_UP_SECONDS = 180.0
 COLD_START_SECONDS = 480.0  # five processes loading models at once on a shared machine
 TARGET_SECONDS = 15.0
 FAQ = "信用卡年费怎么收"
-
-
-class Stack:
-    """The embedded default under the supervisor, on its own ports and data directory."""
-
-    def __init__(self, tmp: Path, base_port: int = BASE_PORT) -> None:
-        self.tmp = tmp
-        self.api = f"http://127.0.0.1:{base_port + 2}"
-        self.env = {
-            **os.environ, "PYTHONPATH": str(REPO_ROOT), "APP_ENV": "test", "DATA_DIR": str(tmp),
-            "DATABASE_URL": f"sqlite:///{tmp}/app.db", "TRACKER_DB_DIALECT": "sqlite",
-            "TRACKER_DB": str(tmp / "tracker.db"), "CARD_DB_URL": f"sqlite:///{tmp}/cards.db",
-            "RASA_PORT": str(base_port), "RASA_URL": f"http://127.0.0.1:{base_port}",
-            "RASA_STANDBY_PORT": str(base_port + 3),
-            "ACTIONS_PORT": str(base_port + 1),
-            "ACTIONS_URL": f"http://127.0.0.1:{base_port + 1}/webhook",
-            "CARDBOT_API_PORT": str(base_port + 2), "PORT": str(base_port + 2),
-            "KB_SEARCH_URL": f"{self.api}/internal/v1/kb/search", "LOG_LEVEL": "WARNING",
-            "TF_CPP_MIN_LOG_LEVEL": "2", "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
-        }
-        self.env.pop("RASA_STANDBY_URL", None)  # follows RASA_STANDBY_PORT
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._tries = 0
-
-    def start(self) -> None:
-        subprocess.run([sys.executable, "-m", "api", "migrate"], cwd=REPO_ROOT, env=self.env,
-                       check=True, capture_output=True)
-        log = open(self.tmp / "stack.log", "ab")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen([sys.executable, "-m", "api", "supervise"], cwd=REPO_ROOT,
-                                     env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-
-    def stop(self) -> int | None:
-        if self.proc is None or self.proc.poll() is not None:
-            return None
-        os.kill(self.proc.pid, signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            return self.proc.wait()
-
-    def health(self) -> tuple[int, dict[str, Any]]:
-        try:
-            resp = httpx.get(f"{self.api}/health", timeout=3)
-            return resp.status_code, resp.json()
-        except (httpx.HTTPError, ValueError):
-            return 0, {}
-
-    def chat(self) -> str:
-        """One FAQ turn as a new cardholder: 'bot', 'degraded' or 'error' (anything else)."""
-        self._tries += 1
-        try:
-            resp = httpx.post(f"{self.api}/api/v1/chat", timeout=5,
-                              json={"user_id": f"restart-{os.getpid()}-{self._tries}",
-                                    "text": FAQ})
-        except httpx.HTTPError:
-            return "error"
-        if resp.status_code != 200:
-            return "error"
-        body = resp.json()
-        if (body.get("details") or {}).get("degraded"):
-            return "degraded"
-        # answered through the bot: the FAQ action fetched the entry from the API's KB search
-        return "bot" if body.get("outcome") == "answered" and body.get("messages") else "error"
 
 
 def _group_rss_mib(pid: int) -> float:
@@ -133,16 +65,6 @@ def _group_rss_mib(pid: int) -> float:
     return round(total / 1024, 1)
 
 
-def _all_running(body: dict[str, Any]) -> bool:
-    """Redundancy is back: every process running, no API still warming up, every Rasa server
-    answering with its model."""
-    procs = body.get("processes") or {}
-    servers = ((body.get("components") or {}).get("rasa") or {}).get("servers") or {}
-    return (bool(procs) and all(p.get("state") == "running" for p in procs.values())
-            and all(p.get("role") != "warming" for p in procs.values())
-            and all(v.get("state") == "up" for v in servers.values()))
-
-
 def _victims(procs: dict[str, Any]) -> list[tuple[str, str]]:
     """(label, process name) in kill order: the serving API first, then the others."""
     apis = {p.get("role", "serving"): n for n, p in procs.items() if n.startswith("api")}
@@ -154,14 +76,16 @@ def _victims(procs: dict[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
-def _wait(stack: Stack, started: float, log: Callable[[str], None],
+def _wait(stack: SupervisedStack, started: float, log: Callable[[str], None],
           what: str, give_up: float = GIVE_UP_SECONDS) -> dict[str, Any]:
     """Probe until the bot answers, /health is 200 and every process runs (or give up)."""
     out: dict[str, Any] = {"bot_answer_s": None, "health_200_s": None, "all_running_s": None,
                            "degraded_answers": 0, "failed_tries": 0}
+    tries = 0
     while time.monotonic() - started < give_up:
         if out["bot_answer_s"] is None:
-            got = stack.chat()
+            tries += 1
+            got = stack.chat(f"restart-{os.getpid()}-{what[:12]}-{tries}", FAQ)
             if got == "bot":
                 out["bot_answer_s"] = round(time.monotonic() - started, 2)
             elif got == "degraded":
@@ -172,7 +96,7 @@ def _wait(stack: Stack, started: float, log: Callable[[str], None],
         now = round(time.monotonic() - started, 2)
         if code == 200 and out["health_200_s"] is None:
             out["health_200_s"] = now
-        if code == 200 and _all_running(body) and out["all_running_s"] is None:
+        if code == 200 and fully_redundant(body) and out["all_running_s"] is None:
             out["all_running_s"] = now
         if None not in (out["bot_answer_s"], out["health_200_s"], out["all_running_s"]):
             break
@@ -190,14 +114,14 @@ def run(log: Callable[[str], None] = print, rounds: int = 1) -> dict[str, Any]:
         raise Skip("no trained Rasa model in bot/models: train first")
     payload = base_payload("restart", ["rasa", "supervisor", "uvicorn", "torch"])
     tmp = tempfile.mkdtemp(prefix="bench-restart-")  # kept when the stack fails (its log)
-    stack = Stack(Path(tmp))
+    stack = SupervisedStack(Path(tmp), BASE_PORT, {"LOG_LEVEL": "WARNING"})
     started = time.monotonic()
     stack.start()
     try:
         cold = _wait(stack, started, log, "cold start", COLD_START_SECONDS)
         if cold["all_running_s"] is None or cold["bot_answer_s"] is None:
             raise Skip(f"the stack did not become healthy within {COLD_START_SECONDS:.0f} s:"
-                       f" see {tmp}/stack.log")
+                       f" see {tmp}/{LOG_NAME}")
         time.sleep(5)  # let the warm-ups settle before the first kill
         procs = stack.health()[1]["processes"]
         memory = {name: _group_rss_mib(p["pid"]) for name, p in procs.items()}
