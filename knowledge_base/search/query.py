@@ -92,6 +92,10 @@ _CARD_AFTER = re.compile(r"^(的)?(信用卡|xyk|卡|白金卡|金卡|普卡|副
                          re.IGNORECASE)
 MIN_MAIN_CHARS = 6  # a question this long (content characters) stands without the context after it
 MIN_SUB_CHARS = 5  # a second question shorter than this is not offered separately
+# A second question that opens with a modal or a question word has no subject of its own
+# ("买了手机想分期，手续费怎么算？另外能提前还吗"): it asks about the first question's topic.
+_ELLIPTICAL = re.compile(r"^(能|能不能|可以|可不可以|可否|会|会不会|要|要不要|需要|需不需要|还能|"
+                         r"还可以|怎么|怎样|如何|是否|多久|多长时间|多少|什么时候|有没有|那)")
 
 
 def _content_len(text: str) -> int:
@@ -152,6 +156,9 @@ class Understanding:
     other_product: str | None = None
     sub_questions: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
+    # What to search for each sub-question: the sub-question itself, or, when it names no topic
+    # of its own ("另外能提前还吗"), the main question's context (or the main question) with it.
+    sub_searches: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -321,7 +328,18 @@ def understand(text: str, config: QueryConfig | None = None) -> Understanding:
     if _content_len(main) < 2:
         main = original.strip()
     return Understanding(original, main, bool(own), other_issuer, other_product, subs,
-                         tuple(removed))
+                         tuple(removed), tuple(_sub_search(questions[0], sub) for sub in subs))
+
+
+def _sub_search(first: Sequence[tuple[str, str]], sub: str) -> str:
+    """The text to search for ``sub``: itself, or with the topic of the first question when it
+    has none of its own: the first question's leading context ("买了个手机想分期"), else the
+    first question."""
+    if not _ELLIPTICAL.match(sub):
+        return sub
+    asked = next((k for k, (c, sep) in enumerate(first) if _is_question(c, sep)), None)
+    topic = first[:asked] if asked else first
+    return f"{_join(topic).rstrip('？?')}，{sub}"
 
 
 def _ended(sep: str) -> bool:

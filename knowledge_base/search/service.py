@@ -318,9 +318,15 @@ class KnowledgeService:
         result["query_normalized"] = meaning.normalized if meaning.changed else None
         result["other_issuer"] = _other_issuer(meaning)
         subs = []
-        for sub in meaning.sub_questions[:MAX_SUB_QUESTIONS]:
-            found = self._decide(snap, sub, sub, channel, 1, today)
-            top = found["hits"][0] if found["hits"] and found["decision"] != "fallback" else None
+        main_id = result["hits"][0]["entry_id"] if result["hits"] else None
+        searches = meaning.sub_searches or meaning.sub_questions
+        for sub, searched in list(zip(meaning.sub_questions, searches,
+                                      strict=True))[:MAX_SUB_QUESTIONS]:
+            found = self._decide(snap, sub, searched, channel, 2, today)
+            # A sub-question searched with the first question's topic may find the main entry
+            # again: offer the next one (the main answer is already there).
+            others = [h for h in found["hits"] if h["entry_id"] != main_id]
+            top = others[0] if others and found["decision"] != "fallback" else None
             subs.append({"text": sub, "entry_id": top["entry_id"] if top else None,
                          "question": top["question"] if top else None})
         result["sub_questions"] = subs

@@ -138,3 +138,14 @@ def test_a_second_question_too_short_to_offer_stays_with_the_first() -> None:
 def test_clauses_that_carry_the_question_are_kept(text: str) -> None:
     u = understand(text, DEMO)
     assert u.normalized == text and u.sub_questions == ()
+
+
+def test_a_second_question_without_a_topic_is_searched_with_the_first_ones() -> None:
+    u = understand("买了个手机想分期，手续费怎么算？另外能提前还吗", DEMO)
+    assert u.normalized == "买了个手机想分期，手续费怎么算？"
+    assert u.sub_questions == ("能提前还吗",)  # shown as asked
+    assert u.sub_searches == ("买了个手机想分期，能提前还吗",)  # the context before the question
+    v = understand("分期手续费怎么算？另外能提前还吗", DEMO)
+    assert v.sub_searches == ("分期手续费怎么算，能提前还吗",)  # no context: the first question
+    w = understand("我的卡被冻结了，怎么解冻？另外积分怎么查？", DEMO)
+    assert w.sub_searches == w.sub_questions == ("积分怎么查？",)  # a topic of its own

@@ -322,6 +322,15 @@ def test_query_understanding_with_a_non_default_bank(kb_service: KnowledgeServic
     assert both["sub_questions"] == [{"text": "账单日可以换吗？", "entry_id": "bill-001",
                                       "question": "怎么修改账单日"}]
 
+    # A second question without a topic of its own is searched with the first one's topic, and
+    # never offers the entry that already answers the first question.
+    # Alone, "能便宜点吗" is a fallback; with the topic its best hit is the main entry (fee-001).
+    elliptic = ccb.search_snapshot(snap, "信用卡年费是多少？另外能便宜点吗", today=TODAY)
+    assert ids(elliptic)[0] == "fee-001"
+    assert ccb.search_snapshot(snap, "能便宜点吗", today=TODAY)["decision"] == "fallback"
+    assert elliptic["sub_questions"] == [{"text": "能便宜点吗", "entry_id": "fee-002",
+                                          "question": "怎样免掉次年年费"}]
+
 
 def test_english_models_decide_english_queries_only(kb_service: KnowledgeService,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
