@@ -406,7 +406,9 @@ class KnowledgeService:
     def _hit(snap: Snapshot, hit: ScoredEntry, live: np.ndarray,
              matched: str | None = None) -> dict[str, Any]:
         entry = snap.entries[hit.entry_index]
-        related = _live_related(snap.artifacts.related[hit.entry_index], live)
+        linked = {snap.by_id.get(i) for i in _linked_entries(entry)}
+        related = _live_related([j for j in snap.artifacts.related[hit.entry_index]
+                                 if j not in linked], live)
         return {
             "entry_id": entry.id,
             "question": entry.question,
@@ -426,6 +428,11 @@ def _other_issuer(meaning: Understanding) -> dict[str, Any] | None:
     if meaning.other_issuer is None or note is None:
         return None
     return {"name": meaning.other_issuer, "product": meaning.other_product, "note": note}
+
+
+def _linked_entries(entry: Entry) -> set[str]:
+    """The entries the answer's own buttons already open: not offered again as related."""
+    return {t for b in entry.answer.buttons if (t := b.target_entry()) is not None}
 
 
 def _live_related(pool: Sequence[int], live: np.ndarray) -> list[int]:

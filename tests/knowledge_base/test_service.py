@@ -121,10 +121,14 @@ def test_related_questions(kb_service: KnowledgeService) -> None:
     web_ids = [r["entry_id"] for r in web]
     app_ids = [r["entry_id"] for r in app]
     assert len(web) == 3 and "lost-001" not in web_ids
-    # Same category first; the app-only entry is offered only on the app.
-    assert web_ids[0] == "lost-002" and "lost-003" not in web_ids
-    assert set(app_ids[:2]) == {"lost-002", "lost-003"}
-    assert web[0]["question"] == "补办的新卡多久能寄到"
+    # lost-002 is already a button of lost-001's answer: not offered again. Same category
+    # first; the app-only entry is offered only on the app.
+    assert "lost-002" not in web_ids and "lost-002" not in app_ids
+    assert "lost-003" not in web_ids and app_ids[0] == "lost-003"
+    assert app[0]["question"] == "怎么在App里临时锁卡"
+    # an entry whose buttons open no other entry keeps its nearest neighbour
+    fee = kb_service.search("信用卡年费是多少", today=TODAY)["hits"][0]
+    assert fee["entry_id"] == "fee-001" and fee["related"][0]["entry_id"] == "fee-002"
 
 
 def test_calibration_report_on_leave_one_out(kb_service: KnowledgeService) -> None:
