@@ -14,8 +14,9 @@ from typing import Any
 from rasa_sdk import Tracker
 
 from actions.language import language_of
+from vocab.language import TextTable
 
-TEXTS: dict[str, tuple[str, str]] = {
+TEXTS = TextTable("actions", {
     # --- flows: names ----------------------------------------------------------------------
     "flow_check_bill": ("账单查询", "bill lookup"),
     "flow_repayment": ("还款查询", "repayment lookup"),
@@ -374,14 +375,16 @@ TEXTS: dict[str, tuple[str, str]] = {
     "kb_down": ("抱歉，知识库暂时无法访问，请稍后再试，或拨打信用卡客服热线 400-123-4567。",
                 "Sorry, the knowledge base is not available right now. Please try again later "
                 "or call the card hotline 400-123-4567 (24/7)."),
-    "kb_no_english": ("", "(This answer is not available in English yet, so here it is in "
-                          "Chinese. Say \"agent\" to talk to a person.)"),
-}
+    "kb_no_english": ("（该答案暂无英文版本，以下为中文答案；如需人工服务请说“转人工”。）",
+                      "(This answer is not available in English yet, so here it is in "
+                      "Chinese. Say \"agent\" to talk to a person.)"),
+})
 
 
 def text(lang: str | None, key: str, **fields: Any) -> str:
-    """The text `key` in `lang` (Chinese unless `en`), fields filled."""
-    return TEXTS[key][1 if lang == "en" else 0].format(**fields)
+    """The text `key` in `lang` (`vocab.language.TextTable.text`; language first here, as the
+    actions call it)."""
+    return TEXTS.text(key, lang, **fields)
 
 
 def say(tracker: Tracker, key: str, **fields: Any) -> str:

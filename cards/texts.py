@@ -12,14 +12,15 @@ from datetime import date
 
 from cards import rules
 from cards.models import ACTIVE, FROZEN, GOLD, INACTIVE, LOST, PLATINUM, STANDARD
+from vocab.language import TextTable
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 TIER_NAMES_EN = {STANDARD: "Classic card", GOLD: "Gold card", PLATINUM: "Platinum card"}
-STATUS_NAMES = {
+STATUS_NAMES = TextTable("card statuses", {
     ACTIVE: ("正常", "active"), INACTIVE: ("未激活", "not activated"),
     FROZEN: ("已冻结", "frozen"), LOST: ("已挂失", "reported lost"),
-}
+})
 ITEM_NAMES_EN = {
     "miles_1000": "1,000 km of air miles",
     "video_month": "one-month video membership",
@@ -30,7 +31,7 @@ ITEM_NAMES_EN = {
 }
 
 # key -> (Chinese, English); str.format fields are filled by `text`.
-TEXTS: dict[str, tuple[str, str]] = {
+TEXTS = TextTable("cards", {
     "statement_change_recent": (
         "您上次修改账单日是在{changed}，账单日每6个月只能修改1次，{allowed}起可以再次修改。",
         "You last changed your statement date on {changed}. It can be changed once every 6 "
@@ -155,17 +156,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "year's fee is waived"),
     "fee_join": ("，", "; "),
     "fee_end": ("。", "."),
-}
+})
 
 
-def lang_of(lang: str | None) -> int:
-    """Index into a TEXTS pair: 1 for English, 0 (Chinese, the default) otherwise."""
-    return 1 if lang == "en" else 0
-
-
-def text(key: str, lang: str | None = "zh", **fields: object) -> str:
-    """The sentence `key` in `lang`, with its fields filled."""
-    return TEXTS[key][lang_of(lang)].format(**fields)
+text = TEXTS.text  # the sentence `key` in `lang`, fields filled (vocab.language.TextTable)
 
 
 def ordinal(day: int) -> str:
@@ -190,7 +184,7 @@ def tier_name(tier: str, lang: str | None = "zh") -> str:
 
 def status_name(status: str, lang: str | None = "zh") -> str:
     """正常 / active."""
-    return STATUS_NAMES[status][lang_of(lang)]
+    return STATUS_NAMES.text(status, lang)
 
 
 def card_label(last4: str, tier: str, lang: str | None = "zh") -> str:

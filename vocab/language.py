@@ -11,13 +11,19 @@ were checked), and the choice here is between two scripts, so a rule on the char
 
 A conversation keeps its language: ``zh`` or ``en`` switches it, ``mixed`` and ``None`` keep
 it. "English please" / "请说中文" (and the widget's toggle) switch it explicitly.
+Every layer keeps its user-facing words in a `TextTable` (key -> (Chinese, English)) and reads
+them with `TextTable.text(key, lang)`: one lookup with one set of rules (below).
 Standard library only (shared by both runtimes).
 """
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Mapping
 from typing import Literal
+
+logger = logging.getLogger(__name__)
 
 Language = Literal["zh", "en"]
 LANGUAGES: tuple[Language, ...] = ("zh", "en")
@@ -123,3 +129,62 @@ def entry_title(hit: dict, lang: str) -> str:
     if is_english_text(matched):
         return str(matched).strip()
     return question
+
+
+def as_language(value: object) -> Language:
+    """A stored or sent language value as `zh` | `en` (anything but ``en`` is the default)."""
+    return "en" if value == "en" else DEFAULT_LANGUAGE
+
+
+class MissingText(LookupError):
+    """A text the code asks for is not in the table (a typo or a deleted key: a bug)."""
+
+
+class UnknownLanguage(ValueError):
+    """A language other than ``zh``/``en`` was asked for (normalise with `as_language`)."""
+
+
+class TextTable(dict[str, tuple[str, str]]):
+    """A layer's user-facing texts: key -> (Chinese, English), filled with str.format.
+
+    The rules, the same for every layer:
+    - every entry has its Chinese text (checked when the table is built: a table with an empty
+      Chinese text does not import);
+    - `text(key, lang)`: ``lang`` None is the default (Chinese); a language other than zh/en
+      raises `UnknownLanguage`; a key not in the table raises `MissingText`;
+    - an English text left empty falls back to the Chinese one and logs a warning (a reply in
+      the wrong language beats no reply to a cardholder); `missing_english()` lists such keys
+      so a test can keep the shipped tables complete.
+    """
+
+    def __init__(self, name: str, entries: Mapping[str, tuple[str, str]]) -> None:
+        super().__init__(entries)
+        self.name = name
+        empty = sorted(key for key, (zh, _en) in self.items() if not zh)
+        if empty:
+            raise ValueError(f"{name}: no Chinese text for {', '.join(empty)}")
+
+    def missing_english(self) -> list[str]:
+        """Keys whose English text is empty (they fall back to Chinese)."""
+        return sorted(key for key, (_zh, en) in self.items() if not en)
+
+    def template(self, key: str, lang: str | None = None) -> str:
+        """The unfilled text `key` in `lang` (see the class docstring for the failures)."""
+        if lang is None:
+            lang = DEFAULT_LANGUAGE
+        if lang not in LANGUAGES:
+            raise UnknownLanguage(f"{self.name}: language {lang!r} (expected zh or en)")
+        try:
+            zh, en = self[key]
+        except KeyError:
+            raise MissingText(f"{self.name}: no text {key!r}") from None
+        if lang == "zh":
+            return zh
+        if not en:
+            logger.warning("%s: no English text for %r, replying in Chinese", self.name, key)
+            return zh
+        return en
+
+    def text(self, key: str, lang: str | None = None, **fields: object) -> str:
+        """The text `key` in `lang` with its fields filled (a field left out: KeyError)."""
+        return self.template(key, lang).format(**fields)
