@@ -365,6 +365,15 @@ TEXTS = TextTable("actions", {
     "kb_none_of_these": ("都不是", "None of these"),
     "kb_also_asked": ("您还问到：", "You also asked:"),
     "kb_our_related": ("本行的相关问题：", " Related questions about our cards:"),
+    # The KB words its other-bank note in Chinese (with the bank's Chinese name); English
+    # conversations read these instead. {bank}: the name when written in Latin letters.
+    "kb_other_product": ("抱歉，这是{bank}的产品，我只能解答本行信用卡的问题。",
+                         "Sorry, that is a product of {bank}: I can only answer questions "
+                         "about our own credit cards."),
+    "kb_other_issuer": ("提示：您提到了{bank}，以下解答针对本行信用卡，{bank}的规定请以该行为准。",
+                        "Note: you mentioned {bank}. The answer below is about our own credit "
+                        "cards; that bank's own rules may differ."),
+    "kb_another_bank": ("其他银行", "another bank"),
     "kb_fallback2": ("抱歉，我还是没能理解您的问题。要不要为您转接人工客服？",
                      "Sorry, I still don't understand your question. Shall I connect you to a "
                      "human agent?"),
@@ -375,9 +384,6 @@ TEXTS = TextTable("actions", {
     "kb_down": ("抱歉，知识库暂时无法访问，请稍后再试，或拨打信用卡客服热线 400-123-4567。",
                 "Sorry, the knowledge base is not available right now. Please try again later "
                 "or call the card hotline 400-123-4567 (24/7)."),
-    "kb_no_english": ("（该答案暂无英文版本，以下为中文答案；如需人工服务请说“转人工”。）",
-                      "(This answer is not available in English yet, so here it is in "
-                      "Chinese. Say \"agent\" to talk to a person.)"),
 })
 
 

@@ -30,6 +30,22 @@ ITEM_NAMES_EN = {
     "luggage_20": "20-inch trolley suitcase",
 }
 
+# The English names of the merchants and bank postings of the card store's data, by the name a
+# transaction records (the acquirer sends the Chinese one). A merchant not listed keeps its
+# recorded name in English replies too: it is what the cardholder's statement prints.
+MERCHANT_NAMES_EN = {
+    "还款，谢谢": "Payment, thank you",
+    "补卡工本费": "Card replacement fee",
+    "京东商城": "JD.com", "美团外卖": "Meituan food delivery", "滴滴出行": "DiDi rides",
+    "海底捞火锅": "Haidilao Hot Pot", "苹果官网": "Apple online store",
+    "携程旅行": "Trip.com", "盒马鲜生": "Freshippo", "美宜佳便利店": "Meiyijia convenience store",
+    "中国石化加油站": "Sinopec petrol station", "优衣库": "UNIQLO", "网易严选": "NetEase Yanxuan",
+    "电影院": "Cinema", "宜家家居": "IKEA", "星巴克": "Starbucks", "国航官网": "Air China online",
+    "万豪酒店": "Marriott Hotel", "SKP商场": "SKP mall", "山姆会员店": "Sam's Club",
+    "沃尔玛": "Walmart", "中国联通": "China Unicom", "肯德基": "KFC", "屈臣氏": "Watsons",
+    "拼多多": "Pinduoduo", "瑞幸咖啡": "Luckin Coffee", "永辉超市": "Yonghui Supermarket",
+}
+
 # key -> (Chinese, English); str.format fields are filled by `text`.
 TEXTS = TextTable("cards", {
     "statement_change_recent": (
@@ -106,6 +122,15 @@ TEXTS = TextTable("cards", {
     "temp_amount_step": (
         "临时额度需为100元的整数倍，请重新输入。",
         "The temporary limit must be a multiple of 100 yuan. Please enter it again."),
+    "no_account": ("未查询到您名下的信用卡账户。",
+                   "No credit card account was found in your name."),
+    "card_not_found": ("没有找到您名下尾号{last4}的信用卡。",
+                       "No credit card of yours ends in {last4}."),
+    "single_not_eligible": (
+        "这笔消费不符合单笔分期条件（需满600元、尚未出账且未分期）。",
+        "This purchase cannot be split into instalments (it must be at least 600 yuan, not yet "
+        "on a statement and not already in instalments)."),
+    "item_unknown": ("积分商城里没有这个礼品。", "This reward is not in the points catalogue."),
     "card_unknown": (
         "没有找到您名下尾号{last4}的信用卡，请核对后重新输入卡号后四位。",
         "No card of yours ends in {last4}. Please check and enter the last 4 digits again."),
@@ -160,6 +185,11 @@ TEXTS = TextTable("cards", {
 
 
 text = TEXTS.text  # the sentence `key` in `lang`, fields filled (vocab.language.TextTable)
+
+
+def merchant_name(recorded: str, lang: str | None = "zh") -> str:
+    """京东商城 / JD.com (the recorded name where no English one is known)."""
+    return MERCHANT_NAMES_EN.get(recorded, recorded) if lang == "en" else recorded
 
 
 def ordinal(day: int) -> str:

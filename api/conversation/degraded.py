@@ -17,7 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vocab import MessageType, Outcome
-from vocab.language import TextTable, entry_title
+from vocab.language import (
+    TextTable,
+    answer_body,
+    answer_buttons,
+    entry_title,
+    link_title,
+    offered_related,
+)
 
 HUMAN_PAYLOAD = "/request_human"
 NONE_PAYLOAD = "/none_of_these"
@@ -35,8 +42,6 @@ TEXTS = TextTable("degraded", {
     "clarify": ("您是不是想问：", "Did you mean one of these?"),
     "related": ("猜你想问：", "You may also want to ask:"),
 })
-NO_ENGLISH_NOTE = ("(This answer is not available in English yet, so here it is in Chinese. "
-                   "Say \"agent\" to talk to a person.)")
 HUMAN_BUTTON = {"title": TEXTS.text("to_human"), "payload": HUMAN_PAYLOAD}
 NONE_OF_THESE = {"title": TEXTS.text("none"), "payload": NONE_PAYLOAD}
 LIMITED = TEXTS.text("limited")
@@ -72,31 +77,23 @@ def picked_entry(text: str) -> str | None:
     return str(value) if value else None
 
 
-def answer_text(hit: dict[str, Any], lang: str) -> str:
-    """The entry's answer in the conversation's language: `answer_en` for English when the
-    entry has it, else the Chinese answer (after an English note for English conversations)."""
-    if lang == "en":
-        english = (hit.get("answer_en") or "").strip()
-        return english or f"{NO_ENGLISH_NOTE}\n{hit['answer']['text']}"
-    return str(hit["answer"]["text"])
-
-
 def answer_messages(hit: dict[str, Any], lang: str = "zh") -> list[dict[str, Any]]:
     """An entry's rich answer and up to three related questions (as the action sends them)."""
     answer = hit["answer"]
     out: list[dict[str, Any]] = []
-    buttons = list(answer.get("buttons") or [])
-    text = answer_text(hit, lang)
+    buttons = answer_buttons(answer.get("buttons") or [], lang)
+    text, _english = answer_body(hit, lang)
     if buttons:
         out.append({"type": MessageType.BUTTONS.value, "text": text, "buttons": buttons})
     else:
         out.append({"type": MessageType.TEXT.value, "text": text})
     for link in answer.get("links") or []:
-        out.append({"type": MessageType.LINK.value, "text": link.get("title", ""),
+        out.append({"type": MessageType.LINK.value, "text": link_title(link, lang),
                     "url": link.get("url")})
     if answer.get("image"):
         out.append({"type": MessageType.IMAGE.value, "text": "", "url": answer["image"]})
-    related = [entry_button(r["entry_id"], entry_title(r, lang)) for r in hit.get("related") or []]
+    related = [entry_button(r["entry_id"], entry_title(r, lang))
+               for r in offered_related(hit.get("related") or [], lang)]
     if related:
         out.append({"type": MessageType.BUTTONS.value, "text": TEXTS.text("related", lang),
                     "buttons": related[:MAX_RELATED]})
