@@ -14,9 +14,10 @@ from typing import Any
 from rasa_sdk import Tracker
 
 from actions.language import language_of
-from vocab.language import TextTable
+from vocab.language import KB_WORDS, TextTable
 
 TEXTS = TextTable("actions", {
+    **KB_WORDS,  # btn_human, kb_related, kb_clarify, kb_none_of_these
     # --- flows: names ----------------------------------------------------------------------
     "flow_check_bill": ("账单查询", "bill lookup"),
     "flow_repayment": ("还款查询", "repayment lookup"),
@@ -37,7 +38,6 @@ TEXTS = TextTable("actions", {
     # --- buttons ----------------------------------------------------------------------------
     "btn_confirm": ("确认", "Confirm"),
     "btn_cancel": ("取消", "Cancel"),
-    "btn_human": ("转人工客服", "Talk to an agent"),
     "btn_reissue_yes": ("需要补卡", "Yes, send a new card"),
     "btn_reissue_no": ("暂不补卡", "No new card for now"),
     "btn_periods": ("{n}期", "{n} months"),
@@ -360,9 +360,6 @@ TEXTS = TextTable("actions", {
                      "A reminder: your new {tier}{card} is not activated yet. Just tell me "
                      "\"activate my card\"; no annual fee is charged before activation."),
     # --- knowledge base ---------------------------------------------------------------------
-    "kb_related": ("猜你想问：", "You may also want to ask:"),
-    "kb_clarify": ("您是不是想问：", "Did you mean one of these?"),
-    "kb_none_of_these": ("都不是", "None of these"),
     "kb_also_asked": ("您还问到：", "You also asked:"),
     "kb_our_related": ("本行的相关问题：", " Related questions about our cards:"),
     # The KB words its other-bank note in Chinese (with the bank's Chinese name); English

@@ -200,6 +200,14 @@ class TextTable(dict[str, tuple[str, str | None]]):
 NO_ENGLISH_NOTE = ("(This answer is not available in English yet, so here it is in Chinese. "
                    "Say \"agent\" to talk to a person.)")
 LINK_TITLE_EN = "Details (page in Chinese)"
+# The words around a KB answer, one wording for the actions and the degraded mode (both
+# tables start from these).
+KB_WORDS: dict[str, tuple[str, str | None]] = {
+    "btn_human": ("转人工客服", "Talk to an agent"),
+    "kb_related": ("猜你想问：", "You may also want to ask:"),
+    "kb_clarify": ("您是不是想问：", "Did you mean one of these?"),
+    "kb_none_of_these": ("都不是", "None of these"),
+}
 ACTION_TITLES_EN = {
     "request_human": "Talk to an agent", "check_bill": "Check my bill",
     "repayment": "How to repay", "check_credit_limit": "Check my credit limit",

@@ -18,6 +18,7 @@ from typing import Any
 
 from vocab import MessageType, Outcome
 from vocab.language import (
+    KB_WORDS,
     TextTable,
     answer_body,
     answer_buttons,
@@ -30,8 +31,7 @@ HUMAN_PAYLOAD = "/request_human"
 NONE_PAYLOAD = "/none_of_these"
 # Every text in the conversation's language (issue 19), as the actions word them.
 TEXTS = TextTable("degraded", {
-    "to_human": ("转人工客服", "Talk to an agent"),
-    "none": ("都不是", "None of these"),
+    **KB_WORDS,  # btn_human, kb_related, kb_clarify, kb_none_of_these
     "limited": ("抱歉，智能客服的部分服务暂时受限（如账单、额度、卡片等自助办理），"
                 "请稍后再试；也可以为您转接人工客服。",
                 "Sorry, some services of the assistant are briefly limited (self-service such as "
@@ -39,11 +39,9 @@ TEXTS = TextTable("degraded", {
     "kb_down": ("抱歉，智能客服暂时开小差了，请稍后再试，或拨打信用卡客服热线 400-123-4567。",
                 "Sorry, the assistant is not available right now. Please try again later, or "
                 "call the card hotline 400-123-4567 (24/7)."),
-    "clarify": ("您是不是想问：", "Did you mean one of these?"),
-    "related": ("猜你想问：", "You may also want to ask:"),
 })
-HUMAN_BUTTON = {"title": TEXTS.text("to_human"), "payload": HUMAN_PAYLOAD}
-NONE_OF_THESE = {"title": TEXTS.text("none"), "payload": NONE_PAYLOAD}
+HUMAN_BUTTON = {"title": TEXTS.text("btn_human"), "payload": HUMAN_PAYLOAD}
+NONE_OF_THESE = {"title": TEXTS.text("kb_none_of_these"), "payload": NONE_PAYLOAD}
 LIMITED = TEXTS.text("limited")
 KB_DOWN = TEXTS.text("kb_down")
 CLARIFY_K = 3
@@ -95,7 +93,7 @@ def answer_messages(hit: dict[str, Any], lang: str = "zh") -> list[dict[str, Any
     related = [entry_button(r["entry_id"], entry_title(r, lang))
                for r in offered_related(hit.get("related") or [], lang)]
     if related:
-        out.append({"type": MessageType.BUTTONS.value, "text": TEXTS.text("related", lang),
+        out.append({"type": MessageType.BUTTONS.value, "text": TEXTS.text("kb_related", lang),
                     "buttons": related[:MAX_RELATED]})
     return out
 
@@ -119,8 +117,8 @@ def from_kb(result: dict[str, Any], *, picked: bool, reason: str,
                              for h in hits[:CLARIFY_K]], "release": release}
         return DegradedTurn(Outcome.CLARIFY.value,
                             [{"type": MessageType.BUTTONS.value,
-                              "text": TEXTS.text("clarify", lang),
-                              "buttons": [*buttons, {"title": TEXTS.text("none", lang),
+                              "text": TEXTS.text("kb_clarify", lang),
+                              "buttons": [*buttons, {"title": TEXTS.text("kb_none_of_these", lang),
                                                      "payload": NONE_PAYLOAD}]}],
                             {**base, "kb": kb}, kb)
     kb = {"score": hits[0].get("score") if hits else None, "release": release}
@@ -134,7 +132,7 @@ def limited(reason: str, kb: dict[str, Any] | None = None, lang: str = "zh") -> 
         details["kb"] = kb
     return DegradedTurn(Outcome.FALLBACK.value,
                         [{"type": MessageType.BUTTONS.value, "text": TEXTS.text("limited", lang),
-                          "buttons": [{"title": TEXTS.text("to_human", lang),
+                          "buttons": [{"title": TEXTS.text("btn_human", lang),
                                        "payload": HUMAN_PAYLOAD}]}], details, kb)
 
 

@@ -70,6 +70,25 @@ def start(t: Transcript, driver, user: str, text: str, intent: str,
     return d
 
 
+YES = ("yes", "affirm", None)
+# The changes, each to its confirmed result: (cardholder, first message, intent, answers).
+CHANGES = [
+    ("demo-gold-001", "change my statement date", "change_statement_date",
+     [("30", "inform", ents(day="30号")), ("15", "inform", ents(day="15号")), YES]),
+    ("demo-gold-001", "split my bill", "installment_bill",
+     [("3000", "inform", ents(amount="3000元")), ("12", "inform", ents(period="12期")), YES]),
+    ("demo-standard-001", "split one purchase", "installment_single",
+     [("12", "inform", ents(period="12期")), YES]),
+    ("demo-gold-001", "redeem points", "redeem_points",
+     [("phone top-up", "inform", ents(points_item="话费")), YES]),
+    ("demo-gold-001", "temporary limit", "apply_temp_limit",
+     [("5000", "inform", ents(amount="5000元")), YES]),
+    ("demo-standard-001", "I lost my card", "report_lost_card", [YES, YES]),
+    ("demo-gold-002", "activate my card", "activate_card", [YES]),
+    ("demo-gold-001", "freeze my card", "freeze_card", [YES]),
+]
+
+
 def test_self_service_forms_in_english_send_no_chinese(driver, store) -> None:
     t = Transcript()
     for user in ("demo-gold-001", "demo-standard-001", "demo-platinum-001", "demo-gold-002",
@@ -80,37 +99,12 @@ def test_self_service_forms_in_english_send_no_chinese(driver, store) -> None:
                              ("annual fee", "annual_fee")]:
             start(t, driver, user, text, intent)
 
-    d = start(t, driver, "demo-gold-001", "change my statement date", "change_statement_date")
-    t.say(d, "30", "inform", ents(day="30号"))
-    t.say(d, "15", "inform", ents(day="15号"))
-    t.say(d, "yes", "affirm")
-
-    d = start(t, driver, "demo-gold-001", "split my bill", "installment_bill")
-    periods = t.say(d, "3000", "inform", ents(amount="3000元"))
-    assert [b["payload"] for b in periods.buttons][0] == '/inform{"period":"3期"}'
-    t.say(d, "12", "inform", ents(period="12期"))
-    t.say(d, "yes", "affirm")
-
-    d = start(t, driver, "demo-standard-001", "split one purchase", "installment_single")
-    t.say(d, "12", "inform", ents(period="12期"))
-    t.say(d, "yes", "affirm")
-
-    d = start(t, driver, "demo-gold-001", "redeem points", "redeem_points")
-    t.say(d, "phone top-up", "inform", ents(points_item="话费"))
-    t.say(d, "yes", "affirm")
-
-    d = start(t, driver, "demo-gold-001", "temporary limit", "apply_temp_limit")
-    t.say(d, "5000", "inform", ents(amount="5000元"))
-    t.say(d, "yes", "affirm")
-
-    d = start(t, driver, "demo-standard-001", "I lost my card", "report_lost_card")
-    t.say(d, "yes", "affirm")
-    t.say(d, "yes", "affirm")
-
-    d = start(t, driver, "demo-gold-002", "activate my card", "activate_card")
-    t.say(d, "yes", "affirm")
-    d = start(t, driver, "demo-gold-001", "freeze my card", "freeze_card")
-    t.say(d, "yes", "affirm")
+    for user, text, intent, answers in CHANGES:
+        d = start(t, driver, user, text, intent)
+        for said, said_intent, entities in answers:
+            t.say(d, said, said_intent, entities)
+    periods = next(turn for said, turn in t.turns if said == "3000")
+    assert periods.buttons[0]["payload"] == '/inform{"period":"3期"}'  # the NLU's value
 
     d = english(driver, "demo-gold-001")  # a failed identity check
     t.say(d, "change my statement date", "change_statement_date")
