@@ -30,14 +30,14 @@
   cancelBtn.className = "live-cancel";
   cancelBtn.textContent = tx("cancel");
   cancelBtn.hidden = true;
-  (header.querySelector(".header-actions") || header).appendChild(cancelBtn);
+  header.appendChild(cancelBtn);
   // Explicit request for a human, always at hand while the bot serves (same as typing 转人工).
   const humanBtn = document.createElement("button");
   humanBtn.type = "button";
   humanBtn.id = "request-human";
   humanBtn.className = "live-cancel";
   humanBtn.textContent = tx("human");
-  (header.querySelector(".header-actions") || header).appendChild(humanBtn);
+  header.appendChild(humanBtn);
   humanBtn.addEventListener("click", function () {
     if (window.cardbotSend) window.cardbotSend("/request_human", tx("human"));
   });

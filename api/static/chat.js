@@ -222,17 +222,14 @@
     sendMessage(text);
   });
   // The language toggle in the header: the server switches the conversation and confirms.
-  // The header's buttons sit side by side in one group (chat-live.js adds 转人工 / 取消排队 to
-  // it): positioned one by one they covered each other and the toggle could not be clicked.
+  // At the header's right edge; chat-live.css keeps 转人工 / 取消排队 to its left (they used to
+  // cover the toggle, which could not be clicked).
   const header = document.querySelector(".chat-header");
-  const actions = document.createElement("div");
-  actions.className = "header-actions";
-  header.appendChild(actions);
   const toggle = document.createElement("button");
   toggle.type = "button";
   toggle.id = "lang-toggle";
   toggle.className = "live-cancel";
-  actions.appendChild(toggle);
+  header.appendChild(toggle);
   toggle.addEventListener("click", function () {
     const target = i18n.lang === "en" ? "zh" : "en";
     sendMessage("/language_" + target, STRINGS[target].switchShown);

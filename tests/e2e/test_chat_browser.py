@@ -57,7 +57,8 @@ def test_english_toggle_leaves_no_chinese_on_the_page(stack, page) -> None:
     before = page.locator(".msg.bot").count()
     page.fill("#input", "How do I check my bill?")
     page.click("#send")
-    expect(page.locator(".msg.bot")).to_have_count(before + 1, timeout=60_000)
+    expect(page.locator(".msg.bot").nth(before)).to_be_visible(timeout=60_000)
+    expect(page.locator("#typing")).to_be_hidden(timeout=60_000)  # the whole reply is drawn
     chinese = re.compile(CJK)
     shown = {
         "title": page.title(),
