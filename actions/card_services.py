@@ -105,11 +105,9 @@ class CardServiceAction(Action, ABC):
         try:
             self.perform(dispatcher, tracker, profile)
         except CardServiceError as exc:
-            # The store's re-check speaks Chinese (it knows no conversation); English
-            # conversations get the reason from the same rule in their language when it
-            # still applies, else the store's sentence.
-            reason = self.blocked(tracker, profile) if language_of(tracker) == "en" else None
-            dispatcher.utter_message(text=say(tracker, "refused", reason=reason or exc.message))
+            # the store's re-check refuses in both languages (it knows no conversation)
+            dispatcher.utter_message(text=say(tracker, "refused",
+                                              reason=exc.in_language(language_of(tracker))))
             send_meta(dispatcher, ANSWERED, flow=self.name(), done=False, reason="refused")
             return reset_events()
         send_meta(dispatcher, ANSWERED, flow=self.name(), done=True)
@@ -169,7 +167,8 @@ class ActionCheckBill(CardServiceAction):
         if recent:
             lines.append(text(lang, "bill_recent"))
             lines += [text(lang, "bill_txn", date=texts.fmt_date(t.posted_on, lang),
-                           merchant=t.merchant, amount=yuan(t.amount_fen),
+                           merchant=texts.merchant_name(t.merchant, lang),
+                           amount=yuan(t.amount_fen),
                            unbilled="" if t.billed else text(lang, "bill_unbilled"))
                       for t in recent]
         dispatcher.utter_message(text="\n".join(lines))

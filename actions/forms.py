@@ -219,7 +219,9 @@ def parse_transaction(text: str, ctx: Context) -> int | None:
         match = [t for t in candidates if t.amount_fen == fen]
         if len(match) == 1:
             return match[0].id
-    by_name = [t for t in candidates if t.merchant and t.merchant in text]
+    lowered = text.lower()
+    by_name = [t for t in candidates if t.merchant and (
+        t.merchant in text or texts.merchant_name(t.merchant, "en").lower() in lowered)]
     if len(by_name) == 1:
         return by_name[0].id
     ordinal = _ORDINAL.search(text)

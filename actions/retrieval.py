@@ -13,14 +13,31 @@ from actions import kb_client
 from actions.language import language_of
 from actions.meta import ANSWERED, CLARIFY, FALLBACK, send_meta
 from actions.texts import TEXTS, text
-from vocab.language import entry_title
+from vocab.language import (
+    answer_body,
+    answer_buttons,
+    detect,
+    entry_title,
+    link_title,
+    offered_related,
+)
 
 logger = logging.getLogger(__name__)
 
 NONE_OF_THESE = {"title": TEXTS["kb_none_of_these"][0], "payload": "/none_of_these"}
 MAX_RELATED = 3
-# Said before the Chinese answer of an entry that has no English text yet (issue 19).
-NO_ENGLISH_NOTE = TEXTS["kb_no_english"][1]
+
+
+def other_issuer_note(other: dict[str, Any], lang: str) -> str:
+    """The KB's note about another bank, in the conversation's language (the KB writes it in
+    Chinese; an English conversation reads the same note from the table, the bank's name
+    kept only when it is written in Latin letters)."""
+    if lang != "en":
+        return str(other["note"])
+    name = str(other.get("name") or "")
+    bank = name if name and detect(name) in ("en", None) else text(lang, "kb_another_bank")
+    key = "kb_other_product" if other.get("product") else "kb_other_issuer"
+    return text(lang, key, bank=bank)
 
 
 def none_of_these(lang: str) -> dict[str, str]:
@@ -44,32 +61,20 @@ def channel_of(tracker: Tracker) -> str:
     return str(metadata.get("channel") or "web")
 
 
-def answer_text(hit: dict[str, Any], lang: str) -> tuple[str, bool]:
-    """(the text to send, whether it is in English) for an entry in the conversation's
-    language: English when the entry has `answer_en`, else the Chinese answer (with an English
-    note in front for English conversations)."""
-    if lang == "en":
-        english = (hit.get("answer_en") or "").strip()
-        if english:
-            return english, True
-        return f"{NO_ENGLISH_NOTE}\n{hit['answer']['text']}", False
-    return hit["answer"]["text"], False
-
-
 def utter_answer(dispatcher: CollectingDispatcher, hit: dict[str, Any], lang: str = "zh") -> None:
     """Send an entry's rich answer and up to three related questions."""
     answer = hit["answer"]
-    buttons = list(answer.get("buttons") or [])
-    body, _english = answer_text(hit, lang)
+    buttons = answer_buttons(answer.get("buttons") or [], lang)
+    body, _english = answer_body(hit, lang)
     if buttons:
         dispatcher.utter_message(text=body, buttons=buttons)
     else:
         dispatcher.utter_message(text=body)
     for link in answer.get("links") or []:
-        dispatcher.utter_message(json_message={"link": link})
+        dispatcher.utter_message(json_message={"link": {**link, "title": link_title(link, lang)}})
     if answer.get("image"):
         dispatcher.utter_message(image=answer["image"])
-    related = [hit_button(r, lang) for r in hit.get("related") or []]
+    related = [hit_button(r, lang) for r in offered_related(hit.get("related") or [], lang)]
     if related:
         dispatcher.utter_message(text=text(lang, "kb_related"), buttons=related[:MAX_RELATED])
 
@@ -121,10 +126,10 @@ def respond(dispatcher: CollectingDispatcher, result: dict[str, Any], *, picked:
         buttons = [hit_button(h, lang) for h in hits[:3]] \
             if decision in ("answer", "clarify") else []
         if buttons:
-            dispatcher.utter_message(text=other["note"] + text(lang, "kb_our_related"),
-                                     buttons=buttons)
+            dispatcher.utter_message(text=other_issuer_note(other, lang) +
+                                     text(lang, "kb_our_related"), buttons=buttons)
         else:
-            dispatcher.utter_message(text=other["note"])
+            dispatcher.utter_message(text=other_issuer_note(other, lang))
         send_meta(dispatcher, CLARIFY if buttons else FALLBACK, reason="other_issuer_product",
                   kb={"candidates": [{"entry_id": h["entry_id"], "score": h.get("score")}
                                      for h in hits[:3]] if buttons else [],
@@ -134,7 +139,7 @@ def respond(dispatcher: CollectingDispatcher, result: dict[str, Any], *, picked:
         return [SlotSet("kb_entry_id", None),
                 SlotSet("kb_last_outcome", CLARIFY if buttons else FALLBACK)]
     if other.get("note") and decision in ("answer", "clarify"):
-        dispatcher.utter_message(text=other["note"])
+        dispatcher.utter_message(text=other_issuer_note(other, lang))
 
     if decision == "answer":
         top = hits[0]
@@ -143,7 +148,7 @@ def respond(dispatcher: CollectingDispatcher, result: dict[str, Any], *, picked:
         kb: dict[str, Any] = {"entry_id": top["entry_id"], "score": top.get("score"),
                               "release": release, "picked": picked, **kb_meta(result)}
         if lang == "en":  # which text an English conversation got (answer_en or the Chinese)
-            kb["answer_language"] = "en" if answer_text(top, lang)[1] else "zh"
+            kb["answer_language"] = "en" if answer_body(top, lang)[1] else "zh"
         send_meta(dispatcher, ANSWERED, kb=kb, **meta)
         return [SlotSet("kb_entry_id", None), SlotSet("kb_fallbacks", 0),
                 SlotSet("kb_last_outcome", ANSWERED)]

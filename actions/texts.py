@@ -14,8 +14,10 @@ from typing import Any
 from rasa_sdk import Tracker
 
 from actions.language import language_of
+from vocab.language import KB_WORDS, TextTable
 
-TEXTS: dict[str, tuple[str, str]] = {
+TEXTS = TextTable("actions", {
+    **KB_WORDS,  # btn_human, kb_related, kb_clarify, kb_none_of_these
     # --- flows: names ----------------------------------------------------------------------
     "flow_check_bill": ("账单查询", "bill lookup"),
     "flow_repayment": ("还款查询", "repayment lookup"),
@@ -36,7 +38,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     # --- buttons ----------------------------------------------------------------------------
     "btn_confirm": ("确认", "Confirm"),
     "btn_cancel": ("取消", "Cancel"),
-    "btn_human": ("转人工客服", "Talk to an agent"),
     "btn_reissue_yes": ("需要补卡", "Yes, send a new card"),
     "btn_reissue_no": ("暂不补卡", "No new card for now"),
     "btn_periods": ("{n}期", "{n} months"),
@@ -359,11 +360,17 @@ TEXTS: dict[str, tuple[str, str]] = {
                      "A reminder: your new {tier}{card} is not activated yet. Just tell me "
                      "\"activate my card\"; no annual fee is charged before activation."),
     # --- knowledge base ---------------------------------------------------------------------
-    "kb_related": ("猜你想问：", "You may also want to ask:"),
-    "kb_clarify": ("您是不是想问：", "Did you mean one of these?"),
-    "kb_none_of_these": ("都不是", "None of these"),
     "kb_also_asked": ("您还问到：", "You also asked:"),
     "kb_our_related": ("本行的相关问题：", " Related questions about our cards:"),
+    # The KB words its other-bank note in Chinese (with the bank's Chinese name); English
+    # conversations read these instead. {bank}: the name when written in Latin letters.
+    "kb_other_product": ("抱歉，这是{bank}的产品，我只能解答本行信用卡的问题。",
+                         "Sorry, that is a product of {bank}: I can only answer questions "
+                         "about our own credit cards."),
+    "kb_other_issuer": ("提示：您提到了{bank}，以下解答针对本行信用卡，{bank}的规定请以该行为准。",
+                        "Note: you mentioned {bank}. The answer below is about our own credit "
+                        "cards; that bank's own rules may differ."),
+    "kb_another_bank": ("其他银行", "another bank"),
     "kb_fallback2": ("抱歉，我还是没能理解您的问题。要不要为您转接人工客服？",
                      "Sorry, I still don't understand your question. Shall I connect you to a "
                      "human agent?"),
@@ -374,14 +381,13 @@ TEXTS: dict[str, tuple[str, str]] = {
     "kb_down": ("抱歉，知识库暂时无法访问，请稍后再试，或拨打信用卡客服热线 400-123-4567。",
                 "Sorry, the knowledge base is not available right now. Please try again later "
                 "or call the card hotline 400-123-4567 (24/7)."),
-    "kb_no_english": ("", "(This answer is not available in English yet, so here it is in "
-                          "Chinese. Say \"agent\" to talk to a person.)"),
-}
+})
 
 
 def text(lang: str | None, key: str, **fields: Any) -> str:
-    """The text `key` in `lang` (Chinese unless `en`), fields filled."""
-    return TEXTS[key][1 if lang == "en" else 0].format(**fields)
+    """The text `key` in `lang` (`vocab.language.TextTable.text`; language first here, as the
+    actions call it)."""
+    return TEXTS.text(key, lang, **fields)
 
 
 def say(tracker: Tracker, key: str, **fields: Any) -> str:

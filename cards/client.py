@@ -213,7 +213,7 @@ class SqlCardAccountClient:
             stmt = stmt.with_for_update()  # a no-op on SQLite, row lock on PostgreSQL
         holder = session.scalars(stmt).first()
         if holder is None:
-            raise CardServiceError("未查询到您名下的信用卡账户。")
+            raise CardServiceError.of("no_account")
         return holder
 
     @staticmethod
@@ -225,7 +225,7 @@ class SqlCardAccountClient:
         card = session.scalars(select(Card).where(Card.cardholder_id == holder.id,
                                                   Card.last4 == last4)).first()
         if card is None:
-            raise CardServiceError(f"没有找到您名下尾号{last4}的信用卡。")
+            raise CardServiceError.of("card_not_found", last4=last4)
         return card
 
     @staticmethod
@@ -284,9 +284,11 @@ class SqlCardAccountClient:
         return holder, self._view(session, holder)
 
     @staticmethod
-    def _check(reason: str | None) -> None:
+    def _check(rule: Callable[..., str | None], *args: Any) -> None:
+        """Run an eligibility rule of cards.views; its reason, in both languages, refuses."""
+        reason = rule(*args)
         if reason:
-            raise CardServiceError(reason)
+            raise CardServiceError(reason, rule(*args, lang="en"))
 
     # --- reads ------------------------------------------------------------------------------
 
@@ -331,8 +333,8 @@ class SqlCardAccountClient:
         today = self.today()
         with self._session() as session, session.begin():
             holder, profile = self._locked_view(session, user_id)
-            self._check(views.statement_change_block(profile, today))
-            self._check(views.new_statement_day_error(profile, new_day))
+            self._check(views.statement_change_block, profile, today)
+            self._check(views.new_statement_day_error, profile, new_day)
             old_day = holder.statement_day
             closing, first_new = rules.first_statement_on_new_day(old_day, new_day, today)
             holder.statement_day = new_day
@@ -347,9 +349,9 @@ class SqlCardAccountClient:
         today = self.today()
         with self._session() as session, session.begin():
             holder, profile = self._locked_view(session, user_id)
-            self._check(views.bill_installment_block(profile, today))
-            self._check(views.bill_installment_amount_error(profile, amount_fen))
-            self._check(views.periods_error(periods))
+            self._check(views.bill_installment_block, profile, today)
+            self._check(views.bill_installment_amount_error, profile, amount_fen)
+            self._check(views.periods_error, periods)
             stmt = self._latest_statement(session, holder)
             assert stmt is not None
             quote = rules.quote_installment(amount_fen, periods)
@@ -375,12 +377,11 @@ class SqlCardAccountClient:
         today = self.today()
         with self._session() as session, session.begin():
             holder, profile = self._locked_view(session, user_id)
-            self._check(views.periods_error(periods))
+            self._check(views.periods_error, periods)
             candidate = next((t for t in views.single_installment_candidates(profile)
                               if t.id == transaction_id), None)
             if candidate is None:
-                raise CardServiceError(
-                    "这笔消费不符合单笔分期条件（需满600元、尚未出账且未分期）。")
+                raise CardServiceError.of("single_not_eligible")
             txn = session.get(Transaction, transaction_id)
             assert txn is not None
             quote = rules.quote_installment(txn.amount_fen, periods)
@@ -400,10 +401,10 @@ class SqlCardAccountClient:
         today = self.today()
         item = next((i for i in rules.CATALOGUE if i.code == item_code), None)
         if item is None:
-            raise CardServiceError("积分商城里没有这个礼品。")
+            raise CardServiceError.of("item_unknown")
         with self._session() as session, session.begin():
             holder, profile = self._locked_view(session, user_id)
-            self._check(views.redeem_item_error(profile, item, today))
+            self._check(views.redeem_item_error, profile, item, today)
             lots = session.scalars(
                 select(PointsLot).where(PointsLot.cardholder_id == holder.id,
                                         PointsLot.expires_on >= today, PointsLot.points > 0)
@@ -427,8 +428,8 @@ class SqlCardAccountClient:
         today = self.today()
         with self._session() as session, session.begin():
             holder, profile = self._locked_view(session, user_id)
-            self._check(views.temp_limit_block(profile, today))
-            self._check(views.temp_limit_amount_error(profile, amount_fen))
+            self._check(views.temp_limit_block, profile, today)
+            self._check(views.temp_limit_amount_error, profile, amount_fen)
             end = rules.temp_limit_end(today)
             holder.temp_limit_fen = amount_fen
             holder.temp_limit_end = end
@@ -441,7 +442,7 @@ class SqlCardAccountClient:
         today = self.today()
         with self._session() as session, session.begin():
             holder, profile = self._locked_view(session, user_id)
-            self._check(views.card_error(profile, card_last4, "lost"))
+            self._check(views.card_error, profile, card_last4, "lost")
             card = self._card(session, holder, card_last4)
             card.status = LOST
             self._event(session, holder, "card_lost", card.last4)
@@ -468,7 +469,7 @@ class SqlCardAccountClient:
         """Lock an active card until the cardholder unlocks it in the App."""
         with self._session() as session, session.begin():
             holder, profile = self._locked_view(session, user_id)
-            self._check(views.card_error(profile, card_last4, "freeze"))
+            self._check(views.card_error, profile, card_last4, "freeze")
             card = self._card(session, holder, card_last4)
             card.status = FROZEN
             self._event(session, holder, "card_frozen", card.last4)
@@ -480,7 +481,7 @@ class SqlCardAccountClient:
         today = self.today()
         with self._session() as session, session.begin():
             holder, profile = self._locked_view(session, user_id)
-            self._check(views.card_error(profile, card_last4, "activate"))
+            self._check(views.card_error, profile, card_last4, "activate")
             card = self._card(session, holder, card_last4)
             card.status = ACTIVE
             card.activated_on = today

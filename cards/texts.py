@@ -12,14 +12,15 @@ from datetime import date
 
 from cards import rules
 from cards.models import ACTIVE, FROZEN, GOLD, INACTIVE, LOST, PLATINUM, STANDARD
+from vocab.language import TextTable
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 TIER_NAMES_EN = {STANDARD: "Classic card", GOLD: "Gold card", PLATINUM: "Platinum card"}
-STATUS_NAMES = {
+STATUS_NAMES = TextTable("card statuses", {
     ACTIVE: ("正常", "active"), INACTIVE: ("未激活", "not activated"),
     FROZEN: ("已冻结", "frozen"), LOST: ("已挂失", "reported lost"),
-}
+})
 ITEM_NAMES_EN = {
     "miles_1000": "1,000 km of air miles",
     "video_month": "one-month video membership",
@@ -29,8 +30,24 @@ ITEM_NAMES_EN = {
     "luggage_20": "20-inch trolley suitcase",
 }
 
+# The English names of the merchants and bank postings of the card store's data, by the name a
+# transaction records (the acquirer sends the Chinese one). A merchant not listed keeps its
+# recorded name in English replies too: it is what the cardholder's statement prints.
+MERCHANT_NAMES_EN = {
+    "还款，谢谢": "Payment, thank you",
+    "补卡工本费": "Card replacement fee",
+    "京东商城": "JD.com", "美团外卖": "Meituan food delivery", "滴滴出行": "DiDi rides",
+    "海底捞火锅": "Haidilao Hot Pot", "苹果官网": "Apple online store",
+    "携程旅行": "Trip.com", "盒马鲜生": "Freshippo", "美宜佳便利店": "Meiyijia convenience store",
+    "中国石化加油站": "Sinopec petrol station", "优衣库": "UNIQLO", "网易严选": "NetEase Yanxuan",
+    "电影院": "Cinema", "宜家家居": "IKEA", "星巴克": "Starbucks", "国航官网": "Air China online",
+    "万豪酒店": "Marriott Hotel", "SKP商场": "SKP mall", "山姆会员店": "Sam's Club",
+    "沃尔玛": "Walmart", "中国联通": "China Unicom", "肯德基": "KFC", "屈臣氏": "Watsons",
+    "拼多多": "Pinduoduo", "瑞幸咖啡": "Luckin Coffee", "永辉超市": "Yonghui Supermarket",
+}
+
 # key -> (Chinese, English); str.format fields are filled by `text`.
-TEXTS: dict[str, tuple[str, str]] = {
+TEXTS = TextTable("cards", {
     "statement_change_recent": (
         "您上次修改账单日是在{changed}，账单日每6个月只能修改1次，{allowed}起可以再次修改。",
         "You last changed your statement date on {changed}. It can be changed once every 6 "
@@ -105,6 +122,15 @@ TEXTS: dict[str, tuple[str, str]] = {
     "temp_amount_step": (
         "临时额度需为100元的整数倍，请重新输入。",
         "The temporary limit must be a multiple of 100 yuan. Please enter it again."),
+    "no_account": ("未查询到您名下的信用卡账户。",
+                   "No credit card account was found in your name."),
+    "card_not_found": ("没有找到您名下尾号{last4}的信用卡。",
+                       "No credit card of yours ends in {last4}."),
+    "single_not_eligible": (
+        "这笔消费不符合单笔分期条件（需满600元、尚未出账且未分期）。",
+        "This purchase cannot be split into instalments (it must be at least 600 yuan, not yet "
+        "on a statement and not already in instalments)."),
+    "item_unknown": ("积分商城里没有这个礼品。", "This reward is not in the points catalogue."),
     "card_unknown": (
         "没有找到您名下尾号{last4}的信用卡，请核对后重新输入卡号后四位。",
         "No card of yours ends in {last4}. Please check and enter the last 4 digits again."),
@@ -155,17 +181,15 @@ TEXTS: dict[str, tuple[str, str]] = {
         "year's fee is waived"),
     "fee_join": ("，", "; "),
     "fee_end": ("。", "."),
-}
+})
 
 
-def lang_of(lang: str | None) -> int:
-    """Index into a TEXTS pair: 1 for English, 0 (Chinese, the default) otherwise."""
-    return 1 if lang == "en" else 0
+text = TEXTS.text  # the sentence `key` in `lang`, fields filled (vocab.language.TextTable)
 
 
-def text(key: str, lang: str | None = "zh", **fields: object) -> str:
-    """The sentence `key` in `lang`, with its fields filled."""
-    return TEXTS[key][lang_of(lang)].format(**fields)
+def merchant_name(recorded: str, lang: str | None = "zh") -> str:
+    """京东商城 / JD.com (the recorded name where no English one is known)."""
+    return MERCHANT_NAMES_EN.get(recorded, recorded) if lang == "en" else recorded
 
 
 def ordinal(day: int) -> str:
@@ -190,7 +214,7 @@ def tier_name(tier: str, lang: str | None = "zh") -> str:
 
 def status_name(status: str, lang: str | None = "zh") -> str:
     """正常 / active."""
-    return STATUS_NAMES[status][lang_of(lang)]
+    return STATUS_NAMES.text(status, lang)
 
 
 def card_label(last4: str, tier: str, lang: str | None = "zh") -> str:

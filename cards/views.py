@@ -17,11 +17,21 @@ from cards.money import fen_to_yuan
 
 
 class CardServiceError(Exception):
-    """A change the rules do not allow; `message` is shown to the cardholder as it is."""
+    """A change the rules do not allow; `message` (Chinese) and `message_en` are shown to the
+    cardholder as they are, in the conversation's language (`in_language`)."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, message_en: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.message_en = message_en or message
+
+    @classmethod
+    def of(cls, key: str, **fields: object) -> CardServiceError:
+        """The refusal `key` of cards/texts.py, in both languages."""
+        return cls(texts.text(key, "zh", **fields), texts.text(key, "en", **fields))
+
+    def in_language(self, lang: str | None) -> str:
+        return self.message_en if lang == "en" else self.message
 
 
 STATUS_NAMES = {ACTIVE: "正常", INACTIVE: "未激活", FROZEN: "已冻结", LOST: "已挂失"}
@@ -94,11 +104,11 @@ class TransactionView:
         return f"{rules.fmt_date(self.posted_on)} {self.merchant} {fen_to_yuan(self.amount_fen)}元"
 
     def label_in(self, lang: str = "zh") -> str:
-        """11月20日 京东商城 1,299.00元 / 20 Nov 京东商城 1,299.00 yuan (merchants as recorded)."""
+        """11月20日 京东商城 1,299.00元 / 20 Nov JD.com 1,299.00 yuan."""
         if lang != "en":
             return self.label
-        return (f"{texts.fmt_date(self.posted_on, lang)} {self.merchant} "
-                f"{fen_to_yuan(self.amount_fen)} yuan")
+        return (f"{texts.fmt_date(self.posted_on, lang)} "
+                f"{texts.merchant_name(self.merchant, lang)} {fen_to_yuan(self.amount_fen)} yuan")
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,19 @@ were checked), and the choice here is between two scripts, so a rule on the char
 
 A conversation keeps its language: ``zh`` or ``en`` switches it, ``mixed`` and ``None`` keep
 it. "English please" / "请说中文" (and the widget's toggle) switch it explicitly.
+Every layer keeps its user-facing words in a `TextTable` (key -> (Chinese, English)) and reads
+them with `TextTable.text(key, lang)`: one lookup with one set of rules (below).
 Standard library only (shared by both runtimes).
 """
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Mapping
 from typing import Literal
+
+logger = logging.getLogger(__name__)
 
 Language = Literal["zh", "en"]
 LANGUAGES: tuple[Language, ...] = ("zh", "en")
@@ -123,3 +129,131 @@ def entry_title(hit: dict, lang: str) -> str:
     if is_english_text(matched):
         return str(matched).strip()
     return question
+
+
+def as_language(value: object) -> Language:
+    """A stored or sent language value as `zh` | `en` (anything but ``en`` is the default)."""
+    return "en" if value == "en" else DEFAULT_LANGUAGE
+
+
+class MissingText(LookupError):
+    """A text the code asks for is not in the table (a typo or a deleted key: a bug)."""
+
+
+class UnknownLanguage(ValueError):
+    """A language other than ``zh``/``en`` was asked for (normalise with `as_language`)."""
+
+
+class TextTable(dict[str, tuple[str, str | None]]):
+    """A layer's user-facing texts: key -> (Chinese, English), filled with str.format.
+
+    The rules, the same for every layer:
+    - every entry has its Chinese text (checked when the table is built: a table with an empty
+      Chinese text does not import);
+    - `text(key, lang)`: ``lang`` None is the default (Chinese); a language other than zh/en
+      raises `UnknownLanguage`; a key not in the table raises `MissingText`;
+    - an English text not written yet (None) falls back to the Chinese one and logs a warning
+      (a reply in the wrong language beats no reply to a cardholder); `missing_english()`
+      lists such keys so a test keeps the shipped tables complete. An empty string is a text
+      that is empty on purpose (a particle one language needs and the other does not).
+    """
+
+    def __init__(self, name: str, entries: Mapping[str, tuple[str, str | None]]) -> None:
+        super().__init__(entries)
+        self.name = name
+        empty = sorted(key for key, (zh, _en) in self.items() if not zh)
+        if empty:
+            raise ValueError(f"{name}: no Chinese text for {', '.join(empty)}")
+
+    def missing_english(self) -> list[str]:
+        """Keys with no English text (None: they fall back to Chinese)."""
+        return sorted(key for key, (_zh, en) in self.items() if en is None)
+
+    def template(self, key: str, lang: str | None = None) -> str:
+        """The unfilled text `key` in `lang` (see the class docstring for the failures)."""
+        if lang is None:
+            lang = DEFAULT_LANGUAGE
+        if lang not in LANGUAGES:
+            raise UnknownLanguage(f"{self.name}: language {lang!r} (expected zh or en)")
+        try:
+            zh, en = self[key]
+        except KeyError:
+            raise MissingText(f"{self.name}: no text {key!r}") from None
+        if lang == "zh":
+            return zh
+        if en is None:
+            logger.warning("%s: no English text for %r, replying in Chinese", self.name, key)
+            return zh
+        return en
+
+    def text(self, key: str, lang: str | None = None, **fields: object) -> str:
+        """The text `key` in `lang` with its fields filled (a field left out: KeyError)."""
+        return self.template(key, lang).format(**fields)
+
+
+# --- a KB answer in an English conversation (the actions and the gateway's degraded mode) ----
+# The KB's rich answers carry Chinese button and link titles. English conversations title a
+# button that starts a self-service flow from this table (by its payload's intent); a button
+# that opens another entry has no English title in the answer, so it is left out (the
+# related questions offer entries that have one); a link keeps its address under an English
+# title that says the page is Chinese.
+NO_ENGLISH_NOTE = ("(This answer is not available in English yet, so here it is in Chinese. "
+                   "Say \"agent\" to talk to a person.)")
+LINK_TITLE_EN = "Details (page in Chinese)"
+# The words around a KB answer, one wording for the actions and the degraded mode (both
+# tables start from these).
+KB_WORDS: dict[str, tuple[str, str | None]] = {
+    "btn_human": ("转人工客服", "Talk to an agent"),
+    "kb_related": ("猜你想问：", "You may also want to ask:"),
+    "kb_clarify": ("您是不是想问：", "Did you mean one of these?"),
+    "kb_none_of_these": ("都不是", "None of these"),
+}
+ACTION_TITLES_EN = {
+    "request_human": "Talk to an agent", "check_bill": "Check my bill",
+    "repayment": "How to repay", "check_credit_limit": "Check my credit limit",
+    "freeze_card": "Lock my card", "activate_card": "Activate my card",
+    "annual_fee": "Check my annual fee", "report_lost_card": "Report a lost card",
+    "check_points": "Check my points", "query_statement_date": "Check my statement date",
+    "apply_temp_limit": "Apply for a temporary limit", "installment_bill": "Split my bill",
+    "redeem_points": "Redeem points", "change_statement_date": "Change my statement date",
+    "installment_single": "Split a purchase",
+}
+_INTENT_PAYLOAD = re.compile(r"^/([a-z_]+)$")
+
+
+def answer_body(hit: dict, lang: str) -> tuple[str, bool]:
+    """(the answer text, whether it is English): `answer_en` for English when the entry has
+    it, else the Chinese answer (after `NO_ENGLISH_NOTE` for English conversations)."""
+    if lang == "en":
+        english = str(hit.get("answer_en") or "").strip()
+        if english:
+            return english, True
+        return f"{NO_ENGLISH_NOTE}\n{hit['answer']['text']}", False
+    return str(hit["answer"]["text"]), False
+
+
+def answer_buttons(buttons: list[dict], lang: str) -> list[dict]:
+    """An answer's buttons in the conversation's language (see above)."""
+    if lang != "en":
+        return list(buttons)
+    out = []
+    for button in buttons:
+        match = _INTENT_PAYLOAD.match(str(button.get("payload") or ""))
+        title = ACTION_TITLES_EN.get(match.group(1)) if match else None
+        if title is not None:
+            out.append({**button, "title": title})
+    return out
+
+
+def link_title(link: dict, lang: str) -> str:
+    """A link's title: the KB's (Chinese) one, or `LINK_TITLE_EN` in English."""
+    return LINK_TITLE_EN if lang == "en" else str(link.get("title") or "")
+
+
+def offered_related(related: list[dict], lang: str) -> list[dict]:
+    """The related entries worth a button: all in Chinese; in English those with an English
+    title (a Chinese "猜你想问" list means nothing to an English reader; clarify choices are
+    kept whatever their language, as one of them is what the cardholder asked)."""
+    if lang != "en":
+        return list(related)
+    return [r for r in related if _CJK.search(entry_title(r, lang)) is None]

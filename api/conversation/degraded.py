@@ -17,35 +17,33 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vocab import MessageType, Outcome
-from vocab.language import entry_title
+from vocab.language import (
+    KB_WORDS,
+    TextTable,
+    answer_body,
+    answer_buttons,
+    entry_title,
+    link_title,
+    offered_related,
+)
 
 HUMAN_PAYLOAD = "/request_human"
 NONE_PAYLOAD = "/none_of_these"
 # Every text in the conversation's language (issue 19), as the actions word them.
-TEXTS = {
-    "to_human": {"zh": "转人工客服", "en": "Talk to an agent"},
-    "none": {"zh": "都不是", "en": "None of these"},
-    "limited": {"zh": "抱歉，智能客服的部分服务暂时受限（如账单、额度、卡片等自助办理），"
-                      "请稍后再试；也可以为您转接人工客服。",
-                "en": "Sorry, some services of the assistant are briefly limited (self-service "
-                      "such as bills, limits and cards). Please try again shortly, or talk to an "
-                      "agent."},
-    "kb_down": {"zh": "抱歉，智能客服暂时开小差了，请稍后再试，或拨打信用卡客服热线 400-123-4567。",
-                "en": "Sorry, the assistant is not available right now. Please try again later, "
-                      "or call the card hotline 400-123-4567 (24/7)."},
-    "clarify": {"zh": "您是不是想问：", "en": "Did you mean one of these?"},
-    "related": {"zh": "猜你想问：", "en": "You may also want to ask:"},
-}
-NO_ENGLISH_NOTE = ("(This answer is not available in English yet, so here it is in Chinese. "
-                   "Say \"agent\" to talk to a person.)")
-HUMAN_BUTTON = {"title": TEXTS["to_human"]["zh"], "payload": HUMAN_PAYLOAD}
-NONE_OF_THESE = {"title": TEXTS["none"]["zh"], "payload": NONE_PAYLOAD}
-LIMITED = TEXTS["limited"]["zh"]
-KB_DOWN = TEXTS["kb_down"]["zh"]
-
-
-def _t(key: str, lang: str) -> str:
-    return TEXTS[key].get(lang) or TEXTS[key]["zh"]
+TEXTS = TextTable("degraded", {
+    **KB_WORDS,  # btn_human, kb_related, kb_clarify, kb_none_of_these
+    "limited": ("抱歉，智能客服的部分服务暂时受限（如账单、额度、卡片等自助办理），"
+                "请稍后再试；也可以为您转接人工客服。",
+                "Sorry, some services of the assistant are briefly limited (self-service such as "
+                "bills, limits and cards). Please try again shortly, or talk to an agent."),
+    "kb_down": ("抱歉，智能客服暂时开小差了，请稍后再试，或拨打信用卡客服热线 400-123-4567。",
+                "Sorry, the assistant is not available right now. Please try again later, or "
+                "call the card hotline 400-123-4567 (24/7)."),
+})
+HUMAN_BUTTON = {"title": TEXTS.text("btn_human"), "payload": HUMAN_PAYLOAD}
+NONE_OF_THESE = {"title": TEXTS.text("kb_none_of_these"), "payload": NONE_PAYLOAD}
+LIMITED = TEXTS.text("limited")
+KB_DOWN = TEXTS.text("kb_down")
 CLARIFY_K = 3
 MAX_RELATED = 3
 _ENTRY_PAYLOAD = re.compile(r"^/faq(\{.*\})$", re.S)
@@ -77,33 +75,25 @@ def picked_entry(text: str) -> str | None:
     return str(value) if value else None
 
 
-def answer_text(hit: dict[str, Any], lang: str) -> str:
-    """The entry's answer in the conversation's language: `answer_en` for English when the
-    entry has it, else the Chinese answer (after an English note for English conversations)."""
-    if lang == "en":
-        english = (hit.get("answer_en") or "").strip()
-        return english or f"{NO_ENGLISH_NOTE}\n{hit['answer']['text']}"
-    return str(hit["answer"]["text"])
-
-
 def answer_messages(hit: dict[str, Any], lang: str = "zh") -> list[dict[str, Any]]:
     """An entry's rich answer and up to three related questions (as the action sends them)."""
     answer = hit["answer"]
     out: list[dict[str, Any]] = []
-    buttons = list(answer.get("buttons") or [])
-    text = answer_text(hit, lang)
+    buttons = answer_buttons(answer.get("buttons") or [], lang)
+    text, _english = answer_body(hit, lang)
     if buttons:
         out.append({"type": MessageType.BUTTONS.value, "text": text, "buttons": buttons})
     else:
         out.append({"type": MessageType.TEXT.value, "text": text})
     for link in answer.get("links") or []:
-        out.append({"type": MessageType.LINK.value, "text": link.get("title", ""),
+        out.append({"type": MessageType.LINK.value, "text": link_title(link, lang),
                     "url": link.get("url")})
     if answer.get("image"):
         out.append({"type": MessageType.IMAGE.value, "text": "", "url": answer["image"]})
-    related = [entry_button(r["entry_id"], entry_title(r, lang)) for r in hit.get("related") or []]
+    related = [entry_button(r["entry_id"], entry_title(r, lang))
+               for r in offered_related(hit.get("related") or [], lang)]
     if related:
-        out.append({"type": MessageType.BUTTONS.value, "text": _t("related", lang),
+        out.append({"type": MessageType.BUTTONS.value, "text": TEXTS.text("kb_related", lang),
                     "buttons": related[:MAX_RELATED]})
     return out
 
@@ -126,8 +116,9 @@ def from_kb(result: dict[str, Any], *, picked: bool, reason: str,
         kb = {"candidates": [{"entry_id": h["entry_id"], "score": h.get("score")}
                              for h in hits[:CLARIFY_K]], "release": release}
         return DegradedTurn(Outcome.CLARIFY.value,
-                            [{"type": MessageType.BUTTONS.value, "text": _t("clarify", lang),
-                              "buttons": [*buttons, {"title": _t("none", lang),
+                            [{"type": MessageType.BUTTONS.value,
+                              "text": TEXTS.text("kb_clarify", lang),
+                              "buttons": [*buttons, {"title": TEXTS.text("kb_none_of_these", lang),
                                                      "payload": NONE_PAYLOAD}]}],
                             {**base, "kb": kb}, kb)
     kb = {"score": hits[0].get("score") if hits else None, "release": release}
@@ -140,13 +131,13 @@ def limited(reason: str, kb: dict[str, Any] | None = None, lang: str = "zh") -> 
     if kb is not None:
         details["kb"] = kb
     return DegradedTurn(Outcome.FALLBACK.value,
-                        [{"type": MessageType.BUTTONS.value, "text": _t("limited", lang),
-                          "buttons": [{"title": _t("to_human", lang),
+                        [{"type": MessageType.BUTTONS.value, "text": TEXTS.text("limited", lang),
+                          "buttons": [{"title": TEXTS.text("btn_human", lang),
                                        "payload": HUMAN_PAYLOAD}]}], details, kb)
 
 
 def unavailable(reason: str, lang: str = "zh") -> DegradedTurn:
     """Neither the bot nor the KB can answer (the KB is still loading or failed)."""
     return DegradedTurn(Outcome.UNAVAILABLE.value,
-                        [{"type": MessageType.TEXT.value, "text": _t("kb_down", lang)}],
+                        [{"type": MessageType.TEXT.value, "text": TEXTS.text("kb_down", lang)}],
                         {"degraded": True, "degraded_reason": reason})

@@ -19,6 +19,7 @@ from api.handoff.state import current_state
 from api.handoff.tickets import CANCEL_TICKET_PAYLOAD, Tickets
 from api.handoff.views import HandoffReply, message_view
 from api.models import Handoff, Message, StaffUser, Survey
+from api.models.conversation import reply_language
 from pii import mask
 from vocab import SKILL_GROUPS, Outcome, Sender, SkillGroup, State
 
@@ -36,7 +37,7 @@ STATE_OUTCOMES = {State.QUEUED: Outcome.HANDOFF, State.ASSIGNED: Outcome.AGENT,
                   State.TICKET: Outcome.TICKET, State.RESOLVED: Outcome.SURVEY}
 
 
-language_of = texts.language_of  # where the desk and the secretary read it
+language_of = reply_language  # where the desk and the secretary read it
 
 
 def queue_text(language: str, group: str, info: QueueView, secretary: StaffUser | None,

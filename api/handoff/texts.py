@@ -1,19 +1,17 @@
 """What the handoff says to the cardholder, in Chinese and English (issue 19).
 
 One table for the handoff package (queue, desk, tickets, survey): `text(key, lang)` in the
-conversation's language (`cardholder.language_of`), Chinese the default. Errors for API
-clients keep their own `message` / `message_en` pair where they are raised.
+conversation's language (`api.models.conversation.reply_language`), Chinese the default.
+Errors for API clients keep their own `message` / `message_en` pair where they are raised.
 """
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
-
 from api.handoff.queue import GROUP_LABELS
-from api.models import Conversation
 from vocab import SkillGroup
+from vocab.language import TextTable
 
-TEXTS: dict[str, tuple[str, str]] = {
+TEXTS = TextTable("handoff", {
     "queue_secretary": (
         "尊敬的白金卡客户，正在为您接通您的专属客服（安心秘书）{agent} 号，请稍候。"
         "如 {offer_minutes} 分钟内未接入，将由贵宾专席为您服务：您在贵宾专席排第 {position} 位，"
@@ -78,16 +76,13 @@ TEXTS: dict[str, tuple[str, str]] = {
                     "小卡继续为您服务，有问题随时问我。",
                     "Your message is submitted (ticket T{ticket:06d}); we will call you back "
                     "soon on the number ending {last4}. Xiaoka is here for you meanwhile."),
-}
+})
 GROUP_LABELS_EN: dict[str, str] = {SkillGroup.GENERAL: "general service team",
                                    SkillGroup.VIP: "VIP desk",
                                    SkillGroup.DISPUTES: "fraud and disputes desk"}
 
 
-def language_of(db: Session, conversation_id: str) -> str:
-    """The conversation's reply language (zh | en)."""
-    conv = db.get(Conversation, conversation_id)
-    return conv.language if conv is not None and conv.language == "en" else "zh"
+text = TEXTS.text  # the text `key` in `lang`, fields filled (vocab.language.TextTable)
 
 
 def transfer_text(lang: str, group: str) -> str:
@@ -95,8 +90,3 @@ def transfer_text(lang: str, group: str) -> str:
     labels = GROUP_LABELS_EN if lang == "en" else GROUP_LABELS
     return text("transfer", lang, group=labels.get(group, group))
 
-
-def text(key: str, lang: str | None = "zh", **fields: object) -> str:
-    """The text `key` in `lang` (Chinese unless `en`), fields filled."""
-    template = TEXTS[key][1 if lang == "en" else 0]
-    return template.format(**fields) if fields else template

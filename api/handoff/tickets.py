@@ -18,6 +18,7 @@ from api.handoff.queue import aware
 from api.handoff.rasa_sync import RasaSync
 from api.handoff.views import HandoffReply, MessageView, TicketView
 from api.models import Handoff, StaffUser, Ticket
+from api.models.conversation import reply_language
 from pii import mask
 from vocab import DomainError, ErrorKind, Outcome, Sender, State
 
@@ -47,7 +48,7 @@ class Tickets(RasaSync):
                       user_id=handoff.user_id, channel=handoff.channel, cause=cause,
                       reason=handoff.reason, group=handoff.group, tier=handoff.tier,
                       priority=handoff.priority, created_at=self.clock()))
-        lang = texts.language_of(db, handoff.conversation_id)
+        lang = reply_language(db, handoff.conversation_id)
         if cause == "outside_hours":
             lead = texts.text("ticket_outside_hours", lang, hours=self.hours.describe(lang))
         else:
@@ -98,7 +99,7 @@ class Tickets(RasaSync):
                            text: str) -> HandoffReply:
         ticket = db.scalars(select(Ticket).where(Ticket.handoff_id == handoff.id)
                             .order_by(Ticket.id.desc())).first()
-        lang = texts.language_of(db, handoff.conversation_id)
+        lang = reply_language(db, handoff.conversation_id)
         if ticket is None or text in CANCEL_TICKET_WORDS or text.strip().lower() in (
                 "cancel", "cancel the message"):
             if ticket is not None:

@@ -22,12 +22,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.models import Conversation, NpsResponse, ServiceSession
+from api.models import NpsResponse, ServiceSession
+from api.models.conversation import reply_language
 from pii import mask
 from vocab import MessageType
+from vocab.language import TextTable
 
 # The survey's words in the conversation's language (issue 19), Chinese the default.
-TEXTS: dict[str, tuple[str, str]] = {
+TEXTS = TextTable("nps", {
     "question": ("您有多大可能把我们的服务推荐给朋友？"
                  "请打 0-10 分（0 分完全不可能，10 分非常愿意）：",
                  "How likely are you to recommend our service to a friend? Please rate 0-10 (0 "
@@ -39,19 +41,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "thanks": ("感谢您的反馈！小卡继续为您服务，有问题随时问我。",
                "Thank you for your feedback! Xiaoka is here for you: just ask."),
     "skip": ("不用了", "No thanks"),
-}
+})
 NPS_QUESTION = TEXTS["question"][0]
 FOLLOW_UP = TEXTS["follow_up"][0]
 THANKS = TEXTS["thanks"][0]
-
-
-def _t(key: str, lang: str) -> str:
-    return TEXTS[key][1 if lang == "en" else 0]
-
-
-def _language(db: Session, conversation_id: str) -> str:
-    conv = db.get(Conversation, conversation_id)
-    return "en" if conv is not None and conv.language == "en" else "zh"
 NPS_PAYLOAD_PREFIX = "/nps"
 CSAT_PAYLOAD_PREFIX = "/nps_csat"
 SKIP_PAYLOAD = "/nps_skip"
@@ -94,15 +87,17 @@ def _aware(value: datetime) -> datetime:
 def question_message(lang: str = "zh") -> dict[str, Any]:
     """Buttons whose titles are the numbers; `scale` makes WeChat say "回复0-10" instead of
     numbering the options."""
-    return {"type": MessageType.BUTTONS.value, "text": _t("question", lang), "scale": [0, 10],
+    return {"type": MessageType.BUTTONS.value, "text": TEXTS.text("question", lang),
+            "scale": [0, 10],
             "buttons": [{"title": str(n), "payload": f'/nps{{"score":{n}}}'} for n in range(11)]}
 
 
 def follow_up_message(lang: str = "zh") -> dict[str, Any]:
-    return {"type": MessageType.BUTTONS.value, "text": _t("follow_up", lang), "scale": [1, 5],
+    return {"type": MessageType.BUTTONS.value, "text": TEXTS.text("follow_up", lang),
+            "scale": [1, 5],
             "buttons": [*({"title": str(n), "payload": f'/nps_csat{{"score":{n}}}'}
                           for n in range(1, 6)),
-                        {"title": _t("skip", lang), "payload": SKIP_PAYLOAD}]}
+                        {"title": TEXTS.text("skip", lang), "payload": SKIP_PAYLOAD}]}
 
 
 @dataclass
@@ -124,7 +119,7 @@ class NpsSurvey:
     @staticmethod
     def language(db: Session, conversation_id: str) -> str:
         """The conversation's reply language, for the question (zh | en)."""
-        return _language(db, conversation_id)
+        return reply_language(db, conversation_id)
 
     def pending(self, db: Session, conversation_id: str) -> NpsResponse | None:
         row = db.scalars(select(NpsResponse).where(NpsResponse.conversation_id == conversation_id)
@@ -156,8 +151,8 @@ class NpsSurvey:
     def answer(self, db: Session, row: NpsResponse, text: str) -> NpsTurn | None:
         """Handle the cardholder's reply to a pending question; None: not an answer, go on."""
         now = self.clock()
-        lang = _language(db, row.conversation_id)
-        thanks = {"type": MessageType.TEXT.value, "text": _t("thanks", lang)}
+        lang = reply_language(db, row.conversation_id)
+        thanks = {"type": MessageType.TEXT.value, "text": TEXTS.text("thanks", lang)}
         if row.status == "asked":
             score = parse_score(text, 0, 10)
             if score is None:

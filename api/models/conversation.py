@@ -17,10 +17,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from knowledge_base.db import Base
 from vocab import State
+from vocab.language import Language, as_language
 
 
 def utcnow() -> datetime:
@@ -44,6 +45,13 @@ class Conversation(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
                                                  onupdate=utcnow)
+
+
+def reply_language(db: Session, conversation_id: str) -> Language:
+    """The conversation's reply language (zh for one not stored yet): the one read of it for
+    every service-side text (handoff, survey, NPS)."""
+    conv = db.get(Conversation, conversation_id)
+    return as_language(conv.language if conv is not None else None)
 
 
 class Message(Base):

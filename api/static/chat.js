@@ -50,13 +50,14 @@
           toggleTitle: "Switch to English", helpful: "这个回答有帮助吗？", yes: "有帮助",
           no: "没帮助", failed: "抱歉，消息发送失败，请稍后再试。",
           offline: "网络异常，请检查网络后重试。", image: "图片", switchShown: "中文",
+          inputLabel: "输入消息",
           greeting: "您好，我是本行信用卡智能客服小卡。您可以问我账单、还款、分期、额度、积分、挂失等问题，也可以说“转人工”。" },
     en: { title: "Credit Card Assistant", status: "Xiaoka, online 24/7", typing: "Xiaoka is typing…",
           placeholder: "Type your question, e.g. Can I change my statement date?", send: "Send",
           toggle: "中文", toggleTitle: "切换到中文", helpful: "Was this answer helpful?",
           yes: "Yes", no: "No", failed: "Sorry, the message could not be sent. Please try again later.",
           offline: "Network error, please check your connection and try again.", image: "image",
-          switchShown: "English",
+          switchShown: "English", inputLabel: "Type a message",
           greeting: "Hello, I'm Xiaoka, the credit-card assistant. Ask me about bills, repayment, instalments, limits, points or a lost card, or say \"agent\" to talk to a person." },
   };
   const i18n = {
@@ -221,6 +222,8 @@
     sendMessage(text);
   });
   // The language toggle in the header: the server switches the conversation and confirms.
+  // At the header's right edge; chat-live.css keeps 转人工 / 取消排队 to its left (they used to
+  // cover the toggle, which could not be clicked).
   const header = document.querySelector(".chat-header");
   const toggle = document.createElement("button");
   toggle.type = "button";
@@ -234,7 +237,13 @@
 
   function applyStrings() {
     document.documentElement.lang = i18n.lang === "en" ? "en" : "zh-CN";
+    // the page title and the screen-reader labels too, not only what is drawn
+    document.title = i18n.t("title");
+    document.querySelector("main.chat").setAttribute("aria-label", i18n.t("title"));
+    input.setAttribute("aria-label", i18n.t("inputLabel"));
     document.querySelector(".chat-header .title").textContent = i18n.t("title");
+    // the bot's status line (chat-live.js rewrites it while a person serves, after this)
+    document.getElementById("status-line").textContent = i18n.t("status");
     typing.textContent = i18n.t("typing");
     input.placeholder = i18n.t("placeholder");
     send.textContent = i18n.t("send");

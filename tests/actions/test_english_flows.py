@@ -170,7 +170,7 @@ def _fields(template: str) -> set[str]:
 ORDINAL_FIELDS = {"day": "day_en", "old": "old_en", "new": "new_en"}
 ZH_ONLY_FIELDS = {"day_changed": {"month"}}
 # Texts that are empty in one language by design.
-EMPTY = {("rem_card_plain", "en"), ("kb_no_english", "zh")}
+EMPTY = {("rem_card_plain", "en")}
 
 
 @pytest.mark.parametrize("table", [actions.texts.TEXTS, cards.texts.TEXTS])

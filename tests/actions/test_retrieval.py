@@ -315,13 +315,17 @@ def hit_en(entry_id: str, score: float) -> dict[str, Any]:
 def test_english_conversation_gets_answer_en_and_english_buttons(driver, kb: FakeKB) -> None:
     assert ENTRIES["lost-001"].get("answer_en")
     kb.by_query["I lost my card"] = {"decision": "answer", "release": 7, "hits": [
-        {**hit_en("lost-001", 0.9), "related": [{"entry_id": "lost-002",
-                                                  "question": ENTRIES["lost-002"]["question"]}]}]}
+        {**hit_en("lost-001", 0.9), "related": [
+            {"entry_id": "lost-002", "question": ENTRIES["lost-002"]["question"],
+             "question_en": "Can I get a new card?"},
+            {"entry_id": "lost-003", "question": ENTRIES["lost-003"]["question"]}]}]}
     d = driver()
     d.slots["language"] = "en"
     turn = ask(d, "I lost my card")
     assert turn.messages[0]["text"] == ENTRIES["lost-001"]["answer_en"]
-    assert any(m.get("text") == "You may also want to ask:" for m in turn.messages)
+    related = next(m for m in turn.messages if m.get("text") == "You may also want to ask:")
+    # only the related entry with an English title is offered to an English reader
+    assert [b["title"] for b in related["buttons"]] == ["Can I get a new card?"]
     assert meta(turn)["kb"]["answer_language"] == "en"
 
 

@@ -22,6 +22,7 @@ from api.core import db
 from api.core.config import get_settings
 from api.models import KBEvent, Message
 from knowledge_base.search.service import KBNotReady
+from vocab.language import NO_ENGLISH_NOTE
 
 HIT = {"entry_id": "fee-001", "question": "年费怎么收", "score": 0.97,
        "answer": {"text": "年费规则……", "buttons": [], "links": [], "image": None},
@@ -213,17 +214,21 @@ def test_degraded_replies_speak_the_conversation_language(client, fake_rasa) -> 
 
     fake_rasa.down = True
     use(client, fake_rasa)
-    english = {**HIT, "answer_en": "The annual fee is ..."}
+    english = {**HIT, "answer_en": "The annual fee is ...",
+               "related": [{**HIT["related"][0], "question_en": "Can the fee be waived?"}]}
     client.app.state.gateway.kb = FakeKB({"decision": "answer", "release": 7,
                                           "hits": [english]})
     body = client.post("/api/v1/chat", json=signed("d-en", "what is the annual fee")).json()
     assert body["details"]["degraded"] and body["details"]["language"] == "en"
     assert body["messages"][0]["text"] == "The annual fee is ..."
     assert body["messages"][-1]["text"] == "You may also want to ask:"
+    assert body["messages"][-1]["buttons"][0]["title"] == "Can the fee be waived?"
     client.app.state.gateway.kb = FakeKB({"decision": "answer", "release": 7, "hits": [HIT]})
     body = client.post("/api/v1/chat", json=signed("d-en", "and the late fee?")).json()
-    assert body["messages"][0]["text"].startswith(degraded.NO_ENGLISH_NOTE)
+    assert body["messages"][0]["text"].startswith(NO_ENGLISH_NOTE)
     assert body["messages"][0]["text"].endswith("年费规则……")
+    # a related entry with no English title is not offered to an English reader
+    assert "You may also want to ask:" not in [m["text"] for m in body["messages"]]
     client.app.state.gateway.kb = FakeKB({"decision": "fallback", "release": 7, "hits": []})
     body = client.post("/api/v1/chat", json=signed("d-en", "raise my limit to 50k")).json()
     assert body["messages"][0]["text"].startswith("Sorry, some services")

@@ -47,7 +47,7 @@ from api.core.config import Settings
 from api.models import Conversation, WeChatOutbound, WeChatPendingOptions, utcnow
 from api.models import WeChatInbound as InboundRow
 from vocab import State
-from vocab.language import next_language
+from vocab.language import as_language, next_language
 
 logger = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ class WeChatService:
     def _apology(self, inbound: WeChatInbound) -> str:
         """The answer when the turn failed, in the user's language when that can be read."""
         try:
-            return degraded.TEXTS["kb_down"][self._language(inbound)]
+            return degraded.TEXTS.text("kb_down", self._language(inbound))
         except Exception:  # the failure may be the database itself: Chinese, the default
             return APOLOGY
 
@@ -205,7 +205,7 @@ class WeChatService:
             language = db.scalars(select(Conversation.language).where(
                 Conversation.channel == CHANNEL,
                 Conversation.user_id == inbound.from_user)).first()
-        return "en" if language == "en" else "zh"
+        return as_language(language)
 
     async def _await_passive(self, inflight: _InFlight, deadline: float) -> Reply:
         """Wait until `deadline` (monotonic) for the answer; reply it passively if still ours."""

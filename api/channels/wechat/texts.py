@@ -7,7 +7,9 @@ are the Chinese texts, kept for callers that have no conversation.
 
 from __future__ import annotations
 
-TEXTS: dict[str, tuple[str, str]] = {
+from vocab.language import TextTable
+
+TEXTS = TextTable("wechat", {
     "welcome": (
         "您好，欢迎关注本行信用卡服务号！我是智能客服小卡，7×24小时为您服务。\n"
         "您可以直接发文字或语音问我用卡问题，比如：\n"
@@ -63,14 +65,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     "option": ("回复{number} {title}", "Reply {number}: {title}"),
     "scale": ("回复{low}-{high}的数字", "Reply with a number from {low} to {high}"),
     "scale_skip": ("，或直接回复“{skip}”", ", or reply \"{skip}\""),
-}
+})
 UNSUPPORTED_TYPES = ("image", "location", "link", "video", "shortvideo")
 
 
-def text(key: str, lang: str | None = "zh", **fields: object) -> str:
-    """The text `key` in `lang` (Chinese unless `en`), fields filled."""
-    template = TEXTS[key][1 if lang == "en" else 0]
-    return template.format(**fields) if fields else template
+text = TEXTS.text  # the text `key` in `lang`, fields filled (vocab.language.TextTable)
 
 
 def unsupported(msg_type: str, lang: str | None = "zh") -> str:
