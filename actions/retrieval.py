@@ -13,6 +13,7 @@ from actions import kb_client
 from actions.language import language_of
 from actions.meta import ANSWERED, CLARIFY, FALLBACK, send_meta
 from actions.texts import TEXTS, text
+from vocab.buttons import button_for, link_for
 from vocab.language import entry_title
 
 logger = logging.getLogger(__name__)
@@ -59,14 +60,15 @@ def answer_text(hit: dict[str, Any], lang: str) -> tuple[str, bool]:
 def utter_answer(dispatcher: CollectingDispatcher, hit: dict[str, Any], lang: str = "zh") -> None:
     """Send an entry's rich answer and up to three related questions."""
     answer = hit["answer"]
-    buttons = list(answer.get("buttons") or [])
+    # Titled in the conversation's language (vocab/buttons.py); the payloads stay as written.
+    buttons = [button_for(b, lang) for b in answer.get("buttons") or []]
     body, _english = answer_text(hit, lang)
     if buttons:
         dispatcher.utter_message(text=body, buttons=buttons)
     else:
         dispatcher.utter_message(text=body)
     for link in answer.get("links") or []:
-        dispatcher.utter_message(json_message={"link": link})
+        dispatcher.utter_message(json_message={"link": link_for(link, lang)})
     if answer.get("image"):
         dispatcher.utter_message(image=answer["image"])
     related = [hit_button(r, lang) for r in hit.get("related") or []]

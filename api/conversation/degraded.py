@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vocab import MessageType, Outcome
+from vocab.buttons import button_for, link_for
 from vocab.language import entry_title
 
 HUMAN_PAYLOAD = "/request_human"
@@ -90,15 +91,15 @@ def answer_messages(hit: dict[str, Any], lang: str = "zh") -> list[dict[str, Any
     """An entry's rich answer and up to three related questions (as the action sends them)."""
     answer = hit["answer"]
     out: list[dict[str, Any]] = []
-    buttons = list(answer.get("buttons") or [])
+    # Titled in the conversation's language (vocab/buttons.py); the payloads stay as written.
+    buttons = [button_for(b, lang) for b in answer.get("buttons") or []]
     text = answer_text(hit, lang)
     if buttons:
         out.append({"type": MessageType.BUTTONS.value, "text": text, "buttons": buttons})
     else:
         out.append({"type": MessageType.TEXT.value, "text": text})
-    for link in answer.get("links") or []:
-        out.append({"type": MessageType.LINK.value, "text": link.get("title", ""),
-                    "url": link.get("url")})
+    for link in (link_for(lk, lang) for lk in answer.get("links") or []):
+        out.append({"type": MessageType.LINK.value, "text": link["title"], "url": link["url"]})
     if answer.get("image"):
         out.append({"type": MessageType.IMAGE.value, "text": "", "url": answer["image"]})
     related = [entry_button(r["entry_id"], entry_title(r, lang)) for r in hit.get("related") or []]
