@@ -13,14 +13,8 @@ from actions import kb_client
 from actions.language import language_of
 from actions.meta import ANSWERED, CLARIFY, FALLBACK, send_meta
 from actions.texts import TEXTS, text
-from vocab.language import (
-    answer_body,
-    answer_buttons,
-    detect,
-    entry_title,
-    link_title,
-    offered_related,
-)
+from vocab.buttons import button_for, link_for
+from vocab.language import answer_body, detect, entry_title, offered_related
 
 logger = logging.getLogger(__name__)
 
@@ -64,14 +58,15 @@ def channel_of(tracker: Tracker) -> str:
 def utter_answer(dispatcher: CollectingDispatcher, hit: dict[str, Any], lang: str = "zh") -> None:
     """Send an entry's rich answer and up to three related questions."""
     answer = hit["answer"]
-    buttons = answer_buttons(answer.get("buttons") or [], lang)
+    # Titled in the conversation's language (vocab/buttons.py); the payloads stay as written.
+    buttons = [button_for(b, lang) for b in answer.get("buttons") or []]
     body, _english = answer_body(hit, lang)
     if buttons:
         dispatcher.utter_message(text=body, buttons=buttons)
     else:
         dispatcher.utter_message(text=body)
     for link in answer.get("links") or []:
-        dispatcher.utter_message(json_message={"link": {**link, "title": link_title(link, lang)}})
+        dispatcher.utter_message(json_message={"link": link_for(link, lang)})
     if answer.get("image"):
         dispatcher.utter_message(image=answer["image"])
     related = [hit_button(r, lang) for r in offered_related(hit.get("related") or [], lang)]

@@ -192,14 +192,10 @@ class TextTable(dict[str, tuple[str, str | None]]):
 
 
 # --- a KB answer in an English conversation (the actions and the gateway's degraded mode) ----
-# The KB's rich answers carry Chinese button and link titles. English conversations title a
-# button that starts a self-service flow from this table (by its payload's intent); a button
-# that opens another entry has no English title in the answer, so it is left out (the
-# related questions offer entries that have one); a link keeps its address under an English
-# title that says the page is Chinese.
+# The answer's buttons and links are titled by vocab/buttons.py; related questions in English
+# are offered only where the entry has an English title.
 NO_ENGLISH_NOTE = ("(This answer is not available in English yet, so here it is in Chinese. "
                    "Say \"agent\" to talk to a person.)")
-LINK_TITLE_EN = "Details (page in Chinese)"
 # The words around a KB answer, one wording for the actions and the degraded mode (both
 # tables start from these).
 KB_WORDS: dict[str, tuple[str, str | None]] = {
@@ -208,19 +204,6 @@ KB_WORDS: dict[str, tuple[str, str | None]] = {
     "kb_clarify": ("您是不是想问：", "Did you mean one of these?"),
     "kb_none_of_these": ("都不是", "None of these"),
 }
-ACTION_TITLES_EN = {
-    "request_human": "Talk to an agent", "check_bill": "Check my bill",
-    "repayment": "How to repay", "check_credit_limit": "Check my credit limit",
-    "freeze_card": "Lock my card", "activate_card": "Activate my card",
-    "annual_fee": "Check my annual fee", "report_lost_card": "Report a lost card",
-    "check_points": "Check my points", "query_statement_date": "Check my statement date",
-    "apply_temp_limit": "Apply for a temporary limit", "installment_bill": "Split my bill",
-    "redeem_points": "Redeem points", "change_statement_date": "Change my statement date",
-    "installment_single": "Split a purchase",
-}
-_INTENT_PAYLOAD = re.compile(r"^/([a-z_]+)$")
-
-
 def answer_body(hit: dict, lang: str) -> tuple[str, bool]:
     """(the answer text, whether it is English): `answer_en` for English when the entry has
     it, else the Chinese answer (after `NO_ENGLISH_NOTE` for English conversations)."""
@@ -230,24 +213,6 @@ def answer_body(hit: dict, lang: str) -> tuple[str, bool]:
             return english, True
         return f"{NO_ENGLISH_NOTE}\n{hit['answer']['text']}", False
     return str(hit["answer"]["text"]), False
-
-
-def answer_buttons(buttons: list[dict], lang: str) -> list[dict]:
-    """An answer's buttons in the conversation's language (see above)."""
-    if lang != "en":
-        return list(buttons)
-    out = []
-    for button in buttons:
-        match = _INTENT_PAYLOAD.match(str(button.get("payload") or ""))
-        title = ACTION_TITLES_EN.get(match.group(1)) if match else None
-        if title is not None:
-            out.append({**button, "title": title})
-    return out
-
-
-def link_title(link: dict, lang: str) -> str:
-    """A link's title: the KB's (Chinese) one, or `LINK_TITLE_EN` in English."""
-    return LINK_TITLE_EN if lang == "en" else str(link.get("title") or "")
 
 
 def offered_related(related: list[dict], lang: str) -> list[dict]:

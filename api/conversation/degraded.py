@@ -17,15 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vocab import MessageType, Outcome
-from vocab.language import (
-    KB_WORDS,
-    TextTable,
-    answer_body,
-    answer_buttons,
-    entry_title,
-    link_title,
-    offered_related,
-)
+from vocab.buttons import button_for, link_for
+from vocab.language import KB_WORDS, TextTable, answer_body, entry_title, offered_related
 
 HUMAN_PAYLOAD = "/request_human"
 NONE_PAYLOAD = "/none_of_these"
@@ -79,15 +72,15 @@ def answer_messages(hit: dict[str, Any], lang: str = "zh") -> list[dict[str, Any
     """An entry's rich answer and up to three related questions (as the action sends them)."""
     answer = hit["answer"]
     out: list[dict[str, Any]] = []
-    buttons = answer_buttons(answer.get("buttons") or [], lang)
+    # Titled in the conversation's language (vocab/buttons.py); the payloads stay as written.
+    buttons = [button_for(b, lang) for b in answer.get("buttons") or []]
     text, _english = answer_body(hit, lang)
     if buttons:
         out.append({"type": MessageType.BUTTONS.value, "text": text, "buttons": buttons})
     else:
         out.append({"type": MessageType.TEXT.value, "text": text})
-    for link in answer.get("links") or []:
-        out.append({"type": MessageType.LINK.value, "text": link_title(link, lang),
-                    "url": link.get("url")})
+    for link in (link_for(lk, lang) for lk in answer.get("links") or []):
+        out.append({"type": MessageType.LINK.value, "text": link["title"], "url": link["url"]})
     if answer.get("image"):
         out.append({"type": MessageType.IMAGE.value, "text": "", "url": answer["image"]})
     related = [entry_button(r["entry_id"], entry_title(r, lang))

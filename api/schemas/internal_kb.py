@@ -40,8 +40,13 @@ class KBSearchRequest(BaseModel):
 
 class KBAnswer(BaseModel):
     text: str
-    buttons: list[dict[str, str]] = Field(default_factory=list)
-    links: list[dict[str, str]] = Field(default_factory=list)
+    buttons: list[dict[str, str]] = Field(
+        default_factory=list,
+        description="{title, payload} plus title_en: the English title a cardholder sees (the "
+                    "button's own, the target entry's question_en or the intent's label; "
+                    "absent: none, issue 19)")
+    links: list[dict[str, str]] = Field(
+        default_factory=list, description="{title, url} plus title_en when it has one")
     image: str | None = None
 
 

@@ -24,6 +24,15 @@ class LinkIn(BaseModel):
 
     title: str
     url: str
+    title_en: str | None = Field(None, description="English title (optional; issue 19)")
+
+
+class AnswerButton(Button):
+    """An answer button as the console edits it: the chat button plus its English title."""
+
+    title_en: str | None = Field(
+        None, description="English title (optional; issue 19). Without it English cardholders "
+                          "see the target entry's English title or the intent's English label")
 
 
 class AnswerIn(BaseModel):
@@ -33,7 +42,7 @@ class AnswerIn(BaseModel):
 
     text: str
     # ``/intent`` or ``/faq{"kb_entry_id":"…"}``; the store checks the shape (Chinese 422s).
-    buttons: list[Button] = Field(default_factory=list)
+    buttons: list[AnswerButton] = Field(default_factory=list)
     links: list[LinkIn] = Field(default_factory=list)
     image: str | None = None
 
@@ -128,7 +137,7 @@ class RevisionIn(BaseModel):
 class AnswerPublic(BaseModel):
     text: str
     # ``/intent`` or ``/faq{"kb_entry_id":"…"}``; the store checks the shape (Chinese 422s).
-    buttons: list[Button] = Field(default_factory=list)
+    buttons: list[AnswerButton] = Field(default_factory=list)
     links: list[LinkIn] = Field(default_factory=list)
     image: str | None = None
 

@@ -181,23 +181,29 @@
 
   // ---------------------------------------------------------------- editor
 
-  function pairRow(box, a, b, phA, phB) {
+  // A button or link row: Chinese title, payload / URL, and the optional English title
+  // (issue 19; empty: English cardholders see the target entry's or the intent's English).
+  function pairRow(box, a, b, phA, phB, en, phEn) {
     const row = el("div", "pair");
     const ia = el("input"); ia.placeholder = phA; ia.value = a || ""; ia.className = "pair-a";
     const ib = el("input"); ib.placeholder = phB; ib.value = b || ""; ib.className = "pair-b";
+    const ie = el("input"); ie.placeholder = phEn; ie.value = en || ""; ie.className = "pair-en";
+    ie.lang = "en";
     const rm = el("button", "small", "删除"); rm.type = "button";
     rm.addEventListener("click", function () { row.remove(); schedulePreview(); });
-    [ia, ib].forEach(function (i) { i.addEventListener("input", schedulePreview); });
-    row.appendChild(ia); row.appendChild(ib); row.appendChild(rm);
+    [ia, ib, ie].forEach(function (i) { i.addEventListener("input", schedulePreview); });
+    row.appendChild(ia); row.appendChild(ib); row.appendChild(ie); row.appendChild(rm);
     box.appendChild(row);
   }
+  const BUTTON_EN_HINT = "英文标题（可选，English title）";
+  const LINK_EN_HINT = "英文标题（可选，English title）";
 
   $("add-button").addEventListener("click", function () {
     if ($("buttons-box").children.length >= 3) { flash("按钮最多 3 个", true); return; }
-    pairRow($("buttons-box"), "", "", "按钮文字", "/request_human");
+    pairRow($("buttons-box"), "", "", "按钮文字", "/request_human", "", BUTTON_EN_HINT);
   });
   $("add-link").addEventListener("click", function () {
-    pairRow($("links-box"), "", "", "链接标题", "https://");
+    pairRow($("links-box"), "", "", "链接标题", "https://", "", LINK_EN_HINT);
   });
 
   function pairs(box, keyB) {
@@ -205,7 +211,10 @@
     box.querySelectorAll(".pair").forEach(function (row) {
       const a = row.querySelector(".pair-a").value.trim();
       const b = row.querySelector(".pair-b").value.trim();
-      if (a || b) { const item = { title: a }; item[keyB] = b; out.push(item); }
+      const en = row.querySelector(".pair-en").value.trim();
+      if (a || b) {
+        const item = { title: a }; item[keyB] = b; item.title_en = en || null; out.push(item);
+      }
     });
     return out;
   }
@@ -251,10 +260,11 @@
     clear($("buttons-box"));
     clear($("links-box"));
     ((e && e.answer.buttons) || []).forEach(function (b) {
-      pairRow($("buttons-box"), b.title, b.payload, "按钮文字", "/request_human");
+      pairRow($("buttons-box"), b.title, b.payload, "按钮文字", "/request_human", b.title_en,
+              BUTTON_EN_HINT);
     });
     ((e && e.answer.links) || []).forEach(function (l) {
-      pairRow($("links-box"), l.title, l.url, "链接标题", "https://");
+      pairRow($("links-box"), l.title, l.url, "链接标题", "https://", l.title_en, LINK_EN_HINT);
     });
     $("f-image").value = (e && e.answer.image) || "";
     $("f-tags").value = e ? e.tags.join("，") : "";

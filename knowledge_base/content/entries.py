@@ -9,13 +9,24 @@ import json
 import logging
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
+
+from vocab.buttons import resolved_title_en
 
 logger = logging.getLogger(__name__)
 
@@ -39,11 +50,38 @@ def normalize_question(text: str) -> str:
 # ---------------------------------------------------------------------------- entry schema
 
 
-class Button(BaseModel):
+def _blank_is_none(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.strip() or None
+    return value
+
+
+class _EnglishTitled(BaseModel):
+    """A button or link with an optional English title (issue 19). Without one, the dump
+    leaves `title_en` out: stored answers, exports and fingerprints of content written before
+    the field existed stay as they were."""
+
     model_config = ConfigDict(extra="forbid")
 
+    @field_validator("title_en", mode="before", check_fields=False)
+    @classmethod
+    def _strip_title_en(cls, value: Any) -> Any:
+        return _blank_is_none(value)
+
+    @model_serializer(mode="wrap")
+    def _drop_empty_english(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("title_en") is None:
+            data.pop("title_en", None)
+        return data
+
+
+class Button(_EnglishTitled):
     title: str = Field(min_length=1, max_length=40)
     payload: str
+    # English title (issue 19); without it English cardholders see the target entry's
+    # question_en or the intent's label (vocab/buttons.py). Same length rule as `title`.
+    title_en: str | None = Field(default=None, min_length=1, max_length=40)
 
     @field_validator("payload")
     @classmethod
@@ -68,11 +106,10 @@ class Button(BaseModel):
         return json.loads(match.group(1))["kb_entry_id"] if match else None
 
 
-class Link(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Link(_EnglishTitled):
     title: str = Field(min_length=1)
     url: str = Field(pattern=URL_RE.pattern)
+    title_en: str | None = Field(default=None, min_length=1)  # issue 19 (like `title`)
 
 
 class Answer(BaseModel):
@@ -94,6 +131,18 @@ class Answer(BaseModel):
         if not value.strip():
             raise ValueError("answer text is blank")
         return value.strip()
+
+    def served(self, question_en_of: Callable[[str], str | None]) -> dict[str, Any]:
+        """The answer as the KB search serves it: each button's `title_en` is the English
+        title a cardholder sees (its own, else the target entry's question_en via
+        ``question_en_of``, else the intent's label; absent when only Chinese is left, see
+        vocab/buttons.py). Payloads are unchanged."""
+        data = self.model_dump(mode="json")
+        for button in data["buttons"]:
+            english = resolved_title_en(button, question_en_of)
+            if english:
+                button["title_en"] = english
+        return data
 
 
 def _all_channels() -> list[Channel]:
@@ -125,9 +174,7 @@ class Entry(BaseModel):
     @field_validator("answer_en", "question_en", mode="before")
     @classmethod
     def _strip_en(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return value.strip() or None
-        return value
+        return _blank_is_none(value)
 
     @field_validator("tags", "channels", mode="before")
     @classmethod

@@ -18,7 +18,15 @@ One row is one entry. Columns (header names in Chinese as exported, or the Engli
 状态       status               published / archived (or 上线 / 下线); empty = published
 英文答案   answer_en            English answer text, optional (issue 19)
 英文标准问 question_en          English title of the entry, optional (issue 19)
+按钮英文   buttons_en           one per line: ``English title|payload`` (a payload of 按钮),
+                                optional (issue 19)
+链接英文   links_en             one per line: ``English title|https://…`` (a URL of 链接),
+                                optional (issue 19)
 =========  ===================  ==============================================================
+
+A file without one of the English columns (written before issue 19, or trimmed by hand) keeps
+the English the KB already has for an entry it updates (buttons matched by payload, links by
+URL); a present but empty cell clears it.
 
 An import is all-or-nothing: every row is checked (missing fields, format, duplicates inside
 the file, a question that already belongs to another entry of the KB, buttons pointing at
@@ -62,6 +70,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("status", "状态"),
     ("answer_en", "英文答案"),  # last: files written before issue 19 keep their column order
     ("question_en", "英文标准问"),  # after answer_en: files with only answer_en still import
+    ("buttons_en", "按钮英文"),  # the English titles of 按钮 / 链接, matched by payload / URL
+    ("links_en", "链接英文"),
 )
 REQUIRED = ("category", "standard_question", "answer")
 COLUMN_LABELS = dict(COLUMNS)
@@ -182,16 +192,21 @@ def _split_lines(text: str) -> list[str]:
 
 
 def _pairs(text: str, kind: str, row: int, errors: list[RowError]) -> list[dict[str, str]]:
+    """``title|value`` lines of a 按钮 / 链接 cell (``kind`` buttons, links) or of their English
+    columns (buttons_en, links_en)."""
+    is_button = kind.startswith("buttons")
+    english = kind.endswith("_en")
     out = []
     for line in _split_lines(text):
         parts = _PAIR_SPLIT.split(line, maxsplit=1)
         if len(parts) != 2 or not parts[0] or not parts[1]:
-            label = "按钮" if kind == "buttons" else "链接"
-            example = "标题|/intent" if kind == "buttons" else "标题|https://…"
+            label = ("按钮" if is_button else "链接") + ("英文" if english else "")
+            example = ("English title" if english else "标题") + (
+                "|/intent" if is_button else "|https://…")
             errors.append(RowError(row, kind, f"{label}“{line}”格式应为 {example}",
                                    f"{kind} line {line!r} must be 'title|value'"))
             continue
-        key = "payload" if kind == "buttons" else "url"
+        key = "payload" if is_button else "url"
         out.append({"title": parts[0], key: parts[1]})
     return out
 
@@ -236,7 +251,28 @@ def row_to_data(cells: dict[str, str], row: int, errors: list[RowError]) -> dict
     }
     if channels:
         data["channels"] = channels
+    for kind, key in (("buttons", "payload"), ("links", "url")):
+        if f"{kind}_en" in cells:
+            _attach_english(data["answer"][kind], key, cells[f"{kind}_en"], kind, row, errors)
     return data
+
+
+def _attach_english(items: list[dict[str, Any]], key: str, text: str, kind: str, row: int,
+                    errors: list[RowError]) -> None:
+    """Set ``title_en`` on the row's buttons (``key`` payload) or links (``key`` url) from an
+    English column's ``English title|payload`` lines; an item with no line gets none."""
+    by_value = {item[key]: item for item in items}
+    for item in items:
+        item["title_en"] = None
+    for pair in _pairs(text, f"{kind}_en", row, errors):
+        value = pair[key]
+        if value not in by_value:
+            label = "按钮" if kind == "buttons" else "链接"
+            errors.append(RowError(row, f"{kind}_en",
+                                   f"{label}英文“{pair['title']}|{value}”对应的{label}不在“{label}”列中",
+                                   f"{kind}_en line {value!r} matches no {kind[:-1]} of the row"))
+            continue
+        by_value[value]["title_en"] = pair["title"]
 
 
 def parse_rows(rows: Sequence[Sequence[str]]) -> tuple[list[tuple[int, dict[str, str]]],
@@ -292,6 +328,8 @@ def validate_import(rows: Sequence[Sequence[str]], existing: dict[str, Entry], n
         for english_field in ("answer_en", "question_en"):
             if english_field not in cells and given in existing:
                 data[english_field] = getattr(existing[given], english_field)
+        if given in existing:
+            _keep_english_titles(data["answer"], cells, existing[given])
         if given:
             if not ENTRY_ID_RE.match(given):
                 errors.append(RowError(number, "id", f"条目ID“{given}”格式不对（例如 repay-001）",
@@ -356,6 +394,19 @@ def validate_import(rows: Sequence[Sequence[str]], existing: dict[str, Entry], n
     return report
 
 
+def _keep_english_titles(answer: dict[str, Any], cells: dict[str, str], old: Entry) -> None:
+    """Without the 按钮英文 / 链接英文 column, the buttons and links of an updated entry keep
+    the English titles they had (matched by payload / URL)."""
+    if "buttons_en" not in cells:
+        titles = {b.payload: b.title_en for b in old.answer.buttons if b.title_en}
+        for button in answer["buttons"]:
+            button.setdefault("title_en", titles.get(button["payload"]))
+    if "links_en" not in cells:
+        titles = {lk.url: lk.title_en for lk in old.answer.links if lk.title_en}
+        for link in answer["links"]:
+            link.setdefault("title_en", titles.get(link["url"]))
+
+
 def _row_problems(row: int, exc: ValidationError) -> list[RowError]:
     problems: list[Problem] = entry_problems(exc)
     renamed = {"answer.text": "answer", "answer.buttons": "buttons", "answer.links": "links",
@@ -385,6 +436,9 @@ def entry_row(entry: Entry) -> list[str]:
         "question_en": entry.question_en or "",
         "buttons": "\n".join(f"{b.title}|{b.payload}" for b in answer.buttons),
         "links": "\n".join(f"{lk.title}|{lk.url}" for lk in answer.links),
+        "buttons_en": "\n".join(f"{b.title_en}|{b.payload}" for b in answer.buttons
+                                 if b.title_en),
+        "links_en": "\n".join(f"{lk.title_en}|{lk.url}" for lk in answer.links if lk.title_en),
         "image": answer.image or "", "tags": "、".join(entry.tags),
         "channels": ",".join(entry.channels),
         "valid_from": entry.valid_from.isoformat() if entry.valid_from else "",
@@ -420,6 +474,7 @@ def export_xlsx(entries: Iterable[Entry]) -> bytes:
             cell.alignment = wrap
     widths = {"id": 14, "category": 16, "standard_question": 28, "similar_questions": 36,
               "answer": 60, "answer_en": 60, "question_en": 28, "buttons": 30, "links": 30,
+              "buttons_en": 30, "links_en": 30,
               "image": 24, "tags": 16,
               "channels": 16, "valid_from": 12, "valid_to": 12, "status": 10}
     for index, (key, _) in enumerate(COLUMNS):

@@ -415,7 +415,7 @@ class KnowledgeService:
             "category": entry.category,
             "score": round(hit.score, 4),
             "matched_question": matched or snap.artifacts.questions[hit.matched_row],
-            "answer": entry.answer.model_dump(mode="json"),
+            "answer": entry.answer.served(snap.question_en_of),
             "answer_en": entry.answer_en,
             "question_en": entry.question_en,
             "related": [{"entry_id": snap.entries[j].id, "question": snap.entries[j].question,

@@ -338,6 +338,11 @@ class Snapshot:
                                   a.adapter.apply(a.pvecs), a.adapter.primary(a.qvecs))
         self.corrector = build_corrector(e.question for e in self.entries)
 
+    def question_en_of(self, entry_id: str) -> str | None:
+        """The English title of an entry of this release (None: unknown, or it has none)."""
+        index = self.by_id.get(entry_id)
+        return self.entries[index].question_en if index is not None else None
+
     def query_vectors(self, raw: np.ndarray) -> np.ndarray:
         """Encoder vectors mapped into this snapshot's (adapted) space."""
         return self.artifacts.adapter.apply(raw)

@@ -20,6 +20,7 @@ import yaml
 from actions import kb_client
 from actions.settings import Settings
 from tests.actions.conftest import Driver, Turn, ents, user_event
+from vocab.buttons import resolved_title_en
 
 SEED = Path(__file__).resolve().parents[2] / "knowledge_base" / "seed"
 TOKEN = "test-internal-token"
@@ -39,9 +40,17 @@ ENTRIES = seed_entries()
 def hit(entry_id: str, score: float, related: tuple[str, ...] = ()) -> dict[str, Any]:
     """One hit shaped like the service's (knowledge_base/search/service.py `_hit`)."""
     entry = ENTRIES[entry_id]
+    answer = {**entry["answer"], "buttons": [served_button(b) for b in entry["answer"].get(
+        "buttons") or []]}
     return {"entry_id": entry_id, "question": entry["question"], "category": entry["category"],
-            "score": score, "matched_question": entry["question"], "answer": entry["answer"],
+            "score": score, "matched_question": entry["question"], "answer": answer,
             "related": [{"entry_id": r, "question": ENTRIES[r]["question"]} for r in related]}
+
+
+def served_button(button: dict[str, Any]) -> dict[str, Any]:
+    """A button as the KB search serves it (`Answer.served`: `title_en` resolved)."""
+    english = resolved_title_en(button, lambda i: ENTRIES.get(i, {}).get("question_en"))
+    return {**button, "title_en": english} if english else dict(button)
 
 
 class FakeKB:
@@ -399,3 +408,59 @@ def test_english_multi_question_offer(driver, kb: FakeKB) -> None:
     assert offer["buttons"] == [
         {"title": "how do I check points?", "payload": '/faq{"kb_entry_id":"points-001"}'},
         {"title": "what is the annual fee?", "payload": "what is the annual fee?"}]
+
+
+def served(entry_id: str, score: float) -> dict[str, Any]:
+    """A hit as the service serves it (issue 19): each button's `title_en` resolved by the KB
+    (own title_en, else the target's question_en, else the intent label)."""
+    from vocab.buttons import resolved_title_en
+
+    out = hit_en(entry_id, score)
+    buttons = []
+    for b in ENTRIES[entry_id]["answer"].get("buttons") or []:
+        english = resolved_title_en(b, lambda i: ENTRIES[i].get("question_en"))
+        buttons.append({**b, **({"title_en": english} if english else {})})
+    out["answer"] = {**ENTRIES[entry_id]["answer"], "buttons": buttons}
+    return out
+
+
+def test_english_answer_buttons_and_link_are_english_with_unchanged_payloads(
+        driver, kb: FakeKB) -> None:
+    """"I lost my credit card, what should I do?": buttons and link in English, the payloads
+    as written (Rasa reads them); a Chinese conversation keeps the Chinese titles."""
+    kb.by_query["I lost my credit card, what should I do?"] = {
+        "decision": "answer", "release": 7, "hits": [served("lost-001", 0.9)]}
+    kb.by_query["信用卡丢了怎么办"] = {"decision": "answer", "release": 7,
+                                 "hits": [served("lost-001", 0.9)]}
+    d = driver()
+    d.slots["language"] = "en"
+    turn = ask(d, "I lost my credit card, what should I do?")
+    first = turn.messages[0]
+    assert first["text"] == ENTRIES["lost-001"]["answer_en"]
+    assert first["buttons"] == [
+        {"title": "Report card lost", "payload": "/report_lost_card"},
+        {"title": ENTRIES["lost-006"]["question_en"],
+         "payload": '/faq{"kb_entry_id":"lost-006"}'},
+        {"title": ENTRIES["lost-004"]["question_en"],
+         "payload": '/faq{"kb_entry_id":"lost-004"}'}]
+    links = [m["custom"]["link"] for m in turn.messages if "link" in (m.get("custom") or {})]
+    assert links == [{"title": "Lost card protection explained",
+                      "url": "https://card.example-bank.cn/help/lost"}]
+
+    zh = ask(driver(), "信用卡丢了怎么办")
+    assert [b["title"] for b in zh.messages[0]["buttons"]] == ["立即挂失", "挂失前被盗刷了",
+                                                               "补卡要多久到？"]
+    assert [m["custom"]["link"]["title"] for m in zh.messages
+            if "link" in (m.get("custom") or {})] == ["失卡保障说明"]
+
+
+def test_english_buttons_of_a_hit_the_kb_did_not_resolve(driver, kb: FakeKB) -> None:
+    """A hit without resolved titles (an older KB service): the intents still get their
+    English label."""
+    kb.by_query["annual fee"] = {"decision": "answer", "release": 7,
+                                 "hits": [hit_en("activate-002", 0.9)]}
+    d = driver()
+    d.slots["language"] = "en"
+    buttons = ask(d, "annual fee").messages[0]["buttons"]
+    assert buttons == [{"title": "Check my annual fee", "payload": "/annual_fee"},
+                       {"title": "Activate my card", "payload": "/activate_card"}]

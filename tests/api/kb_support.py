@@ -14,7 +14,7 @@ from api.core.config import get_settings
 
 KB = "/api/v1/kb"
 HEADER = ["条目ID", "分类", "标准问", "相似问", "答案", "按钮", "链接", "图片", "标签", "渠道",
-          "生效日期", "失效日期", "状态", "英文答案", "英文标准问"]
+          "生效日期", "失效日期", "状态", "英文答案", "英文标准问", "按钮英文", "链接英文"]
 
 
 def staff(client: TestClient, role: str) -> dict[str, str]:
@@ -75,7 +75,7 @@ def row(entry_id: str, category: str, question: str, similar: list[str], answer:
     values = {"条目ID": entry_id, "分类": category, "标准问": question,
               "相似问": "\n".join(similar), "答案": answer, "按钮": "", "链接": "", "图片": "",
               "标签": "", "渠道": "", "生效日期": "", "失效日期": "", "状态": "",
-              "英文答案": "", "英文标准问": ""}
+              "英文答案": "", "英文标准问": "", "按钮英文": "", "链接英文": ""}
     values.update(over)
     return [values[h] for h in HEADER]
 

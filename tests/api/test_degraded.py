@@ -251,3 +251,62 @@ def test_degraded_clarify_titles_follow_the_conversation_language() -> None:
     chinese = degraded.from_kb(result, picked=False, reason="bot_down")
     assert [b["title"] for b in chinese.messages[0]["buttons"]] == [
         "怎么提高额度", "临时额度怎么申请", "卡片冻结了怎么办", "都不是"]
+
+
+def served_hit(entry_id: str) -> dict[str, Any]:
+    """A seed entry as the KB search serves it: buttons carry the English a cardholder sees."""
+    from pathlib import Path
+
+    from knowledge_base.content.entries import load_seed
+
+    seed = {e.id: e for e in load_seed(Path(__file__).resolve().parents[2]
+                                       / "knowledge_base" / "seed")}
+    e = seed[entry_id]
+    return {"entry_id": e.id, "question": e.question, "question_en": e.question_en,
+            "score": 0.95, "answer": e.answer.served(lambda i: seed[i].question_en),
+            "answer_en": e.answer_en, "related": []}
+
+
+def test_degraded_answer_buttons_and_links_are_english_for_english_conversations(
+        client, fake_rasa) -> None:
+    """"I lost my credit card" answered in English while the bot is down: its buttons and
+    link too (issue 19), with the payloads unchanged; Chinese conversations keep Chinese."""
+    from tests.chat_support import signed
+
+    hit = served_hit("lost-001")
+    assert [b["title"] for b in hit["answer"]["buttons"]] == ["立即挂失", "挂失前被盗刷了",
+                                                              "补卡要多久到？"]
+    fake_rasa.down = True
+    use(client, fake_rasa)
+    client.app.state.gateway.kb = FakeKB({"decision": "answer", "release": 7, "hits": [hit]})
+    body = client.post("/api/v1/chat", json=signed(
+        "d-en-buttons", "I lost my credit card, what should I do?")).json()
+    assert body["details"]["degraded"] and body["details"]["language"] == "en"
+    first = body["messages"][0]
+    assert first["text"] == hit["answer_en"]
+    assert first["buttons"] == [
+        {"title": "Report card lost", "payload": "/report_lost_card"},
+        {"title": "Will I be compensated for fraud before my loss report?",
+         "payload": '/faq{"kb_entry_id":"lost-006"}'},
+        {"title": "How long does a replacement card take to arrive?",
+         "payload": '/faq{"kb_entry_id":"lost-004"}'}]
+    link = next(m for m in body["messages"] if m["type"] == "link")
+    assert link["text"] == "Lost card protection explained"
+    assert link["url"] == "https://card.example-bank.cn/help/lost"
+
+    chinese = degraded.answer_messages(hit, "zh")
+    assert [b["title"] for b in chinese[0]["buttons"]] == ["立即挂失", "挂失前被盗刷了",
+                                                           "补卡要多久到？"]
+    assert chinese[1] == {"type": "link", "text": "失卡保障说明",
+                          "url": "https://card.example-bank.cn/help/lost"}
+
+
+def test_degraded_buttons_of_an_unresolved_hit_still_get_intent_labels() -> None:
+    """A hit whose buttons the KB did not resolve (no title_en): intents get their English
+    label, an entry button without English keeps its Chinese title."""
+    hit = {**HIT, "answer": {"text": "年费规则……", "links": [], "image": None, "buttons": [
+        {"title": "查询年费", "payload": "/annual_fee"},
+        {"title": "年费能免吗", "payload": '/faq{"kb_entry_id":"fee-002"}'}]}}
+    buttons = degraded.answer_messages(hit, "en")[0]["buttons"]
+    assert buttons == [{"title": "Check my annual fee", "payload": "/annual_fee"},
+                       {"title": "年费能免吗", "payload": '/faq{"kb_entry_id":"fee-002"}'}]

@@ -144,3 +144,55 @@ def test_import_without_the_english_column_keeps_answer_en_and_an_empty_cell_cle
     resp = _import(client, ops, [values], HEADER)
     assert resp.status_code == 201, resp.text[:500]
     assert _entry(client, ops, created["id"])["answer_en"] == "Apply in the app or at a branch."
+
+
+def test_button_and_link_english_titles_are_edited_exported_and_kept_by_old_files(
+        client) -> None:
+    """Issue 19: `title_en` on answer buttons and links through the console API and the
+    按钮英文 / 链接英文 columns; a file without those columns keeps them."""
+    from kb_support import HEADER, row
+    ops = staff(client, "ops")
+    answer = {"text": "银河卡可以在 App 申请。", "image": None,
+              "buttons": [{"title": "转人工", "payload": "/request_human",
+                           "title_en": " Talk to a person "}],
+              "links": [{"title": "办理说明", "url": "https://example.com/card",
+                         "title_en": "How to apply"}]}
+    created = create(client, ops, entry_body("银河", answer=answer))
+    assert created["answer"]["buttons"] == [{"title": "转人工", "payload": "/request_human",
+                                             "title_en": "Talk to a person"}]
+    assert created["answer"]["links"][0]["title_en"] == "How to apply"
+    too_long = client.patch(f"{KB}/entries/{created['id']}", headers=ops, json={
+        "revision": created["revision"],
+        "answer": {**answer, "buttons": [{**answer["buttons"][0], "title_en": "x" * 41}]}})
+    assert too_long.status_code == 422
+
+    exported = client.get(f"{KB}/export", params={"format": "xlsx"}, headers=ops)
+    sheet = openpyxl.load_workbook(io.BytesIO(exported.content)).active
+    header = [c.value for c in sheet[1]]
+    rows = {r[0].value: r for r in sheet.iter_rows(min_row=2)}
+    assert rows[created["id"]][header.index("按钮英文")].value == \
+        "Talk to a person|/request_human"
+    assert rows[created["id"]][header.index("链接英文")].value == \
+        "How to apply|https://example.com/card"
+    assert rows["lost-001"][header.index("链接英文")].value == \
+        "Lost card protection explained|https://card.example-bank.cn/help/lost"
+
+    # An older file (no English title columns): the answer changes, the English titles stay.
+    body = entry_body("银河")
+    values = row(created["id"], body["category"], body["standard_question"],
+                 body["similar_questions"], "银河卡请在 App 申请。",
+                 按钮="转人工|/request_human", 链接="办理说明|https://example.com/card")
+    old = [i for i, h in enumerate(HEADER) if h not in ("按钮英文", "链接英文")]
+    resp = _import(client, ops, [[values[i] for i in old]], [HEADER[i] for i in old])
+    assert resp.status_code == 201, resp.text[:500]
+    entry = _entry(client, ops, created["id"])
+    assert entry["answer"]["text"] == "银河卡请在 App 申请。"
+    assert entry["answer"]["buttons"][0]["title_en"] == "Talk to a person"
+    assert entry["answer"]["links"][0]["title_en"] == "How to apply"
+
+    # The columns present but empty: cleared on purpose.
+    resp = _import(client, ops, [values], HEADER)
+    assert resp.status_code == 201, resp.text[:500]
+    entry = _entry(client, ops, created["id"])
+    assert entry["answer"]["buttons"][0]["title_en"] is None
+    assert entry["answer"]["links"][0]["title_en"] is None

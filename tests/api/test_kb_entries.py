@@ -30,7 +30,8 @@ def test_create_is_a_draft_listed_and_searchable(client) -> None:
     assert created["id"].startswith("kb-") and created["status"] == "draft"
     assert created["pending_action"] == "create" and created["revision"] == 1
     assert created["is_live"] is False and created["has_draft"] is True
-    assert created["answer"]["buttons"] == [{"title": "转人工", "payload": "/request_human"}]
+    assert created["answer"]["buttons"] == [{"title": "转人工", "payload": "/request_human",
+                                             "title_en": None}]
 
     got = client.get(f"{KB}/entries/{created['id']}", headers=ops)
     assert got.status_code == 200 and got.headers["ETag"] == '"1"'

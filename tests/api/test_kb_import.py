@@ -107,8 +107,10 @@ def test_clean_xlsx_imports_as_drafts_and_publishes(client) -> None:
     assert "cardx-001" in resp.json()["created"] and len(resp.json()["created"]) == 31
     entry = client.get(f"{KB}/entries/cardx-001", headers=ops).json()
     assert entry["answer"]["buttons"][0] == {"title": "查看权益",
-                                            "payload": '/faq{"kb_entry_id":"perks-001"}'}
-    assert entry["answer"]["links"] == [{"title": "权益说明", "url": "https://example.com/xc"}]
+                                            "payload": '/faq{"kb_entry_id":"perks-001"}',
+                                            "title_en": None}
+    assert entry["answer"]["links"] == [{"title": "权益说明", "url": "https://example.com/xc",
+                                         "title_en": None}]
     assert entry["valid_from"] == "2026-01-01"
 
     release = publish(client, sup, "批量导入")["release"]

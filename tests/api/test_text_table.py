@@ -17,14 +17,7 @@ from api.insights import nps
 from api.models import Conversation
 from api.models.conversation import reply_language
 from cards import texts as card_texts
-from vocab.language import (
-    MissingText,
-    TextTable,
-    UnknownLanguage,
-    answer_buttons,
-    link_title,
-    offered_related,
-)
+from vocab.language import MissingText, TextTable, UnknownLanguage, offered_related
 
 CJK = re.compile(r"[\u3400-\u9fff]")
 # The English welcome tells a Chinese reader how to switch back, in Chinese: by design.
@@ -110,35 +103,8 @@ def test_reply_language_is_read_from_the_conversation(client) -> None:
         assert reply_language(session, "no-such-conversation") == "zh"
 
 
-def test_kb_answer_buttons_links_and_related_for_an_english_reader() -> None:
-    buttons = [{"title": "转人工客服", "payload": "/request_human"},
-               {"title": "立即还款", "payload": "/repayment"},
-               {"title": "什么是溢缴款？", "payload": '/faq{"kb_entry_id":"overpay-001"}'},
-               {"title": "某个新功能", "payload": "/some_new_intent"}]
-    assert answer_buttons(buttons, "zh") == buttons
-    assert answer_buttons(buttons, "en") == [
-        {"title": "Talk to an agent", "payload": "/request_human"},
-        {"title": "How to repay", "payload": "/repayment"}]
-    link = {"title": "防诈骗指南", "url": "https://example.com/a"}
-    assert link_title(link, "zh") == "防诈骗指南"
-    assert not CJK.search(link_title(link, "en"))
+def test_related_questions_for_an_english_reader_are_those_with_an_english_title() -> None:
     related = [{"entry_id": "a", "question": "年费能免吗"},
                {"entry_id": "b", "question": "怎么提额", "question_en": "How do I raise my limit?"}]
     assert offered_related(related, "zh") == related
     assert offered_related(related, "en") == [related[1]]
-
-
-def test_every_self_service_intent_a_kb_button_starts_has_an_english_title() -> None:
-    """The KB's answer buttons start these flows (knowledge_base/README.md: payloads are
-    `/intent` or `/faq{...}`); each must keep its button in an English conversation."""
-    from pathlib import Path
-
-    import yaml
-
-    from vocab.language import ACTION_TITLES_EN
-
-    seed = Path(__file__).resolve().parents[2] / "knowledge_base" / "seed"
-    intents = {b["payload"][1:] for path in seed.glob("*.yml")
-               for e in yaml.safe_load(path.read_text(encoding="utf-8"))["entries"]
-               for b in e["answer"].get("buttons") or [] if not b["payload"].startswith("/faq")}
-    assert intents and intents <= set(ACTION_TITLES_EN), intents - set(ACTION_TITLES_EN)

@@ -93,6 +93,10 @@ def test_english_questions_are_answered_in_english(chat, question) -> None:
         # the entry's English text is what the cardholder reads
         english = english_answer(reply["details"]["kb"]["entry_id"])
         assert english and reply["messages"][0]["text"].strip() == english, reply
+        # and so are the entry's own buttons and links (payloads as written, issue 19)
+        own = [b["title"] for b in reply["messages"][0].get("buttons") or []]
+        own += [m["text"] for m in reply["messages"] if m["type"] == "link"]
+        assert all(title.isascii() for title in own), reply
     else:
         assert reply["messages"][0]["text"] == "Did you mean one of these?"
 

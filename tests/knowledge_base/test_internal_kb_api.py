@@ -121,6 +121,18 @@ def test_entry_id_contract(client: TestClient) -> None:
     assert [h["entry_id"] for h in body["hits"]] == ["lost-002"]
 
 
+def test_buttons_carry_the_english_a_cardholder_sees(client: TestClient) -> None:
+    """Issue 19: the service resolves each button's English title (an intent's label here; the
+    fixture's target entry has no English title, so that button has none); payloads as
+    written, links without English have no title_en."""
+    hit = client.post(URL, json={"entry_id": "lost-001"}, headers=AUTH).json()["hits"][0]
+    assert hit["answer"]["buttons"] == [
+        {"title": "立即挂失", "payload": "/report_lost_card", "title_en": "Report card lost"},
+        {"title": "补卡要多久", "payload": '/faq{"kb_entry_id":"lost-002"}'}]
+    assert hit["answer"]["links"] == [{"title": "挂失说明",
+                                       "url": "https://card.example-bank.cn/help/lost"}]
+
+
 def test_not_ready_is_503(client: TestClient) -> None:
     app = client.app
     live = app.state.kb  # type: ignore[attr-defined]

@@ -47,7 +47,8 @@ def test_response_shape(kb_service: KnowledgeService) -> None:
     hit = result["hits"][0]
     assert hit["entry_id"] == "lost-001" and hit["matched_question"] == "信用卡丢了怎么办"
     assert hit["category"] == "挂失" and 0.9 < hit["score"] <= 1.0
-    assert hit["answer"]["buttons"][0] == {"title": "立即挂失", "payload": "/report_lost_card"}
+    assert hit["answer"]["buttons"][0] == {"title": "立即挂失", "payload": "/report_lost_card",
+                                          "title_en": "Report card lost"}  # issue 19
     assert hit["answer"]["links"][0]["url"].startswith("https://")
     assert len(result["hits"]) == 2
 

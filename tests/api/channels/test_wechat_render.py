@@ -158,3 +158,29 @@ def test_message_fields_are_validated() -> None:
                 {"MsgType": ""}, {"MsgId": "12ab"}, {"MsgId": ""}, {"ToUserName": "<gh>"}):
         with pytest.raises(XmlRejected):
             inbound_from_fields({**good, **bad})
+
+
+def test_english_turn_renders_english_options_and_link_titles() -> None:
+    """The degraded/action answer of an English conversation arrives with English titles;
+    the renderer's own words follow the language too (issue 19)."""
+    from api.conversation.degraded import answer_messages
+
+    hit = {"entry_id": "lost-001", "question": "信用卡丢了怎么办", "answer_en": "Report it.",
+           "answer": {"text": "请挂失。", "image": None, "buttons": [
+               {"title": "立即挂失", "payload": "/report_lost_card"},
+               {"title": "补卡要多久到？", "payload": '/faq{"kb_entry_id":"lost-004"}',
+                "title_en": "How long does a new card take?"}],
+               "links": [{"title": "失卡保障说明", "url": "https://card.example-bank.cn/help/lost",
+                          "title_en": "Lost card protection explained"}]}, "related": []}
+    rendered = render_messages(answer_messages(hit, "en"), lang="en")
+    text = rendered.messages[0].text
+    assert "Reply 1: Report card lost" in text
+    assert "Reply 2: How long does a new card take?" in text
+    assert ">Lost card protection explained</a>" in text
+    assert rendered.options == [
+        {"title": "Report card lost", "payload": "/report_lost_card"},
+        {"title": "How long does a new card take?",
+         "payload": '/faq{"kb_entry_id":"lost-004"}'}]
+    assert pick_option("2", rendered.options)["payload"] == '/faq{"kb_entry_id":"lost-004"}'
+    chinese = render_messages(answer_messages(hit, "zh")).messages[0].text
+    assert "回复1 立即挂失" in chinese and ">失卡保障说明</a>" in chinese
