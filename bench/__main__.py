@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=None,
                         help="restart: kill -9 rounds over every process (default 1); "
                              "gateway_cpu: pairs of Rasa-alone/gateway blocks (default 3)")
-    parser.add_argument("--sessions", type=int, default=6,
+    parser.add_argument("--sessions", type=int, default=8,
                         help="gateway_cpu: sequential sessions per block")
     parser.add_argument("--think", default="2,6", help="load: think time range, seconds")
     parser.add_argument("--topology", default="embedded", choices=("embedded", "production"),

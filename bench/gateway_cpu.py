@@ -6,7 +6,7 @@ driven). This bench isolates that figure and is robust to a busy machine: it cou
 (/proc, user + system) rather than wall time.
 
 It starts the embedded stack once (bench/load.py's `Stack`, without the warm standbys: they
-serve nothing here), then sends the same sequential sessions (bench/load.py's texts, one new
+serve nothing here), then sends the same sequential sessions (drawn like bench/load.py's, one new
 user per session) in alternating blocks through Rasa's REST webhook alone and through
 `POST /api/v1/chat`, and reports CPU ms per message per process and the gateway's own cost
 (API ms/msg driving the gateway minus driving Rasa alone: the KB search the action server
@@ -23,6 +23,7 @@ both targets. Without py-spy that part is skipped with a message; the CPU figure
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -36,10 +37,9 @@ from typing import Any
 import httpx
 
 from bench.common import base_payload, header_md, md_table, write_result
-from bench.load import MIX, Stack, _cpu_seconds
+from bench.load import MESSAGES, MIX, Stack, _cpu_seconds
 
 BASE_PORT = int(os.environ.get("BENCH_GATEWAY_CPU_PORT", "18380"))
-TEXTS = [text for _, text, _ in MIX]  # one session: every text of the load mix, in order
 SAMPLE_RATE = 250  # py-spy samples per second
 IDLE_SECONDS = 10.0  # background CPU (pollers, health) with no traffic
 OWN_PACKAGES = ("api", "knowledge_base", "pii", "vocab")
@@ -142,17 +142,20 @@ def py_spy() -> str | None:
 
 
 class _Driver:
-    """Sequential sessions of TEXTS through one target; a new user per session."""
+    """Sequential sessions through one target, drawn like bench load's (MESSAGES texts of the
+    weighted MIX per session, one new user each): the i-th session of both targets is the
+    same."""
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
         self.client = httpx.Client(timeout=60)
-        self.serial = 0
+        self.serial = {"rasa": 0, "gateway": 0}
 
     def session(self, target: str) -> int:
-        self.serial += 1
-        user = f"cpu-{target}-{self.serial}"
-        for text in TEXTS:
+        self.serial[target] += 1
+        i = self.serial[target]
+        user = f"cpu-{target}-{i}"
+        for text in session_texts(i):
             if target == "gateway":
                 resp = self.client.post(f"{self.stack.api}/api/v1/chat",
                                         json=self.stack.chat_body(user, text))
@@ -163,7 +166,14 @@ class _Driver:
                 raise RuntimeError(f"{target} answered {resp.status_code}: {resp.text[:300]}")
             if target == "gateway" and (resp.json().get("details") or {}).get("degraded"):
                 raise RuntimeError(f"degraded reply (the bot was not measured): {resp.text[:300]}")
-        return len(TEXTS)
+        return MESSAGES
+
+
+def session_texts(i: int, seed: int = 17) -> list[str]:
+    """The texts of session `i` (bench load's draw: weighted, with repeats)."""
+    rng = random.Random(f"{seed}-{i}")
+    weights = [w for _, _, w in MIX]
+    return [rng.choices(MIX, weights)[0][1] for _ in range(MESSAGES)]
 
 
 def _block(driver: _Driver, pids: dict[str, int], target: str, sessions: int) -> dict[str, Any]:
@@ -235,7 +245,7 @@ def _profiles(driver: _Driver, pids: dict[str, int], sessions: int,
     return prof
 
 
-def run(sessions: int = 6, rounds: int = 3, log: Callable[[str], None] = print,
+def run(sessions: int = 8, rounds: int = 3, log: Callable[[str], None] = print,
         profile: bool = True) -> dict[str, Any]:
     started = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="bench-gateway-cpu-"))
@@ -281,7 +291,8 @@ def run(sessions: int = 6, rounds: int = 3, log: Callable[[str], None] = print,
                                            "pydantic"))
     payload.update(out)
     payload.update({"runtime_s": time.perf_counter() - started, "sessions_per_block": sessions,
-                    "rounds": rounds, "texts": TEXTS, "load_avg_1m": os.getloadavg()[0]})
+                    "rounds": rounds, "mix": [(k, t, w) for k, t, w in MIX],
+                    "load_avg_1m": os.getloadavg()[0]})
     write_result("gateway_cpu", payload, _markdown(payload))
     log(_markdown(payload))
     return payload
@@ -293,7 +304,8 @@ def _markdown(p: dict[str, Any]) -> str:
     lines = [
         header_md("Gateway CPU per message (`python -m bench gateway_cpu`)", p),
         f"- load average (1 min) after the run: {p['load_avg_1m']:.2f}",
-        f"- sequential sessions of {len(p['texts'])} messages {p['texts']}, one new user each; "
+        f"- sequential sessions of {MESSAGES} messages drawn like bench load's from the mix "
+        f"{[(t, w) for _, t, w in p['mix']]}, one new user each; "
         f"{p['sessions_per_block']} sessions per block, {p['rounds']} rounds of a Rasa-alone "
         "and a gateway block (alternating order); embedded stack, no standbys",
         f"- messages measured: {p['messages']}", "",
