@@ -47,7 +47,7 @@ OWN_PACKAGES = ("api", "knowledge_base", "pii", "vocab")
 # action_extract_slots (action_set_language on every message: the tracker to the action
 # server and back) and, for scale, the whole message handling.
 RASA_MARKERS = (("custom slot mappings (action_set_language)", "_run_custom_action ("),
-                ("remote actions (all)", "RemoteAction.run ("),
+                ("action-server response validation", "_validate_action_result ("),
                 ("handle_message", "handle_message ("))
 
 # Components of the API's work, tried in order on each frame from the leaf up: a sample is

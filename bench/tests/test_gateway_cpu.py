@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from bench.gateway_cpu import fold, own_cost, own_functions, per_message_ms, ratio_bound
+from bench.gateway_cpu import (
+    fold,
+    inclusive,
+    own_cost,
+    own_functions,
+    per_message_ms,
+    ratio_bound,
+    samples,
+    session_texts,
+)
 
 
 def test_per_message_ms_and_the_gateways_own_cost() -> None:
@@ -48,3 +57,16 @@ def test_own_functions_are_inclusive_and_skip_libraries() -> None:
     top = dict(own_functions(RAW))
     assert top == {"_begin (/w/api/conversation/gateway.py": 12,
                    "chat (/w/api/routes/chat.py": 4}
+
+
+def test_inclusive_counts_stacks_through_a_frame() -> None:
+    assert inclusive(RAW, "_begin (") == 12
+    assert inclusive(RAW, "chat (") == 4
+    assert samples(RAW) == 18
+
+
+def test_sessions_are_the_same_for_both_targets_and_follow_the_mix() -> None:
+    assert session_texts(3) == session_texts(3)
+    texts = [t for i in range(1, 400) for t in session_texts(i)]
+    # the weights of bench load's mix: the FAQ about the annual fee (3) beats the handoff (0.5)
+    assert texts.count("信用卡年费怎么收") > 3 * texts.count("转人工") > 0
