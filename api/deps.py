@@ -37,37 +37,46 @@ from vocab import (
     ROLES,
 )
 
+# The dependencies below only read what `create_app` built (app.state, the cached settings):
+# `async def`, so FastAPI calls them on the event loop. A plain `def` dependency is run in a
+# worker thread, one thread hop (a wake-up waiting for a core) per dependency per request.
+
+
+async def _settings() -> Settings:
+    return get_settings()
+
+
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 # The cardholder's per-conversation credential (`conversation_token` of POST /api/v1/chat).
 conversation_bearer = HTTPBearer(auto_error=False, scheme_name="conversation_token",
                                  description="conversation_token returned by POST /api/v1/chat")
 
 
-def _gateway(request: Request) -> Gateway:
+async def _gateway(request: Request) -> Gateway:
     return request.app.state.gateway
 
 
-def _kb(request: Request) -> KnowledgeService:
+async def _kb(request: Request) -> KnowledgeService:
     return request.app.state.kb
 
 
-def _reloader(request: Request) -> Reloader:
+async def _reloader(request: Request) -> Reloader:
     return request.app.state.kb_reloader
 
 
-def _handoff(request: Request) -> HandoffService:
+async def _handoff(request: Request) -> HandoffService:
     return request.app.state.gateway.handoff
 
 
-def _hub(request: Request) -> Hub:
+async def _hub(request: Request) -> Hub:
     return request.app.state.gateway.handoff.hub
 
 
-def _rasa(request: Request) -> RasaClient:
+async def _rasa(request: Request) -> RasaClient:
     return request.app.state.rasa
 
 
-def _limiter(request: Request) -> RateLimiter:
+async def _limiter(request: Request) -> RateLimiter:
     return request.app.state.limiter
 
 
@@ -80,13 +89,13 @@ def conversation_not_found() -> ApiError:
 def owned_conversation(
         conversation_id: str,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(conversation_bearer)],
-        settings: Annotated[Settings, Depends(get_settings)]) -> str:
+        settings: Annotated[Settings, Depends(_settings)]) -> str:
     """The path's conversation id, if the bearer token is that conversation's (else 404)."""
     token = credentials.credentials if credentials is not None else None
     if conversation_of_token(token, settings.conversation_token_secret) != conversation_id:
         raise conversation_not_found()
     return conversation_id
-def _inspector(settings: Annotated[Settings, Depends(get_settings)]) -> QualityInspector:
+def _inspector(settings: Annotated[Settings, Depends(_settings)]) -> QualityInspector:
     return QualityInspector(first_response_seconds=settings.quality_first_response_seconds,
                             reply_seconds=settings.quality_reply_seconds,
                             risk_threshold=settings.quality_risk_threshold)
@@ -114,7 +123,7 @@ def require_role(*roles: str) -> Callable[..., StaffUser]:
     return _check
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
 SessionDep = Annotated[Session, Depends(session_scope)]
 GatewayDep = Annotated[Gateway, Depends(_gateway)]
 KBDep = Annotated[KnowledgeService, Depends(_kb)]

@@ -1,8 +1,9 @@
 """`python -m bench [ccb|realcal|ccb_policy|heldout|english_cal|english|scale|e2e|heldout_chat|
-insights|loop|load|restart|all]`: run benchmarks, write bench/results/ (`realcal` writes
+insights|loop|load|restart|gateway_cpu|all]`: run benchmarks, write bench/results/ (`realcal` writes
 knowledge_base/search/calibration.json, `english_cal`
-knowledge_base/search/english_calibration.json; `load` and `restart` start their own stack and
-are not part of `all`: `make bench-load`, `python -m bench restart`).
+knowledge_base/search/english_calibration.json; `load`, `restart` and `gateway_cpu` start their own
+stack and are not part of `all`: `make bench-load`, `python -m bench restart`, `python -m bench
+gateway_cpu`).
 
 Each benchmark writes `<name>.json` and `<name>.md`. A benchmark whose inputs are missing (the
 shared evaluation data, the built model, a running stack) is skipped with a message; `all`
@@ -86,7 +87,12 @@ def runner(name: str, args: argparse.Namespace) -> Callable[[], Any]:
     if name == "restart":
         from bench import restart
 
-        return lambda: restart.run(log=log, rounds=args.rounds)
+        return lambda: restart.run(log=log, rounds=args.rounds or 1)
+    if name == "gateway_cpu":
+        from bench import gateway_cpu
+
+        return lambda: gateway_cpu.run(sessions=args.sessions, rounds=args.rounds or 3,
+                                         log=log)
     if name == "loop":
         from bench import loop
 
@@ -98,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     """CLI entry point; returns the process exit code."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("benchmark", nargs="?", default="all",
-                        choices=(*NAMES, "load", "restart", "all"))
+                        choices=(*NAMES, "load", "restart", "gateway_cpu", "all"))
     parser.add_argument("--sizes", help="scale: comma-separated database sizes")
     parser.add_argument("--methods", help="ccb: comma-separated subset of methods")
     parser.add_argument("--no-pairs", action="store_true", help="ccb: skip BQ/AFQMC pair AUC")
@@ -111,8 +117,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seconds", type=float, default=20.0,
                         help="load: seconds of arrivals per step")
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="restart: kill -9 rounds over every process")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="restart: kill -9 rounds over every process (default 1); "
+                             "gateway_cpu: pairs of Rasa-alone/gateway blocks (default 3)")
+    parser.add_argument("--sessions", type=int, default=8,
+                        help="gateway_cpu: sequential sessions per block")
     parser.add_argument("--think", default="2,6", help="load: think time range, seconds")
     parser.add_argument("--topology", default="embedded", choices=("embedded", "production"),
                         help="load: the embedded default or the production topology on loopback")

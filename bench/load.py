@@ -68,20 +68,23 @@ def _pct(values: list[float], q: float) -> float | None:
 class Stack:
     """The embedded default under the supervisor, on its own ports and data directory."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, base: int = BASE_PORT,
+                 extra_env: dict[str, str] | None = None) -> None:
         self.tmp = tmp
-        self.rasa = f"http://127.0.0.1:{BASE_PORT}"
-        self.api = f"http://127.0.0.1:{BASE_PORT + 2}"
+        self.rasa = f"http://127.0.0.1:{base}"
+        self.api = f"http://127.0.0.1:{base + 2}"
         self.env = {
             **os.environ, "PYTHONPATH": str(REPO_ROOT), "APP_ENV": "test", "DATA_DIR": str(tmp),
             "DATABASE_URL": f"sqlite:///{tmp}/app.db", "TRACKER_DB_DIALECT": "sqlite",
             "TRACKER_DB": str(tmp / "tracker.db"), "CARD_DB_URL": f"sqlite:///{tmp}/cards.db",
-            "RASA_PORT": str(BASE_PORT), "RASA_URL": self.rasa,
-            "ACTIONS_PORT": str(BASE_PORT + 1),
-            "ACTIONS_URL": f"http://127.0.0.1:{BASE_PORT + 1}/webhook",
-            "CARDBOT_API_PORT": str(BASE_PORT + 2), "PORT": str(BASE_PORT + 2),
+            "RASA_PORT": str(base), "RASA_URL": self.rasa,
+            "RASA_STANDBY_PORT": str(base + 3),
+            "ACTIONS_PORT": str(base + 1),
+            "ACTIONS_URL": f"http://127.0.0.1:{base + 1}/webhook",
+            "CARDBOT_API_PORT": str(base + 2), "PORT": str(base + 2),
             "KB_SEARCH_URL": f"{self.api}/internal/v1/kb/search", "LOG_LEVEL": "WARNING",
             "TF_CPP_MIN_LOG_LEVEL": "2", "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+            **(extra_env or {}),
         }
         self.proc: subprocess.Popen[bytes] | None = None
 

@@ -44,6 +44,9 @@ def main() -> None:
     os.makedirs(os.environ.get("DATA_DIR", "var"), exist_ok=True)
     from rasa.__main__ import main as rasa_main
 
+    from bot import remote_validation
+
+    remote_validation.install()  # ~22 ms less CPU per custom-action call (see the module)
     sys.argv = rasa_args(str(model), token)
     rasa_main()
 

@@ -137,18 +137,24 @@ class Gateway:
 
     def conversation_for(self, db: Session, channel: str, user_id: str) -> Conversation:
         """Get or create the conversation of a user on a channel (race-safe)."""
+        # Asked twice in a turn's first step (the route's per-conversation rate limit, then
+        # the turn itself) on one session: the second time is the row already in hand.
+        key = ("conversation", channel, user_id)
+        known = db.info.get(key)
+        if known is not None and known in db:
+            return known  # type: ignore[no-any-return]
         stmt = select(Conversation).where(Conversation.channel == channel,
                                           Conversation.user_id == user_id)
         conv = db.scalars(stmt).first()
-        if conv:
-            return conv
-        conv = Conversation(channel=channel, user_id=user_id)
-        db.add(conv)
-        try:
-            db.commit()
-        except IntegrityError:
-            db.rollback()
-            conv = db.scalars(stmt).one()
+        if conv is None:
+            conv = Conversation(channel=channel, user_id=user_id)
+            db.add(conv)
+            try:
+                db.commit()
+            except IntegrityError:
+                db.rollback()
+                conv = db.scalars(stmt).one()
+        db.info[key] = conv
         return conv
 
     @staticmethod
@@ -169,40 +175,40 @@ class Gateway:
 
     # --- the database steps of a turn (each in a worker thread) --------------------------
 
-    def _begin(self, incoming: IncomingMessage) -> _Begun:
+    def _begin(self, incoming: IncomingMessage, db: Session) -> _Begun:
         """Conversation (created if new), the stored user message, its language and the
-        service session; a reply when the message was a survey score or a language switch."""
+        service session; a reply when the message was a survey score or a language switch.
+        In the caller's session (the one its admission checks used)."""
         # One commit for the usual turn (user line, language, survey check, service session):
         # each commit is a WAL flush (SQLite fsync, a PostgreSQL round trip) on every message.
         # Nothing between the flush and the commit leaves this thread, so the line is durable
         # before the bot is asked.
-        with self._sessions() as db:
-            conv = self.conversation_for(db, incoming.channel, incoming.user_id)
-            row = self._row(conv.id, Sender.USER, {"type": MessageType.TEXT.value,
-                                                   "text": incoming.text})
-            db.add(row)
-            db.flush()  # the line's id
-            language = next_language(conv.language, incoming.text)
-            changed = language != conv.language
-            if changed:
-                conv.language = language
-            begun = _Begun(conv.id, str(conv.state), row.id, 0, language, changed)
-            if conv.state == State.BOT and switch_command(incoming.text) is not None:
-                msg = {"type": MessageType.TEXT.value, "text": SWITCHED[language]}
-                reply_row = self.store(db, conv.id, Sender.BOT, msg, outcome=Outcome.ANSWERED)
-                begun.reply = GatewayReply(conv.id, Outcome.ANSWERED,
-                                           [{**msg, "id": reply_row.id}], {"language": language})
-                return begun
-            # the answer to a pending NPS question never reaches the NLU
-            answered = (self._nps_answer(db, conv.id, incoming.text)
-                        if conv.state == State.BOT else None)
-            if answered is not None:  # an answer to the survey opens no new session
-                begun.reply = answered
-                return begun
-            begun.session_id = self.tracker.current(db, conv).id
-            begun.paused_handoffs = self.handoff.paused_after_end_in(db, conv.id)
-            db.commit()
+        conv = self.conversation_for(db, incoming.channel, incoming.user_id)
+        row = self._row(conv.id, Sender.USER, {"type": MessageType.TEXT.value,
+                                               "text": incoming.text})
+        db.add(row)
+        db.flush()  # the line's id
+        language = next_language(conv.language, incoming.text)
+        changed = language != conv.language
+        if changed:
+            conv.language = language
+        begun = _Begun(conv.id, str(conv.state), row.id, 0, language, changed)
+        if conv.state == State.BOT and switch_command(incoming.text) is not None:
+            msg = {"type": MessageType.TEXT.value, "text": SWITCHED[language]}
+            reply_row = self.store(db, conv.id, Sender.BOT, msg, outcome=Outcome.ANSWERED)
+            begun.reply = GatewayReply(conv.id, Outcome.ANSWERED,
+                                       [{**msg, "id": reply_row.id}], {"language": language})
             return begun
+        # the answer to a pending NPS question never reaches the NLU
+        answered = (self._nps_answer(db, conv.id, incoming.text)
+                    if conv.state == State.BOT else None)
+        if answered is not None:  # an answer to the survey opens no new session
+            begun.reply = answered
+            return begun
+        begun.session_id = self.tracker.current(db, conv).id
+        begun.paused_handoffs = self.handoff.paused_after_end_in(db, conv.id)
+        db.commit()
+        return begun
 
     def _record(self, db: Session, session_id: int, outcome: str, kb_entry: str | None,
                 handoff_reason: str | None = None, *, handoff: bool = False) -> None:
@@ -250,18 +256,21 @@ class Gateway:
 
     async def handle(self, incoming: IncomingMessage) -> GatewayReply:
         """Store the user's message, get the bot's answer, store that, return it."""
-        return await self.handle_admitted(lambda: incoming)
+        return await self.handle_admitted(lambda _db: incoming)
 
-    async def handle_admitted(self, admit: Callable[[], IncomingMessage]) -> GatewayReply:
+    async def handle_admitted(self, admit: Callable[[Session], IncomingMessage]) -> GatewayReply:
         """`handle` for a channel whose own checks (rate limits, identity: database and Redis
         calls, may raise a 4xx) build the message: `admit` runs in the same worker-thread hop
-        as the turn's first database step. Each hop is a wake-up that waits for a core on a
-        busy machine, so a turn makes as few as it can."""
+        and on the same database session as the turn's first database step. Each hop is a
+        wake-up that waits for a core on a busy machine, and each session a connection
+        checkout, so a turn makes as few as it can."""
         self._shed_if_overloaded()
 
         def first_step() -> tuple[IncomingMessage, _Begun]:
-            incoming = admit()
-            return incoming, with_db_retry(lambda: self._begin(incoming))
+            with self._sessions() as db:
+                incoming = admit(db)
+                return incoming, with_db_retry(lambda: self._begin(incoming, db),
+                                               reset=db.rollback)
 
         incoming, begun = await to_thread.run_sync(first_step)
         conv_id, state, user_row_id = begun.conversation_id, begun.state, begun.user_message_id

@@ -9,16 +9,37 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 
 from limits import RateLimitItem, parse
-from limits.storage import storage_from_string
+from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from api.core.errors import ApiError
 
 logger = logging.getLogger(__name__)
 KEY_PREFIX = "cardbot-ratelimit"
+# How often the in-memory storage drops expired entries (memory only: see below).
+MEMORY_EXPIRY_SECONDS = 1.0
+
+
+class LazyExpiryMemoryStorage(MemoryStorage):
+    """`memory://` storage whose expired entries are dropped at most once a second.
+
+    limits' MemoryStorage re-arms a 10 ms timer on every hit: a new thread that walks every
+    key, i.e. on the chat path (three limits per message) a thread start and a scan of all
+    the keys of the last window for each message, growing with the traffic. Expiry there only
+    frees memory: the moving window compares entry timestamps and the counters check their
+    expiry when read, so the limits are the same with a slower sweep.
+    """
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # overrides the private re-arm
+        if not self.timer.is_alive():
+            self.timer = threading.Timer(MEMORY_EXPIRY_SECONDS,
+                                         self._MemoryStorage__expire_events)  # type: ignore[attr-defined]
+            self.timer.daemon = True
+            self.timer.start()
 
 
 class RateLimiter:
@@ -26,7 +47,9 @@ class RateLimiter:
 
     def __init__(self, storage_url: str) -> None:
         options = {"key_prefix": KEY_PREFIX} if storage_url.startswith(("redis", "rediss")) else {}
-        self._storage = storage_from_string(storage_url, **options)
+        self._storage = (LazyExpiryMemoryStorage(storage_url)
+                         if storage_url.startswith("memory://")
+                         else storage_from_string(storage_url, **options))
         self._limiter = MovingWindowRateLimiter(self._storage)
 
     @staticmethod

@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials
+from sqlalchemy.orm import Session
 
 from api.channels.web import Caller, identify, incoming_from_widget, validated_text
 from api.conversation.gateway import IncomingMessage
@@ -48,7 +49,7 @@ def client_ip(request: Request) -> str:
 
 @router.post("/chat", response_model=ChatPublic, response_model_exclude_none=True)
 async def chat(body: ChatCreate, request: Request, gateway: GatewayDep, settings: SettingsDep,
-               db: SessionDep, limiter: LimiterDep,
+               limiter: LimiterDep,
                credentials: Annotated[HTTPAuthorizationCredentials | None,
                                       Depends(conversation_bearer)] = None) -> ChatPublic:
     """Send a cardholder message; returns the bot's (or the agent desk's) reply and outcome.
@@ -60,10 +61,11 @@ async def chat(body: ChatCreate, request: Request, gateway: GatewayDep, settings
     ip = client_ip(request)
     token = credentials.credentials if credentials else None
 
-    def admit() -> Caller:
+    def admit(db: Session) -> Caller:
         """Limits, identity and the conversation: database and (production) Redis calls,
-        so they run in a worker thread (with the gateway's first step), never blocking the
-        event loop of every other chat."""
+        so they run in a worker thread (with the gateway's first step, on its session), never
+        blocking the event loop of every other chat. (No request-scoped session: FastAPI
+        would enter and close it in two more worker-thread hops.)"""
         enforce(limiter, "chat_ip", settings.rate_limit_chat_per_ip, ip)
         caller = identify(db, settings, body.channel, body.user_id, body.identity_hash,
                           body.identity_token, token)
@@ -76,8 +78,8 @@ async def chat(body: ChatCreate, request: Request, gateway: GatewayDep, settings
 
     admitted: list[Caller] = []
 
-    def incoming() -> IncomingMessage:
-        admitted.append(with_db_retry(admit, reset=db.rollback))
+    def incoming(db: Session) -> IncomingMessage:
+        admitted.append(with_db_retry(lambda: admit(db), reset=db.rollback))
         return incoming_from_widget(body.channel, admitted[0], body.text, body.metadata,
                                     settings.max_message_chars)
 

@@ -24,11 +24,11 @@ def test_chat_survives_a_lost_connection_in_the_turn(client, fake_rasa, monkeypa
     real_begin = gateway._begin
     failures = []
 
-    def flaky_begin(incoming):  # type: ignore[no-untyped-def]
+    def flaky_begin(incoming, db):  # type: ignore[no-untyped-def]
         if not failures:
             failures.append(1)
             raise lost_connection()
-        return real_begin(incoming)
+        return real_begin(incoming, db)
 
     monkeypatch.setattr(gateway, "_begin", flaky_begin)
     resp = client.post("/api/v1/chat", json=signed("db-retry-1", "年费怎么收"))
@@ -45,7 +45,7 @@ def test_a_database_that_stays_away_is_a_503_with_retry_after(client, monkeypatc
 
     gateway = client.app.state.gateway
 
-    def down(_incoming):  # type: ignore[no-untyped-def]
+    def down(_incoming, _db):  # type: ignore[no-untyped-def]
         raise lost_connection()
 
     monkeypatch.setattr(gateway, "_begin", down)

@@ -94,6 +94,42 @@ def test_memory_storage_counts_and_clears() -> None:
     assert limiter.blocked("t", "2/minute", key) is None
 
 
+def test_memory_storage_sweeps_at_most_once_a_second_and_still_limits(monkeypatch) -> None:
+    """limits' own MemoryStorage starts a 10 ms sweep thread on every hit; ours re-arms a
+    1 s one: no thread per message, the same decisions, the windows still slide."""
+    import threading
+    import time
+
+    from api.core import ratelimit
+
+    starts: list[float] = []
+    real_start = threading.Timer.start
+
+    def counting_start(self):  # type: ignore[no-untyped-def]
+        starts.append(self.interval)
+        real_start(self)
+
+    monkeypatch.setattr(threading.Timer, "start", counting_start)
+    limiter = RateLimiter("memory://")
+    assert isinstance(limiter._storage, ratelimit.LazyExpiryMemoryStorage)
+    time.sleep(0.05)  # the constructor's first 10 ms sweep has run
+    starts.clear()
+    keys = [uuid.uuid4().hex for _ in range(50)]
+    results = [limiter.hit("t", "3/second", k) for k in keys for _ in range(4)]
+    assert starts == [ratelimit.MEMORY_EXPIRY_SECONDS]  # one sweep armed for 200 hits
+    assert results.count(None) == 150  # 3 of 4 hits per key allowed
+
+    def entries(key: str) -> list[object]:
+        return [e for name, events in limiter._storage.events.items() if key in name
+                for e in events]
+
+    assert len(entries(keys[1])) == 3
+    time.sleep(1.1)  # the window slides even before a sweep dropped the old entries
+    assert limiter.hit("t", "3/second", keys[0]) is None
+    time.sleep(1.1)
+    assert entries(keys[1]) == []  # swept
+
+
 def test_redis_storage_is_shared_between_limiters() -> None:
     if not redis_reachable():
         pytest.skip("Redis not reachable on 127.0.0.1:6379 (the memory:// storage is tested)")
