@@ -99,7 +99,7 @@ def raw_e5_ranking(entries: list[Any], queries: list[str], top_k: int) -> list[l
     texts: list[str] = []
     owner: list[int] = []
     for i, e in enumerate(entries):
-        for q in [e.question, *e.similar]:
+        for q in e.search_questions:  # the rows the shipped index holds
             texts.append(q)
             owner.append(i)
     kb = e5.encode(texts)

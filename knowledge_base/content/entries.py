@@ -214,6 +214,21 @@ class Entry(BaseModel):
         """The standard question followed by the similar ones."""
         return [self.question, *self.similar]
 
+    @property
+    def search_questions(self) -> list[str]:
+        """The questions retrieval indexes: ``questions`` then ``question_en`` (issue 19).
+
+        The English title is a row of its own so English queries meet an English phrasing of
+        every entry that has one, not only its few English similar questions. It comes last:
+        the standard question stays row 0 of the entry, and an entry without ``question_en``
+        keeps exactly the rows it had. A title that repeats one of the entry's questions is
+        not indexed twice."""
+        rows = self.questions
+        if self.question_en and normalize_question(self.question_en) not in {
+                normalize_question(q) for q in rows}:
+            rows = [*rows, self.question_en]
+        return rows
+
     def is_live(self, channel: str, today: date) -> bool:
         """Published, offered on ``channel`` and inside its validity window on ``today``."""
         return (self.status == "published" and channel in self.channels

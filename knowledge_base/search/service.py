@@ -135,7 +135,7 @@ def quick_snapshot(settings: KBConfig, live: Snapshot, nlu_dir: Path = NLU_DIR,
             settings.index_dir, entries, model_fp, load_out_of_scope(nlu_dir)) is not None:
         return None
     known = set(live.artifacts.questions)
-    new = sum(q not in known for e in entries for q in e.questions)
+    new = sum(q not in known for e in entries for q in e.search_questions)
     if new > max(QUICK_MAX_NEW, QUICK_MAX_NEW_SHARE * len(known)):
         return None
     encoder = caching_encoder(settings.index_dir, live.encoder, model_fp)
@@ -353,7 +353,7 @@ class KnowledgeService:
         if self._english is not None:
             decision, english = self._english.decide(query, feats, decision)
             probs.update(english)
-        top_questions = snap.entries[scored[0].entry_index].questions
+        top_questions = snap.entries[scored[0].entry_index].search_questions
         if decision != "answer" and any(asks_a_kb_question(q, top_questions)
                                         for q in {query, searched, text}):
             decision = "answer"

@@ -40,7 +40,8 @@ from knowledge_base.search.spelling import TermCorrector, build_corrector
 logger = logging.getLogger(__name__)
 
 # Bump when the artifact layout or the scoring changes: old cache directories are then ignored.
-ARTIFACT_VERSION = 5
+# 6: an entry's question_en is a question row (Entry.search_questions).
+ARTIFACT_VERSION = 6
 RELATED_MAX = 3
 DEV_SHARE = 4  # one in this many similar questions of an entry is held back for calibration
 MIN_DEV_QUERIES = 30
@@ -147,12 +148,24 @@ def compute_related(entries: Sequence[Entry], qvecs: np.ndarray,
 
 
 def question_rows(entries: Sequence[Entry]) -> tuple[list[str], np.ndarray]:
-    """Every entry's questions (standard first) and the entry index of each row; rows are
-    grouped by entry, as EntryScorer needs."""
-    questions = [q for entry in entries for q in entry.questions]
-    rows = np.repeat(np.arange(len(entries), dtype=np.int64),
-                     [len(entry.questions) for entry in entries])
+    """Every entry's searchable questions (``Entry.search_questions``: standard first, English
+    title last) and the entry index of each row; rows are grouped by entry, as EntryScorer
+    needs."""
+    per_entry = [entry.search_questions for entry in entries]
+    questions = [q for qs in per_entry for q in qs]
+    rows = np.repeat(np.arange(len(entries), dtype=np.int64), [len(qs) for qs in per_entry])
     return questions, rows
+
+
+def title_rows(entries: Sequence[Entry]) -> np.ndarray:
+    """Mask over ``question_rows``: True for the English title rows (``question_en``). Like the
+    standard question they are never held back for calibration: with them out of the draw, the
+    Chinese calibration queries are the ones drawn before English titles were indexed."""
+    mask: list[bool] = []
+    for entry in entries:
+        own = len(entry.questions)
+        mask += [False] * own + [True] * (len(entry.search_questions) - own)
+    return np.asarray(mask, bool)
 
 
 def build_artifacts(entries: Sequence[Entry], encoder: Encoder, oos: Sequence[str],
@@ -174,7 +187,7 @@ def build_artifacts(entries: Sequence[Entry], encoder: Encoder, oos: Sequence[st
     if cancel is not None:
         cancel()
     calibration = _calibrate(questions, rows, qvecs, pvecs, list(oos), oos_vecs, adapter, cancel,
-                             real_models)
+                             real_models, title_rows(entries))
     return Artifacts(questions, rows, qvecs, pvecs, index, calibration,
                      compute_related(entries, aq, rows), adapter)
 
@@ -200,14 +213,17 @@ def cached_directory(index_root: Path, entries: Sequence[Entry], model_fp: str,
     return directory if (directory / MANIFEST).is_file() else None
 
 
-def dev_rows(row_entry: np.ndarray, seed: int = CALIBRATION_SEED) -> np.ndarray:
+def dev_rows(row_entry: np.ndarray, seed: int = CALIBRATION_SEED,
+             titles: np.ndarray | None = None) -> np.ndarray:
     """Similar questions held back for calibration: a quarter of each entry's similar
-    questions (entries with at least 4), never the standard question."""
+    questions (entries with at least 4), never the standard question nor a ``titles`` row."""
     rng = np.random.default_rng(seed)
     out: list[int] = []
     for start, count in zip(*np.unique(row_entry, return_index=True, return_counts=True)[1:],
                             strict=True):
         similar = np.arange(start + 1, start + count)
+        if titles is not None:
+            similar = similar[~titles[similar]]
         take = len(similar) // DEV_SHARE
         if take:
             out.extend(int(r) for r in rng.choice(similar, take, replace=False))
@@ -217,7 +233,8 @@ def dev_rows(row_entry: np.ndarray, seed: int = CALIBRATION_SEED) -> np.ndarray:
 def _calibrate(questions: list[str], rows: np.ndarray, qvecs: np.ndarray, pvecs: np.ndarray,
                oos: list[str], oos_vecs: np.ndarray, adapter: Adapter,
                cancel: Callable[[], None] | None = None,
-               real: RealLanguage | None = None) -> Calibration:
+               real: RealLanguage | None = None,
+               titles: np.ndarray | None = None) -> Calibration:
     """Calibrate on queries the adapter never saw.
 
     With a trained adapter, a second adapter is fitted without the held-back similar
@@ -225,7 +242,7 @@ def _calibrate(questions: list[str], rows: np.ndarray, qvecs: np.ndarray, pvecs:
     seen every KB question, so leave-one-out through it would be overconfident. Without an
     adapter (small KBs), every similar question queries the KB with only itself left out.
     """
-    dev = dev_rows(rows) if adapter.trained else np.zeros(0, np.int64)
+    dev = dev_rows(rows, titles=titles) if adapter.trained else np.zeros(0, np.int64)
     if len(dev) >= MIN_DEV_QUERIES:
         keep = np.ones(len(rows), bool)
         keep[dev] = False
@@ -239,7 +256,8 @@ def _calibrate(questions: list[str], rows: np.ndarray, qvecs: np.ndarray, pvecs:
     scorer = EntryScorer(adapter.apply(qvecs), rows, adapter.apply(pvecs), adapter.primary(qvecs))
     # Leave-one-out: every similar question (not the standard one) queries the KB without itself.
     loo = np.array([r for r in range(len(questions))
-                    if r > 0 and rows[r] == rows[r - 1]], np.int64)
+                    if r > 0 and rows[r] == rows[r - 1]
+                    and not (titles is not None and titles[r])], np.int64)
     if len(loo) > MAX_CALIBRATION_QUERIES:
         rng = np.random.default_rng(CALIBRATION_SEED)
         loo = np.sort(rng.choice(loo, MAX_CALIBRATION_QUERIES, replace=False))

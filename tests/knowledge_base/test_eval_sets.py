@@ -97,7 +97,7 @@ def test_english_set_sizes_and_labels(seed, english):
 
 def test_english_set_is_not_in_the_kb(seed, english):
     """Written apart from the KB: no English query is one of the KB's questions."""
-    kb = {norm(q) for entry in seed for q in entry.questions}
+    kb = {norm(q) for entry in seed for q in entry.search_questions}
     leaked = [i["query"] for i in english["items"] if norm(i["query"]) in kb]
     leaked += [q for q in english["oos"] if norm(q) in kb]
     assert leaked == []
@@ -125,6 +125,6 @@ def test_english_calibration_set_is_apart_from_the_eval_and_the_kb(seed, english
     assert len(dev["items"]) >= 150 and len(dev["oos"]) >= 30
     dev_lines = {norm(i["query"]) for i in dev["items"]} | {norm(q) for q in dev["oos"]}
     eval_lines = {norm(i["query"]) for i in english["items"]} | {norm(q) for q in english["oos"]}
-    kb = {norm(q) for entry in seed for q in entry.questions}
+    kb = {norm(q) for entry in seed for q in entry.search_questions}
     assert dev_lines & eval_lines == set()
     assert dev_lines & kb == set()
