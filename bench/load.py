@@ -133,7 +133,11 @@ class Stack:
         return {"user_id": user, "text": text}  # APP_ENV=test: unsigned callers accepted
 
     def cpu_groups(self) -> dict[str, list[int]]:
-        return {name: [self.pid(name)] for name in ("api", "rasa", "actions")}
+        # Both API programs: either may hold the serving role (the warm standby takes over
+        # after a crash, and wins the lock when it starts first); the other one idles.
+        procs = httpx.get(f"{self.api}/health", timeout=10).json()["processes"]
+        return {"api": [int(p["pid"]) for n, p in procs.items() if n.startswith("api")],
+                "rasa": [self.pid("rasa")], "actions": [self.pid("actions")]}
 
     def _signal(self, name: str, how: str) -> float:
         pid = self.pid(name)
