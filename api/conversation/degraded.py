@@ -11,13 +11,11 @@ renders them unchanged. Every reply is marked `details.degraded`.
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from vocab import MessageType, Outcome
-from vocab.buttons import button_for, link_for
+from vocab.buttons import button_for, link_for, target_of
 from vocab.language import KB_WORDS, TextTable, answer_body, entry_title, offered_related
 
 HUMAN_PAYLOAD = "/request_human"
@@ -39,7 +37,6 @@ LIMITED = TEXTS.text("limited")
 KB_DOWN = TEXTS.text("kb_down")
 CLARIFY_K = 3
 MAX_RELATED = 3
-_ENTRY_PAYLOAD = re.compile(r"^/faq(\{.*\})$", re.S)
 
 
 @dataclass
@@ -58,14 +55,7 @@ def entry_button(entry_id: str, title: str) -> dict[str, str]:
 
 def picked_entry(text: str) -> str | None:
     """The entry id of a "/faq{"kb_entry_id": ...}" button payload, else None."""
-    match = _ENTRY_PAYLOAD.match(text.strip())
-    if not match:
-        return None
-    try:
-        value = json.loads(match.group(1)).get("kb_entry_id")
-    except (ValueError, AttributeError):
-        return None
-    return str(value) if value else None
+    return target_of(text)
 
 
 def answer_messages(hit: dict[str, Any], lang: str = "zh") -> list[dict[str, Any]]:

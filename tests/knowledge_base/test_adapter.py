@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
+from kb_testing import TableEncoder, unit
 
 from knowledge_base.content.entries import Answer, Entry
 from knowledge_base.search import adapter as adapter_mod
@@ -25,10 +24,6 @@ from knowledge_base.search.snapshot import (
     load_or_build,
     passage_text,
 )
-
-
-def unit(x: np.ndarray) -> np.ndarray:
-    return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
 
 
 def styled_kb(n_entries: int, per_entry: int, dim: int = 32, seed: int = 0
@@ -98,24 +93,6 @@ def test_dev_rows_hold_back_a_quarter_of_each_entrys_similar_questions() -> None
     assert not set(starts.values()) & set(dev.tolist())  # never a standard question
     assert np.array_equal(dev, dev_rows(rows))  # seeded
 
-
-class TableEncoder:
-    """A stand-in encoder: fixed vectors for known texts, hashed unit vectors otherwise."""
-
-    def __init__(self, table: dict[str, np.ndarray], dim: int, model_dir: Path) -> None:
-        self.table, self.dim, self.model_dir = table, dim, model_dir
-        self.blocks = None
-
-    def _vec(self, text: str) -> np.ndarray:
-        if text in self.table:
-            return self.table[text]
-        seed = int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
-        return unit(np.random.default_rng(seed).standard_normal(self.dim))
-
-    def encode(self, texts: Sequence[str], **_: object) -> np.ndarray:
-        return np.array([self._vec(t) for t in texts], np.float32).reshape(len(texts), self.dim)
-
-    encode_passages = encode
 
 
 def test_snapshot_trains_an_adapter_and_calibrates_on_questions_it_never_saw(

@@ -3,11 +3,10 @@ queries meet an English phrasing of the entry, and entries without one keep thei
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from kb_testing import TableEncoder, unit
 
 from knowledge_base.content.entries import Entry, content_hash
 from knowledge_base.search.snapshot import (
@@ -29,9 +28,6 @@ def entry(i: int = 0, **over: object) -> Entry:
     data.update(over)
     return Entry.model_validate(data)
 
-
-def unit(x: np.ndarray) -> np.ndarray:
-    return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
 
 
 def test_the_title_is_the_last_row_and_never_a_repeat() -> None:
@@ -75,24 +71,6 @@ def test_titles_are_never_held_back_and_the_other_draws_are_unchanged() -> None:
     shift = np.cumsum(titles)[dev] - titles[dev]
     assert np.array_equal(dev - shift, dev_rows(before))
 
-
-class TableEncoder:
-    """Fixed vectors for known texts, hashed unit vectors otherwise."""
-
-    def __init__(self, table: dict[str, np.ndarray], dim: int, model_dir: Path) -> None:
-        self.table, self.dim, self.model_dir = table, dim, model_dir
-        self.blocks = None
-
-    def _vec(self, text: str) -> np.ndarray:
-        if text in self.table:
-            return self.table[text]
-        seed = int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
-        return unit(np.random.default_rng(seed).standard_normal(self.dim))
-
-    def encode(self, texts: Sequence[str], **_: object) -> np.ndarray:
-        return np.array([self._vec(t) for t in texts], np.float32).reshape(len(texts), self.dim)
-
-    encode_passages = encode
 
 
 def test_an_english_query_finds_its_entry_through_the_title(tmp_path: Path) -> None:
