@@ -46,6 +46,7 @@ from typing import Any
 import httpx
 
 from bench.common import REPO_ROOT, Skip, base_payload, header_md, md_table, write_result
+from bench.supervised import stack_env
 
 MIX = [  # (kind, text, weight)
     ("faq", "信用卡年费怎么收", 3), ("faq", "怎么修改账单日", 2), ("faq", "信用卡丢了怎么办", 2),
@@ -73,19 +74,7 @@ class Stack:
         self.tmp = tmp
         self.rasa = f"http://127.0.0.1:{base}"
         self.api = f"http://127.0.0.1:{base + 2}"
-        self.env = {
-            **os.environ, "PYTHONPATH": str(REPO_ROOT), "APP_ENV": "test", "DATA_DIR": str(tmp),
-            "DATABASE_URL": f"sqlite:///{tmp}/app.db", "TRACKER_DB_DIALECT": "sqlite",
-            "TRACKER_DB": str(tmp / "tracker.db"), "CARD_DB_URL": f"sqlite:///{tmp}/cards.db",
-            "RASA_PORT": str(base), "RASA_URL": self.rasa,
-            "RASA_STANDBY_PORT": str(base + 3),
-            "ACTIONS_PORT": str(base + 1),
-            "ACTIONS_URL": f"http://127.0.0.1:{base + 1}/webhook",
-            "CARDBOT_API_PORT": str(base + 2), "PORT": str(base + 2),
-            "KB_SEARCH_URL": f"{self.api}/internal/v1/kb/search", "LOG_LEVEL": "WARNING",
-            "TF_CPP_MIN_LOG_LEVEL": "2", "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
-            **(extra_env or {}),
-        }
+        self.env = stack_env(tmp, base, {"LOG_LEVEL": "WARNING", **(extra_env or {})})
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 420) -> None:
