@@ -28,12 +28,19 @@
   function pct(v) { return v === null || v === undefined ? "—" : (v * 100).toFixed(1) + "%"; }
   function num(v, digits) { return v === null || v === undefined ? "—" : Number(v).toFixed(digits || 0); }
   function secs(v) { return v === null || v === undefined ? "—" : Math.round(v) + " 秒"; }
-  function iso(d) { return d.toISOString().slice(0, 10); }
+
+  // Without dates (first visit), the server picks the last DEFAULT_DAYS days in its own zone
+  // (Beijing time): the browser's clock or zone must not shift "today" (issue 18 audit).
+  const DEFAULT_DAYS = 30;
 
   function params() {
     const p = new URLSearchParams();
-    p.set("from", $("f-from").value);
-    p.set("to", $("f-to").value);
+    if ($("f-from").value && $("f-to").value) {
+      p.set("from", $("f-from").value);
+      p.set("to", $("f-to").value);
+    } else {
+      p.set("days", String(DEFAULT_DAYS));
+    }
     if ($("f-channel").value) p.set("channel", $("f-channel").value);
     if ($("f-tier").value) p.set("tier", $("f-tier").value);
     return p;
@@ -41,10 +48,8 @@
 
   function initFilters() {
     const q = new URLSearchParams(location.search);
-    const today = new Date();
-    const start = new Date(today.getTime() - 29 * 86400000);
-    $("f-from").value = q.get("from") || iso(start);
-    $("f-to").value = q.get("to") || iso(today);
+    $("f-from").value = q.get("from") || "";
+    $("f-to").value = q.get("to") || "";
     $("f-channel").value = q.get("channel") || "";
     $("f-tier").value = q.get("tier") || "";
   }
@@ -69,7 +74,6 @@
     const t0 = performance.now();
     const p = params();
     const q = "?" + p.toString();
-    const days = Math.max(1, Math.round((new Date($("f-to").value) - new Date($("f-from").value)) / 86400000) + 1);
     let summary, series, breakdowns, flags;
     try {
       [summary, series, breakdowns, flags] = await Promise.all([
@@ -81,6 +85,9 @@
     } catch (e) { if (seq === state.seq) $("filter-error").textContent = e.message; return; }
     if (seq !== state.seq) return;
     history.replaceState(null, "", "/ops/insights" + q);
+    $("f-from").value = summary.from;  // the range the server used (its days)
+    $("f-to").value = summary.to;
+    const days = Math.max(1, Math.round((new Date(summary.to) - new Date(summary.from)) / 86400000) + 1);
     $("empty").hidden = summary.conversations > 0 || summary.handoffs > 0 || summary.nps_responses > 0;
     renderKpis(summary);
     renderCharts(series, breakdowns);
