@@ -87,7 +87,6 @@
     history.replaceState(null, "", "/ops/insights" + q);
     $("f-from").value = summary.from;  // the range the server used (its days)
     $("f-to").value = summary.to;
-    const days = Math.max(1, Math.round((new Date(summary.to) - new Date(summary.from)) / 86400000) + 1);
     $("empty").hidden = summary.conversations > 0 || summary.handoffs > 0 || summary.nps_responses > 0;
     renderKpis(summary);
     renderCharts(series, breakdowns);
@@ -96,7 +95,7 @@
     renderReview(flags.items);
     window.insightsRenderMs = performance.now() - t0;
     document.body.setAttribute("data-ready", "1");
-    loadUnanswered(Math.min(days, 365));  // needs the KB index; drawn when it answers
+    loadUnanswered(summary.from, summary.to);  // needs the KB index; drawn when it answers
   }
 
   function kpi(box, key, label, value, sub) {
@@ -217,17 +216,27 @@
     }), "entry");
   }
 
-  async function loadUnanswered(days) {
+  async function loadUnanswered(from, to) {
     const node = $("unanswered-table");
     node.removeAttribute("data-done");
+    const seq = state.seq;
+    let data = null;
+    let error = null;
     try {
-      const data = await session.api("/api/v1/kb/inbox?limit=5&days=" + days);
+      data = await session.api("/api/v1/kb/inbox?limit=5&from=" + encodeURIComponent(from) +
+                               "&to=" + encodeURIComponent(to));
+    } catch (e) { error = e; }
+    if (seq !== state.seq) return;  // a newer range is loading
+    if (error) {  // say so: an empty table would claim there is nothing unanswered
+      clear(node);
+      const r = el("tr"); const td = el("td", "error", "未解决问题暂时无法加载：" + error.message);
+      td.dataset.error = "1";
+      r.appendChild(td); node.appendChild(r);
+    } else {
       table(node, ["代表问题", "次数", ""], data.items.map(function (g) {
         const a = el("a", null, "处理"); a.href = "/ops#inbox";
         return [g.representative, num(g.count), a];
       }), "cluster");
-    } catch (e) {
-      table(node, ["代表问题", "次数", ""], []);
     }
     node.setAttribute("data-done", "1");
   }

@@ -225,7 +225,12 @@ def test_default_range_is_the_servers_last_30_days_whatever_the_browser_clock(da
     browser_now = datetime.combine(today - timedelta(days=1), datetime.min.time(),
                                    timezone.utc) + timedelta(hours=20)
     context, page, _ = open_page(browser, "supervisor", "", browser_now=browser_now)
+    inbox_requests: list[str] = []
+    page.on("request", lambda r: inbox_requests.append(r.url.removeprefix(BASE))
+            if "/kb/inbox" in r.url else None)
     try:
+        page.select_option("#f-tier", "other")  # a reload with the request listener on
+        page.wait_for_selector("body[data-ready='1']")
         assert page.input_value("#f-to") == today.isoformat()
         assert page.input_value("#f-from") == (today - timedelta(days=29)).isoformat()
         conversations = int(kpis(page)["conversations"])
@@ -236,5 +241,16 @@ def test_default_range_is_the_servers_last_30_days_whatever_the_browser_clock(da
         page.wait_for_selector("body[data-ready='1']")
         assert "to=" + today.isoformat() in page.url
         assert today.isoformat() in chart_data(page, "chart-conversations")["labels"]
+        # the unanswered clusters are asked for the dashboard's range (not "the last N days")
+        page.wait_for_selector("#unanswered-table[data-done='1']")
+        assert inbox_requests[-1] == ("/api/v1/kb/inbox?limit=5&from=" + (
+            today - timedelta(days=29)).isoformat() + "&to=" + today.isoformat())
+        # an inbox that fails is shown as a failure, not as "暂无数据" (nothing unanswered)
+        page.route("**/api/v1/kb/inbox**", lambda route: route.fulfill(
+            status=503, json={"detail": {"message": "知识库暂不可用", "message_en": "down"}}))
+        page.click("#f-apply")
+        page.wait_for_selector("#unanswered-table td[data-error]")
+        cell = page.text_content("#unanswered-table td") or ""
+        assert "暂时无法加载" in cell and "知识库暂不可用" in cell and "暂无数据" not in cell
     finally:
         context.close()
