@@ -27,6 +27,14 @@
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); return node; }
   function pct(v) { return v === null || v === undefined ? "—" : (v * 100).toFixed(1) + "%"; }
   function num(v, digits) { return v === null || v === undefined ? "—" : Number(v).toFixed(digits || 0); }
+  // "YYYY-MM-DD HH:MM" in the browser's time zone (the API gives UTC with its offset)
+  function localTime(v) {
+    if (!v) return "—";
+    const d = new Date(v);
+    const two = function (n) { return String(n).padStart(2, "0"); };
+    return d.getFullYear() + "-" + two(d.getMonth() + 1) + "-" + two(d.getDate()) + " " +
+      two(d.getHours()) + ":" + two(d.getMinutes());
+  }
   function secs(v) { return v === null || v === undefined ? "—" : Math.round(v) + " 秒"; }
 
   // Without dates (first visit), the server picks the last DEFAULT_DAYS days in its own zone
@@ -255,7 +263,7 @@
         actions.appendChild(note); actions.appendChild(ok); actions.appendChild(no);
       }
       const who = f.agent ? (f.agent.agent_no || "") + " " + (f.agent.display_name || f.agent.username) : "—";
-      return [(f.created_at || "").slice(0, 16).replace("T", " "), who, rule, f.excerpt,
+      return [localTime(f.created_at), who, rule, f.excerpt,
               STATUS[f.status] || f.status, actions];
     }), "flag");
   }

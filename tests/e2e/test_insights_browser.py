@@ -87,7 +87,8 @@ def open_page(browser: Any, role: str, query: str,
     user, password = {"supervisor": (settings.demo_supervisor_user,
                                      settings.demo_supervisor_password),
                       "ops": (settings.demo_ops_user, settings.demo_ops_password)}[role]
-    context = browser.new_context(viewport={"width": 1400, "height": 1800})
+    context = browser.new_context(viewport={"width": 1400, "height": 1800},
+                                  timezone_id="Asia/Shanghai")
     outside: list[str] = []
 
     def guard(route: Any) -> None:
@@ -186,6 +187,7 @@ def test_supervisor_reviews_a_flag_and_ops_is_read_only(dashboard, browser) -> N
         rows = page.eval_on_selector_all("#review-table tr[data-row]",
                                          "rows => rows.map(r => r.innerText)")
         assert len(rows) == 1 and "违规承诺" in rows[0]
+        assert rows[0].startswith(f"{D1} 13:00")  # flagged 13:00 Beijing time (05:00 UTC)
         assert page.query_selector("#review-table button") is None
     finally:
         context.close()
