@@ -125,12 +125,16 @@ def is_low_confidence(event: KBEvent, *, margin: float, legacy_score: float) -> 
 
 
 def collect_items(db: Session, *, since: datetime, low_confidence: float,
-                  confidence_margin: float = 0.1, handoff_turns: int = 1) -> list[InboxItem]:
-    """Every unanswered-ish question since ``since`` (see the module docstring);
-    ``low_confidence`` is the legacy score cut for events recorded without confidence."""
+                  confidence_margin: float = 0.1, handoff_turns: int = 1,
+                  until: datetime | None = None) -> list[InboxItem]:
+    """Every unanswered-ish question since ``since`` (before ``until`` when given; see the
+    module docstring); ``low_confidence`` is the legacy score cut for events recorded without
+    confidence."""
     items: list[InboxItem] = []
-    events = list(db.scalars(select(KBEvent).where(KBEvent.created_at >= since)
-                             .order_by(KBEvent.conversation_id, KBEvent.id)))
+    stmt = select(KBEvent).where(KBEvent.created_at >= since)
+    if until is not None:
+        stmt = stmt.where(KBEvent.created_at < until)
+    events = list(db.scalars(stmt.order_by(KBEvent.conversation_id, KBEvent.id)))
     by_conv: dict[str, list[KBEvent]] = defaultdict(list)
     users = _users(db, {e.conversation_id for e in events})
 

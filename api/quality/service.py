@@ -97,6 +97,13 @@ class QualityInspector:
         return flag
 
 
+def _iso(value: datetime | None) -> str | None:
+    """UTC with its offset (SQLite gives naive datetimes back), so a browser shows local time."""
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
+
+
 def flag_public(flag: QualityFlag, agents: dict[int, StaffUser] | None = None) -> dict[str, Any]:
     agent = (agents or {}).get(flag.agent_id or -1)
     return {"id": flag.id, "conversation_id": flag.conversation_id,
@@ -104,8 +111,8 @@ def flag_public(flag: QualityFlag, agents: dict[int, StaffUser] | None = None) -
             "rule": flag.rule, "rule_label": RULES[flag.rule][1], "severity": flag.severity,
             "excerpt": flag.excerpt, "details": flag.details or {}, "status": flag.status,
             "review_note": flag.review_note,
-            "reviewed_at": flag.reviewed_at.isoformat() if flag.reviewed_at else None,
-            "created_at": flag.created_at.isoformat() if flag.created_at else None,
+            "reviewed_at": _iso(flag.reviewed_at),
+            "created_at": _iso(flag.created_at),
             "agent_id": flag.agent_id,
             "agent": ({"username": agent.username, "agent_no": agent.agent_no,
                        "display_name": agent.display_name} if agent else None)}

@@ -14,7 +14,7 @@ index aside and swaps it in (``GET /api/v1/kb/status`` → ``serving_release``, 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Header, Query, Response, UploadFile
@@ -429,10 +429,30 @@ def import_entries(
 @router.get("/inbox", response_model=InboxPublic)
 def inbox(db: SessionDep, settings: SettingsDep, user: KBEditorStaff,
           kb: KBDep, days: Annotated[int, Query(ge=1, le=365)] = 30,
-          limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
+          limit: Annotated[int, Query(ge=1, le=200)] = 50,
+          from_: Annotated[date | None, Query(alias="from", description=(
+              "first day (YYYY-MM-DD, INSIGHTS_UTC_OFFSET_HOURS local time); with `to` it "
+              "replaces `days` (the insights dashboard's range)"))] = None,
+          to: Annotated[date | None, Query(description="last day, inclusive")] = None,
+          ) -> dict[str, Any]:
     """Questions the KB did not serve well, grouped by meaning, the group that would help the
     most cardholders first."""
-    items = insights.collect_items(db, since=insights.since_days(days),
+    since, until = insights.since_days(days), None
+    if from_ is not None or to is not None:
+        if from_ is None or to is None:
+            raise ApiError(422, "range_incomplete", "请同时指定开始日期和结束日期。",
+                           "`from` and `to` go together.")
+        if from_ > to:
+            raise ApiError(422, "invalid_range", "开始日期不能晚于结束日期。",
+                           "`from` is after `to`.")
+        if (to - from_).days > 366:
+            raise ApiError(422, "range_too_long", "日期范围最长一年。",
+                           "The range is limited to 366 days.")
+        zone = timezone(timedelta(hours=settings.insights_utc_offset_hours))
+        since = datetime.combine(from_, time(0), zone).astimezone(UTC)
+        until = datetime.combine(to + timedelta(days=1), time(0), zone).astimezone(UTC)
+        days = (to - from_).days + 1
+    items = insights.collect_items(db, since=since, until=until,
                                    low_confidence=settings.kb_inbox_low_confidence,
                                    confidence_margin=settings.kb_inbox_confidence_margin,
                                    handoff_turns=settings.kb_stats_handoff_turns)

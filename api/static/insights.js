@@ -27,13 +27,28 @@
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); return node; }
   function pct(v) { return v === null || v === undefined ? "—" : (v * 100).toFixed(1) + "%"; }
   function num(v, digits) { return v === null || v === undefined ? "—" : Number(v).toFixed(digits || 0); }
+  // "YYYY-MM-DD HH:MM" in the browser's time zone (the API gives UTC with its offset)
+  function localTime(v) {
+    if (!v) return "—";
+    const d = new Date(v);
+    const two = function (n) { return String(n).padStart(2, "0"); };
+    return d.getFullYear() + "-" + two(d.getMonth() + 1) + "-" + two(d.getDate()) + " " +
+      two(d.getHours()) + ":" + two(d.getMinutes());
+  }
   function secs(v) { return v === null || v === undefined ? "—" : Math.round(v) + " 秒"; }
-  function iso(d) { return d.toISOString().slice(0, 10); }
+
+  // Without dates (first visit), the server picks the last DEFAULT_DAYS days in its own zone
+  // (Beijing time): the browser's clock or zone must not shift "today" (issue 18 audit).
+  const DEFAULT_DAYS = 30;
 
   function params() {
     const p = new URLSearchParams();
-    p.set("from", $("f-from").value);
-    p.set("to", $("f-to").value);
+    if ($("f-from").value && $("f-to").value) {
+      p.set("from", $("f-from").value);
+      p.set("to", $("f-to").value);
+    } else {
+      p.set("days", String(DEFAULT_DAYS));
+    }
     if ($("f-channel").value) p.set("channel", $("f-channel").value);
     if ($("f-tier").value) p.set("tier", $("f-tier").value);
     return p;
@@ -41,10 +56,8 @@
 
   function initFilters() {
     const q = new URLSearchParams(location.search);
-    const today = new Date();
-    const start = new Date(today.getTime() - 29 * 86400000);
-    $("f-from").value = q.get("from") || iso(start);
-    $("f-to").value = q.get("to") || iso(today);
+    $("f-from").value = q.get("from") || "";
+    $("f-to").value = q.get("to") || "";
     $("f-channel").value = q.get("channel") || "";
     $("f-tier").value = q.get("tier") || "";
   }
@@ -69,7 +82,6 @@
     const t0 = performance.now();
     const p = params();
     const q = "?" + p.toString();
-    const days = Math.max(1, Math.round((new Date($("f-to").value) - new Date($("f-from").value)) / 86400000) + 1);
     let summary, series, breakdowns, flags;
     try {
       [summary, series, breakdowns, flags] = await Promise.all([
@@ -81,6 +93,8 @@
     } catch (e) { if (seq === state.seq) $("filter-error").textContent = e.message; return; }
     if (seq !== state.seq) return;
     history.replaceState(null, "", "/ops/insights" + q);
+    $("f-from").value = summary.from;  // the range the server used (its days)
+    $("f-to").value = summary.to;
     $("empty").hidden = summary.conversations > 0 || summary.handoffs > 0 || summary.nps_responses > 0;
     renderKpis(summary);
     renderCharts(series, breakdowns);
@@ -89,7 +103,7 @@
     renderReview(flags.items);
     window.insightsRenderMs = performance.now() - t0;
     document.body.setAttribute("data-ready", "1");
-    loadUnanswered(Math.min(days, 365));  // needs the KB index; drawn when it answers
+    loadUnanswered(summary.from, summary.to);  // needs the KB index; drawn when it answers
   }
 
   function kpi(box, key, label, value, sub) {
@@ -210,17 +224,27 @@
     }), "entry");
   }
 
-  async function loadUnanswered(days) {
+  async function loadUnanswered(from, to) {
     const node = $("unanswered-table");
     node.removeAttribute("data-done");
+    const seq = state.seq;
+    let data = null;
+    let error = null;
     try {
-      const data = await session.api("/api/v1/kb/inbox?limit=5&days=" + days);
+      data = await session.api("/api/v1/kb/inbox?limit=5&from=" + encodeURIComponent(from) +
+                               "&to=" + encodeURIComponent(to));
+    } catch (e) { error = e; }
+    if (seq !== state.seq) return;  // a newer range is loading
+    if (error) {  // say so: an empty table would claim there is nothing unanswered
+      clear(node);
+      const r = el("tr"); const td = el("td", "error", "未解决问题暂时无法加载：" + error.message);
+      td.dataset.error = "1";
+      r.appendChild(td); node.appendChild(r);
+    } else {
       table(node, ["代表问题", "次数", ""], data.items.map(function (g) {
         const a = el("a", null, "处理"); a.href = "/ops#inbox";
         return [g.representative, num(g.count), a];
       }), "cluster");
-    } catch (e) {
-      table(node, ["代表问题", "次数", ""], []);
     }
     node.setAttribute("data-done", "1");
   }
@@ -239,7 +263,7 @@
         actions.appendChild(note); actions.appendChild(ok); actions.appendChild(no);
       }
       const who = f.agent ? (f.agent.agent_no || "") + " " + (f.agent.display_name || f.agent.username) : "—";
-      return [(f.created_at || "").slice(0, 16).replace("T", " "), who, rule, f.excerpt,
+      return [localTime(f.created_at), who, rule, f.excerpt,
               STATUS[f.status] || f.status, actions];
     }), "flag");
   }

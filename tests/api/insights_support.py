@@ -165,7 +165,7 @@ def build_known(s: Any) -> dict[str, int]:
     s.flush()
     s.add_all([QualityFlag(inspection_id=q1.id, conversation_id=h1.conversation_id,
                            agent_id=a1.id, rule="forbidden_promise", severity="major",
-                           status="open"),
+                           status="open", created_at=_at(D1, 13)),
                QualityFlag(inspection_id=q1.id, conversation_id=h1.conversation_id,
                            agent_id=a1.id, rule="no_greeting", severity="minor",
                            status="dismissed")])

@@ -220,3 +220,34 @@ def test_margin_is_the_deciding_models_own() -> None:
              "thresholds": {"answer": 0.5, "real_answer": 0.5}}
     assert confidence_margin(older) == pytest.approx(0.49)
     assert confidence_margin({"confidence": None}) is None
+
+
+def test_inbox_range_from_to_in_beijing_days(client, fake_rasa) -> None:
+    """`from`/`to` (the insights dashboard's range, local days) replace `days`: a question of
+    today is in today's range and not in yesterday's; bad ranges are a Chinese 422."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    fake_rasa.reply = scripted
+    SCRIPT.clear()
+    SCRIPT["手表可以刷信用卡吗"] = {"outcome": "fallback"}
+    say(client, "r1", "手表可以刷信用卡吗")
+    ops = staff(client, "ops")
+    wait_serving(client, ops, client.get(f"{KB}/status", headers=ops).json()["live_release"],
+                 timeout=600)
+    today = datetime.now(UTC).astimezone(timezone(timedelta(hours=8))).date()
+    yesterday = today - timedelta(days=1)
+
+    def texts(**params: str) -> list[str]:
+        resp = client.get(f"{KB}/inbox", headers=ops, params=params)
+        assert resp.status_code == 200, resp.text
+        return [t for g in resp.json()["items"] for t in g["texts"]]
+
+    assert "手表可以刷信用卡吗" in texts(**{"from": today.isoformat(), "to": today.isoformat()})
+    assert texts(**{"from": (today - timedelta(days=9)).isoformat(),
+                    "to": yesterday.isoformat()}) == []
+    body = client.get(f"{KB}/inbox", headers=ops,
+                      params={"from": today.isoformat(), "to": yesterday.isoformat()})
+    assert body.status_code == 422
+    assert body.json()["detail"]["message"] == "开始日期不能晚于结束日期。"
+    half = client.get(f"{KB}/inbox", headers=ops, params={"from": today.isoformat()})
+    assert half.status_code == 422 and half.json()["detail"]["message_en"]

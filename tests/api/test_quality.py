@@ -116,3 +116,37 @@ def test_promise_and_full_card_number_give_at_least_two_flags_and_review(desk) -
                        json={"decision": "accepted"}).status_code == 404
     with db.get_sessionmaker()() as s:
         assert s.get(QualityFlag, promise["id"]).review_note == "已辅导"
+
+
+def test_an_angry_cardholder_line_gets_the_model_flag_citing_it(desk) -> None:
+    """The model signal is part of the inspection of a resolved episode: the cardholder's
+    angriest line is cited with its risk; a calm episode gets no model flag."""
+    client = desk
+    agent = login(client, "agent5")
+    boss = login(client, "boss")
+
+    def episode(user: str, lines: list[str]) -> list[dict]:
+        cid = chat(client, user, "转人工")["conversation_id"]
+        assert client.post(f"/api/v1/agent/conversations/{cid}/accept",
+                           headers=agent).status_code == 200
+        client.post(f"/api/v1/agent/conversations/{cid}/messages", headers=agent,
+                    json={"text": "您好，很高兴为您服务，请问有什么可以帮您？"})
+        for text in lines:
+            chat(client, user, text)
+        client.post(f"/api/v1/agent/conversations/{cid}/messages", headers=agent,
+                    json={"text": "已为您处理好了，请问还有其他问题吗？感谢您的耐心。"})
+        assert client.post(f"/api/v1/agent/conversations/{cid}/resolve",
+                           headers=agent).status_code == 200
+        return client.get("/api/v1/quality/flags", params={"conversation_id": cid},
+                          headers=boss).json()["items"]
+
+    angry = "你们这什么破服务，我要投诉到银保监会"
+    flags = episode("u-angry", ["我的年费为什么又扣了", angry])
+    risk = [f for f in flags if f["rule"] == "escalation_risk"]
+    assert len(risk) == 1 and risk[0]["excerpt"] == angry
+    assert risk[0]["details"]["risk"] >= risk[0]["details"]["threshold"] == 0.5
+    with db.get_sessionmaker()() as s:
+        cited = s.get(Message, risk[0]["message_id"])
+        assert cited.sender == "user" and cited.text == angry
+    calm = episode("u-calm", ["我的账单日是几号", "好的，谢谢"])
+    assert all(f["rule"] != "escalation_risk" for f in calm)

@@ -79,14 +79,16 @@ def shots(dashboard: dict[str, Any]) -> Path:
     return out
 
 
-def open_page(browser: Any, role: str, query: str) -> tuple[Any, Any, list[str]]:
+def open_page(browser: Any, role: str, query: str,
+              browser_now: Any = None) -> tuple[Any, Any, list[str]]:
     from api.core.config import Settings
 
     settings = Settings()
     user, password = {"supervisor": (settings.demo_supervisor_user,
                                      settings.demo_supervisor_password),
                       "ops": (settings.demo_ops_user, settings.demo_ops_password)}[role]
-    context = browser.new_context(viewport={"width": 1400, "height": 1800})
+    context = browser.new_context(viewport={"width": 1400, "height": 1800},
+                                  timezone_id="Asia/Shanghai")
     outside: list[str] = []
 
     def guard(route: Any) -> None:
@@ -98,6 +100,8 @@ def open_page(browser: Any, role: str, query: str) -> tuple[Any, Any, list[str]]
 
     context.route("**/*", guard)
     page = context.new_page()
+    if browser_now is not None:  # the browser's clock (Date), timers keep running
+        page.clock.set_fixed_time(browser_now)
     page.goto(f"{BASE}/ops/insights?{query}")
     page.fill("#login-user", user)
     page.fill("#login-pass", password)
@@ -183,6 +187,7 @@ def test_supervisor_reviews_a_flag_and_ops_is_read_only(dashboard, browser) -> N
         rows = page.eval_on_selector_all("#review-table tr[data-row]",
                                          "rows => rows.map(r => r.innerText)")
         assert len(rows) == 1 and "违规承诺" in rows[0]
+        assert rows[0].startswith(f"{D1} 13:00")  # flagged 13:00 Beijing time (05:00 UTC)
         assert page.query_selector("#review-table button") is None
     finally:
         context.close()
@@ -194,5 +199,60 @@ def test_supervisor_reviews_a_flag_and_ops_is_read_only(dashboard, browser) -> N
         agents = page.eval_on_selector_all("#agents-table tr[data-row]",
                                            "rows => rows.map(r => r.innerText.split('\\t'))")
         assert agents[0][-1] == "0" and agents[0][-2] == "0.0"  # accepted still counts
+    finally:
+        context.close()
+
+
+def test_default_range_is_the_servers_last_30_days_whatever_the_browser_clock(dashboard,
+                                                                             browser) -> None:
+    """At 04:00 Beijing time the browser's UTC date is still yesterday: a session of today
+    (Beijing) must be on the default page, whose range is the server's last 30 days."""
+    from datetime import datetime, timedelta, timezone
+
+    from api.core.config import Settings
+    from api.models import Conversation, ServiceSession
+
+    now = datetime.now(timezone.utc)
+    zone = timezone(timedelta(hours=Settings().insights_utc_offset_hours))
+    today = now.astimezone(zone).date()
+    engine = create_engine(f"sqlite:///{dashboard['tmp']}/app.db")
+    with Session(engine) as s:
+        s.add(Conversation(id="today-c1", channel="web", user_id="u-today"))
+        s.flush()
+        s.add(ServiceSession(conversation_id="today-c1", channel="web", tier="standard",
+                             started_at=now, last_at=now, kb_entries=[], turns=1, answered=1))
+        s.commit()
+    engine.dispose()
+    # the browser: 20:00 UTC of the day before = 04:00 Beijing time today
+    browser_now = datetime.combine(today - timedelta(days=1), datetime.min.time(),
+                                   timezone.utc) + timedelta(hours=20)
+    context, page, _ = open_page(browser, "supervisor", "", browser_now=browser_now)
+    inbox_requests: list[str] = []
+    page.on("request", lambda r: inbox_requests.append(r.url.removeprefix(BASE))
+            if "/kb/inbox" in r.url else None)
+    try:
+        page.select_option("#f-tier", "other")  # a reload with the request listener on
+        page.wait_for_selector("body[data-ready='1']")
+        assert page.input_value("#f-to") == today.isoformat()
+        assert page.input_value("#f-from") == (today - timedelta(days=29)).isoformat()
+        conversations = int(kpis(page)["conversations"])
+        days = chart_data(page, "chart-conversations")["labels"]
+        assert conversations >= 1 and today.isoformat() in days
+        # the filters keep the server's range
+        page.select_option("#f-channel", "web")
+        page.wait_for_selector("body[data-ready='1']")
+        assert "to=" + today.isoformat() in page.url
+        assert today.isoformat() in chart_data(page, "chart-conversations")["labels"]
+        # the unanswered clusters are asked for the dashboard's range (not "the last N days")
+        page.wait_for_selector("#unanswered-table[data-done='1']")
+        assert inbox_requests[-1] == ("/api/v1/kb/inbox?limit=5&from=" + (
+            today - timedelta(days=29)).isoformat() + "&to=" + today.isoformat())
+        # an inbox that fails is shown as a failure, not as "暂无数据" (nothing unanswered)
+        page.route("**/api/v1/kb/inbox**", lambda route: route.fulfill(
+            status=503, json={"detail": {"message": "知识库暂不可用", "message_en": "down"}}))
+        page.click("#f-apply")
+        page.wait_for_selector("#unanswered-table td[data-error]")
+        cell = page.text_content("#unanswered-table td") or ""
+        assert "暂时无法加载" in cell and "知识库暂不可用" in cell and "暂无数据" not in cell
     finally:
         context.close()
