@@ -40,9 +40,9 @@ TEXTS = TextTable("handoff", {
     "queue_cancelled": ("已为您取消排队。小卡继续为您服务，有问题随时问我。",
                         "You have left the queue. Xiaoka is here for you: just ask."),
     "survey_score_thanks": ("感谢您的评分（{score} 分）！还有什么意见或建议吗？"
-                            "可以直接输入；不需要的话请点击“不用了”。",
+                            "可以直接输入；不需要的话，点选或回复“不用了”即可。",
                             "Thank you for your rating ({score})! Any comments or suggestions? "
-                            "Just type them, or tap \"No thanks\"."),
+                            "Just type them, or choose or reply \"No thanks\"."),
     "btn_no_thanks": ("不用了", "No thanks"),
     "survey_closed": ("感谢您的评价！小卡继续为您服务，有问题随时问我。",
                       "Thank you for your feedback! Xiaoka is here for you: just ask."),

@@ -35,9 +35,10 @@ TEXTS = TextTable("nps", {
                  "How likely are you to recommend our service to a friend? Please rate 0-10 (0 "
                  "not at all likely, 10 extremely likely):"),
     "follow_up": ("感谢您的评分！请为本次服务的满意度打分（1-5 分），或直接写下哪里可以做得更好？"
-                  "不需要的话请点击“不用了”。",
+                  "不需要的话，点选或回复“不用了”即可。",
                   "Thank you for your rating! How satisfied were you with this service (1-5)? "
-                  "Or just tell us what we could do better. Tap \"No thanks\" to skip."),
+                  "Or just tell us what we could do better. Choose or reply \"No thanks\" to "
+                  "skip."),
     "thanks": ("感谢您的反馈！小卡继续为您服务，有问题随时问我。",
                "Thank you for your feedback! Xiaoka is here for you: just ask."),
     "skip": ("不用了", "No thanks"),
