@@ -7,6 +7,8 @@ HTTP; this module is the one place that turns them into responses:
   message_en, **extra}}`;
 * the retrieval service's `KBNotReady` -> 503 `kb_unavailable`, `UnknownEntry` -> 404;
 * request validation failures (including non-JSON bodies) -> bilingual 422;
+* the router's own errors (an unknown path, a method the path does not take) -> the same
+  bilingual shape (`not_found`, `method_not_allowed`), headers such as `Allow` kept;
 * a lost database connection (PostgreSQL restarting) -> 503 `database_unavailable` with
   Retry-After.
 
@@ -20,8 +22,10 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.utils import is_body_allowed_for_status_code
 from sqlalchemy.exc import InterfaceError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from knowledge_base.search.service import KBNotReady, UnknownEntry
 from vocab import DomainError, ErrorKind
@@ -66,6 +70,13 @@ def as_api_error(exc: Exception) -> ApiError:
     raise TypeError(f"not a domain error: {type(exc).__name__}")
 
 
+# Errors Starlette raises itself (plain-text detail): their bilingual form, by status.
+ROUTER_ERRORS: dict[int, tuple[str, str, str]] = {
+    404: ("not_found", "页面不存在。", "Not found."),
+    405: ("method_not_allowed", "不支持这种请求方式。", "Method not allowed for this path."),
+}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map domain errors and validation failures (incl. non-JSON bodies) to bilingual JSON."""
 
@@ -86,6 +97,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
     for db_kind in (OperationalError, InterfaceError):
         app.add_exception_handler(db_kind, _database)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
+        if not is_body_allowed_for_status_code(exc.status_code):
+            return Response(status_code=exc.status_code, headers=exc.headers)
+        if isinstance(exc.detail, dict):  # ApiError: already bilingual
+            return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail},
+                                headers=exc.headers)
+        code, zh, en = ROUTER_ERRORS.get(exc.status_code, (
+            "http_error", "请求无法处理，请检查后重试。", str(exc.detail or "Request failed.")))
+        return JSONResponse(status_code=exc.status_code, content=error_body(code, zh, en),
+                            headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from actions import identity, kb_client
 from actions.settings import get_settings
 
@@ -56,15 +58,21 @@ def test_check_expires_after_idle_time(driver) -> None:
     assert "身份核验通过" in turn.texts and "50,000" in turn.texts
 
 
-def test_account_change_asks_again_after_the_shorter_window(driver) -> None:
+@pytest.mark.parametrize(("text", "intent"), [
+    ("我的卡丢了，帮我挂失", "report_lost_card"),
+    ("帮我冻结这张卡", "freeze_card"),
+    ("我想改账单日", "change_statement_date"),
+    ("申请临时额度", "apply_temp_limit"),
+])
+def test_account_change_asks_again_after_the_shorter_window(driver, text, intent) -> None:
     settings = get_settings()
     assert settings.identity_change_window_seconds < settings.identity_idle_seconds
     d = passed_check(driver)
     backdate(d, (settings.identity_change_window_seconds + settings.identity_idle_seconds) / 2)
     # still fresh for a lookup ...
     assert "50,000" in d.say("额度呢", "check_credit_limit").texts
-    # ... but not for a change: 挂失 asks for the identity digits again
-    turn = d.say("我的卡丢了，帮我挂失", "report_lost_card")
+    # ... but not for a change (挂失, 冻结, 账单日修改, 临时额度): it asks for the digits again
+    turn = d.say(text, intent)
     assert turn.actions[-1].startswith(("utter_ask_", "action_ask_"))
     asked = d.slots["requested_slot"]
     assert asked in identity.IDENTITY_SLOTS, asked

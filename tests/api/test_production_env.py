@@ -45,3 +45,5 @@ def test_filled_in_it_selects_postgresql_and_redis() -> None:
     for var in re.findall(r"\$\{(\w+)\}", endpoints):
         assert var.lower() in values, var
     assert "RATE_LIMIT_STORAGE_URL".lower() in values
+    # issue 16: limits shared by every API process (memory:// is per process)
+    assert settings.rate_limit_storage_url.startswith("redis://")

@@ -86,3 +86,23 @@ def test_without_allow_list_no_cross_origin_access(client) -> None:
     resp = client.options("/api/v1/chat", headers={
         "Origin": "https://m.bank.example", "Access-Control-Request-Method": "POST"})
     assert "access-control-allow-origin" not in resp.headers
+
+
+def test_unknown_paths_and_methods_get_the_bilingual_shape(client) -> None:
+    """The router's own 404/405 (no route, wrong method) answer like every other 4xx."""
+    for method, path, status, code in (
+            ("GET", "/api/v1/no-such-endpoint", 404, "not_found"),
+            ("GET", "/static/no-such-file.js", 404, "not_found"),
+            ("DELETE", "/api/v1/chat", 405, "method_not_allowed"),
+            ("GET", "/api/v1/auth/token", 405, "method_not_allowed"),
+            # a cross-origin preflight with no allow-list is a plain OPTIONS: 405
+            ("OPTIONS", "/api/v1/chat", 405, "method_not_allowed")):
+        resp = client.request(method, path, headers={"Origin": "https://evil.example"})
+        assert resp.status_code == status, (method, path, resp.status_code)
+        detail = resp.json()["detail"]
+        assert detail["code"] == code and detail["message"] and detail["message_en"], detail
+        assert "access-control-allow-origin" not in resp.headers
+    assert "POST" in client.delete("/api/v1/chat").headers["allow"]
+    # the API's own errors keep their codes
+    assert client.get("/api/v1/chat/x/messages").json()["detail"]["code"] == \
+        "conversation_not_found"

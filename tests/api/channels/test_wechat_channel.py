@@ -82,6 +82,8 @@ def test_text_message_gets_a_passive_reply_through_the_gateway(wx: Wx, fake_rasa
     sent = fake_rasa.sent[-1]
     assert sent["message"] == "信用卡丢了怎么办"
     assert sent["metadata"]["channel"] == "wechat" and sent["metadata"]["user_id"] == OPENID
+    # issue 16: the openid of a signature-checked callback is a verified identity
+    assert sent["metadata"]["user_verified"] is True
     with db.get_sessionmaker()() as s:
         conv = s.scalars(select(Conversation)).one()
         assert (conv.channel, conv.user_id) == ("wechat", OPENID)
