@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -30,6 +31,7 @@ from knowledge_base.search.reloader import Reloader
 from knowledge_base.search.service import KnowledgeService
 
 STATIC = Path(__file__).parent / "static"
+logger = logging.getLogger(__name__)
 
 
 @asynccontextmanager
@@ -39,6 +41,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     configure_logging(settings.log_level, settings.secret_values())
     # The schema is the migrations' job (`python -m api migrate`); refuse to run on an old one.
     migrations.check_current("service", get_engine())
+    for warning in settings.single_process_parts():
+        logger.warning("production mode: %s", warning)
     # a warm standby taking over holds the loaded KB and has seeded the demo accounts in its
     # warm-up (api/supervision.py): the takeover skips both (seconds each on a busy machine)
     warm_kb = supervision.adopt_warm_kb(settings.kb_config())

@@ -239,6 +239,20 @@ class Settings(BaseSettings):
                 values.append(password)
         return [v for v in values if v]
 
+    def single_process_parts(self) -> list[str]:
+        """In production, what would stay per process (and so differ between API replicas):
+        one line each, logged at startup. Not refused: one replica without Redis is valid."""
+        if self.app_env != "production":
+            return []
+        parts = []
+        if self.rate_limit_storage_url.startswith("memory://"):
+            parts.append("RATE_LIMIT_STORAGE_URL is memory://: rate limits count per API "
+                         "process (set redis://… when several replicas serve)")
+        if not self.hub_redis_url:
+            parts.append("HUB_REDIS_URL is empty: live events reach only the WebSockets of this "
+                         "API process (set redis://… when several replicas serve)")
+        return parts
+
     @model_validator(mode="after")
     def _no_default_secrets_in_production(self) -> Settings:
         if self.app_env == "production":

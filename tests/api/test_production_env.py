@@ -47,3 +47,19 @@ def test_filled_in_it_selects_postgresql_and_redis() -> None:
     assert "RATE_LIMIT_STORAGE_URL".lower() in values
     # issue 16: limits shared by every API process (memory:// is per process)
     assert settings.rate_limit_storage_url.startswith("redis://")
+
+
+def test_production_names_what_stays_per_process() -> None:
+    """One replica without Redis is valid, but the log says what several would not share."""
+    from api.core.config import Settings
+
+    assert Settings(app_env="development").single_process_parts() == []
+    # model_construct: the production secret checks are tested elsewhere
+    prod = Settings.model_construct(**{**Settings().model_dump(), "app_env": "production",
+                                       "rate_limit_storage_url": "memory://",
+                                       "hub_redis_url": ""})
+    parts = prod.single_process_parts()
+    assert len(parts) == 2 and "RATE_LIMIT_STORAGE_URL" in parts[0] and "HUB_REDIS_URL" in parts[1]
+    shared = prod.model_copy(update={"rate_limit_storage_url": "redis://127.0.0.1:6379/0",
+                                     "hub_redis_url": "redis://127.0.0.1:6379/0"})
+    assert shared.single_process_parts() == []
