@@ -208,3 +208,13 @@ def test_handoff_events_reach_the_hub_only_after_commit() -> None:
     assert offenders == []
     assert any("api.handoff.events" in imports(n) for n in modules()
                if n.startswith("api.handoff."))
+
+
+def test_the_domain_knows_no_http() -> None:
+    """Handoff, the gateway, the ops services, insights and the tables raise domain errors;
+    only `api/core/errors.py` turns them into HTTP (the channels' start-up wiring,
+    `api/channels/wechat/setup.py`, is the one place below the routes that sees the app)."""
+    domain = ("api.handoff", "api.conversation", "api.kbops", "api.insights", "api.quality",
+              "api.models", "api.staff", "api.channels")
+    found = violations(domain, ("fastapi", "starlette", "api.core.errors"))
+    assert found == ["api.channels.wechat.setup imports fastapi"]
