@@ -191,3 +191,30 @@ def test_no_table_creation_outside_the_migrations(package: str) -> None:
             if isinstance(node, ast.Attribute) and node.attr == "create_all":
                 offenders.append(f"{name}:{node.lineno}")
     assert offenders == []
+
+
+def test_handoff_events_reach_the_hub_only_after_commit() -> None:
+    """The desk's services hand events to `api.handoff.events.publish_after_commit`; only it
+    (and the hub itself) calls `publish`, so a rolled-back change is never announced."""
+    offenders = []
+    for name, path in modules().items():
+        if not name.startswith("api.handoff.") or name in ("api.handoff.hub",
+                                                            "api.handoff.events"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "publish"):
+                offenders.append(f"{name}:{node.lineno}")
+    assert offenders == []
+    assert any("api.handoff.events" in imports(n) for n in modules()
+               if n.startswith("api.handoff."))
+
+
+def test_the_domain_knows_no_http() -> None:
+    """Handoff, the gateway, the ops services, insights and the tables raise domain errors;
+    only `api/core/errors.py` turns them into HTTP (the channels' start-up wiring,
+    `api/channels/wechat/setup.py`, is the one place below the routes that sees the app)."""
+    domain = ("api.handoff", "api.conversation", "api.kbops", "api.insights", "api.quality",
+              "api.models", "api.staff", "api.channels")
+    found = violations(domain, ("fastapi", "starlette", "api.core.errors"))
+    assert found == ["api.channels.wechat.setup imports fastapi"]

@@ -167,3 +167,45 @@ def test_production_refuses_development_wechat_secrets() -> None:
     message = str(exc.value)
     assert "wechat_token" in message and "wechat_app_secret" in message
     assert "wechat_aes_key" in message
+
+
+def test_what_wechatpy_lacks_stays_ours(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15 keeps, in front of wechatpy: constant-time signature compares (wechatpy uses
+    `!=`), 40-hex signatures only, and the random prefix from the OS's CSPRNG (wechatpy's
+    `random_string` uses `random`)."""
+    import api.channels.wechat.crypto as crypto
+
+    compared: list[tuple[str, str]] = []
+    real_compare = crypto.hmac.compare_digest
+
+    def spy(a: str, b: str) -> bool:
+        compared.append((a, b))
+        return real_compare(a, b)
+
+    monkeypatch.setattr(crypto.hmac, "compare_digest", spy)
+    good = sha1_signature("tok", "1", "n")
+    assert verify_signature("tok", "1", "n", good.upper())
+    assert compared == [(good, good)]
+    assert not verify_signature("tok", "1", "n", good[:-1])  # not 40 hex: never compared
+    assert not verify_signature("tok", "1", "n", good[:-1] + "g")
+    assert len(compared) == 1
+
+    key = random_key()
+    ours = MessageCrypto("tok", "wxapp", [key])
+    env = xmltodict.parse(WeChatCrypto("tok", key, "wxapp").encrypt_message(
+        "<xml/>", "n", "1700000000"))["xml"]
+    assert ours.decrypt(env["Encrypt"], env["MsgSignature"], "1700000000", "n")[0] == "<xml/>"
+    assert len(compared) == 2  # msg_signature went through the constant-time compare too
+
+    drawn: list[int] = []
+
+    def urandom(n: int) -> bytes:
+        drawn.append(n)
+        return b"\x01" * n
+
+    monkeypatch.setattr(crypto.os, "urandom", urandom)
+    encrypted, signature = ours.encrypt("<xml/>", "1", "n")
+    assert drawn == [16]
+    assert base64.b64decode(encrypted)  # and wechatpy still decrypts it
+    assert WeChatCrypto("tok", key, "wxapp").decrypt_message(
+        {"Encrypt": encrypted}, signature, "1", "n") == "<xml/>"
