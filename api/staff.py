@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.core.config import Settings, get_settings
 from api.core.security import _hasher, decode_token, hash_password, unauthorized, verify_password
 from api.models import StaffUser
-from vocab import DESK_ROLES, ROLES, SKILL_GROUPS
+from vocab import DESK_ROLES, ROLES, SKILL_GROUPS, Role
 
 logger = logging.getLogger(__name__)
 
@@ -69,10 +69,10 @@ def _seed_hash(password: str, rounds: int) -> str:
 
 DEMO_ACCOUNTS = (
     # (settings prefix, role, display name, 工号)
-    ("demo_agent", "agent", "客服小王", "1001"),
-    ("demo_supervisor", "supervisor", "班长刘洋", "2001"),
-    ("demo_ops", "ops", "运营小周", None),
-    ("demo_admin", "admin", "系统管理员", None),
+    ("demo_agent", Role.AGENT, "客服小王", "1001"),
+    ("demo_supervisor", Role.SUPERVISOR, "班长刘洋", "2001"),
+    ("demo_ops", Role.OPS, "运营小周", None),
+    ("demo_admin", Role.ADMIN, "系统管理员", None),
 )
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from api.models.conversation import utcnow
 from knowledge_base.db import Base
+from vocab import SkillGroup
 
 
 class Handoff(Base):
@@ -76,7 +77,7 @@ class Ticket(Base):
     channel: Mapped[str] = mapped_column(String(16))
     cause: Mapped[str] = mapped_column(String(16))  # outside_hours | timeout
     reason: Mapped[str] = mapped_column(String(32), default="requested")
-    group: Mapped[str] = mapped_column(String(16), default="general")
+    group: Mapped[str] = mapped_column(String(16), default=SkillGroup.GENERAL.value)
     tier: Mapped[str] = mapped_column(String(16), default="standard")
     priority: Mapped[bool] = mapped_column(default=False)
     # collecting (step message -> phone) | open | closed | cancelled
