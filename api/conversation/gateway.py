@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.conversation import degraded
 from api.conversation.rasa_client import RasaClient, RasaUnavailable
+from api.core import timing
 from api.core.db import with_db_retry
 from api.handoff.service import HandoffReply, HandoffService
 from api.insights.nps import NpsSurvey, is_closing
@@ -238,7 +239,7 @@ class Gateway:
                 handoff_reason: str | None = None) -> tuple[list[dict[str, Any]], int | None]:
         """Store the reply's messages, the turn's KB event and the turn on the service session
         in one transaction; returns the messages with their ids (and the event's id)."""
-        with self._sessions() as db:
+        with timing.span("finish"), self._sessions() as db:
             if session_id:
                 self._record(db, session_id, outcome,
                              kb_event.get("entry_id") if kb_event is not None else None,
@@ -268,11 +269,14 @@ class Gateway:
 
         def first_step() -> tuple[IncomingMessage, _Begun]:
             with self._sessions() as db:
-                incoming = admit(db)
-                return incoming, with_db_retry(lambda: self._begin(incoming, db),
-                                               reset=db.rollback)
+                with timing.span("admit"):
+                    incoming = admit(db)
+                with timing.span("begin"):
+                    return incoming, with_db_retry(lambda: self._begin(incoming, db),
+                                                   reset=db.rollback)
 
-        incoming, begun = await to_thread.run_sync(first_step)
+        with timing.span("first_step"):
+            incoming, begun = await to_thread.run_sync(first_step)
         conv_id, state, user_row_id = begun.conversation_id, begun.state, begun.user_message_id
         session_id, language = begun.session_id, begun.language
         if begun.reply is not None:
@@ -287,7 +291,8 @@ class Gateway:
             # the human flow may just have ended a handoff: look again
             await self.handoff.ensure_resumed(self._rasa, conv_id)
         else:
-            await self.handoff.resume_pending(self._rasa, conv_id, begun.paused_handoffs)
+            with timing.span("resume"):
+                await self.handoff.resume_pending(self._rasa, conv_id, begun.paused_handoffs)
         # The gateway's own keys come last: a client can never set them.
         metadata = {**incoming.metadata, "user_id": incoming.user_id,
                     "channel": incoming.channel, "user_verified": incoming.verified,
@@ -296,10 +301,13 @@ class Gateway:
             return await self._degraded(conv_id, incoming, user_row_id, session_id, language,
                                         f"busy: {self._rasa.inflight} bot turns in flight")
         try:
-            await self._tell_rasa_language(conv_id, language, begun.language_changed)
+            with timing.span("language"):
+                await self._tell_rasa_language(conv_id, language, begun.language_changed)
             # Rasa (and its tracker store) only ever sees the masked text: card and ID
             # numbers keep their last four characters, which is what the flows use.
-            raw = await self._rasa.send(conv_id, mask(incoming.text), metadata)
+            masked = mask(incoming.text)
+            with timing.span("rasa"):
+                raw = await self._rasa.send(conv_id, masked, metadata)
         except RasaUnavailable as exc:
             logger.warning("bot unavailable for conversation %s, degraded reply: %s",
                            conv_id, exc)
@@ -316,8 +324,10 @@ class Gateway:
                          release=kb.get("release"), details=meta)
                     if isinstance(kb, dict) else None)
         reason = (meta.get("handoff") or {}).get("reason")
-        stored, event_id = await to_thread.run_sync(lambda: with_db_retry(lambda: self._finish(
-            conv_id, Sender.BOT, messages, outcome, kb_event, session_id, reason)))
+        with timing.span("finish_step"):
+            stored, event_id = await to_thread.run_sync(lambda: with_db_retry(
+                lambda: self._finish(conv_id, Sender.BOT, messages, outcome, kb_event,
+                                     session_id, reason)))
         if event_id is not None:
             details["kb_event_id"] = event_id
         if outcome == Outcome.HANDOFF:  # the bot asked for a human: queue (or take a message)
