@@ -1,9 +1,9 @@
 """`python -m bench [ccb|realcal|ccb_policy|heldout|english_cal|english|scale|e2e|heldout_chat|
-insights|loop|load|restart|gateway_cpu|gateway_latency|all]`: run benchmarks, write bench/results/ (`realcal` writes
-knowledge_base/search/calibration.json, `english_cal`
-knowledge_base/search/english_calibration.json; `load`, `restart` and `gateway_cpu` start their own
-stack and are not part of `all`: `make bench-load`, `python -m bench restart`, `python -m bench
-gateway_cpu`).
+insights|loop|load|restart|gateway_cpu|gateway_latency|all]`: run benchmarks, write
+bench/results/ (`realcal` writes knowledge_base/search/calibration.json, `english_cal`
+knowledge_base/search/english_calibration.json; `load`, `restart`, `gateway_cpu` and
+`gateway_latency` start their own stack and are not part of `all`: `make bench-load`,
+`python -m bench restart`, `python -m bench gateway_cpu`, `python -m bench gateway_latency`).
 
 Each benchmark writes `<name>.json` and `<name>.md`. A benchmark whose inputs are missing (the
 shared evaluation data, the built model, a running stack) is skipped with a message; `all`
