@@ -50,6 +50,8 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 # the derived rows of the breakdown, in the turn's order
 ROWS = ("admit", "begin", "first_step hop", "resume", "language", "rasa", "finish",
         "finish hop", "route rest", "http + middleware")
+# spans inside `admit` (shown apart, not summed again): limits, identity, conversation row
+INNER = ("limits", "identify", "conversation")
 
 
 def breakdown(wall_ms: float, spans: dict[str, float]) -> dict[str, float]:
@@ -129,6 +131,7 @@ def _measure(engine: str, base: int, sessions: int, rounds: int,
     stack.start()
     walls: dict[str, list[float]] = {"rasa": [], "gateway": []}
     parts: dict[str, list[float]] = {k: [] for k in ROWS}
+    inner: dict[str, list[float]] = {k: [] for k in INNER}
     try:
         driver = _Driver(stack, engine)
         for target in ("rasa", "gateway"):  # warm-up
@@ -141,6 +144,9 @@ def _measure(engine: str, base: int, sessions: int, rounds: int,
                         if target == "gateway":
                             for k, v in breakdown(wall, spans).items():
                                 parts[k].append(v)
+                            for k in INNER:
+                                if k in spans:
+                                    inner[k].append(spans[k])
             log(f"  [{engine}] round {r + 1}: rasa p50 "
                 f"{statistics.median(walls['rasa']):.1f} ms, gateway p50 "
                 f"{statistics.median(walls['gateway']):.1f} ms")
@@ -151,7 +157,8 @@ def _measure(engine: str, base: int, sessions: int, rounds: int,
             "wall_ms": {"rasa": rasa, "gateway": gw},
             "added_ms": {k: round(gw[k] - rasa[k], 2) for k in gw},
             "ratio": {k: round(gw[k] / rasa[k], 3) for k in gw},
-            "breakdown_ms": {k: summary(v) for k, v in parts.items()}}
+            "breakdown_ms": {k: summary(v) for k, v in parts.items()},
+            "admit_ms": {k: summary(v) for k, v in inner.items() if v}}
 
 
 def run(sessions: int = 8, rounds: int = 3, engines: tuple[str, ...] = ("sqlite", "postgresql"),
@@ -201,4 +208,9 @@ def _markdown(p: dict[str, Any]) -> str:
                   md_table(("step", "mean", "p50"),
                            [(k, v["mean"], v["p50"]) for k, v in e["breakdown_ms"].items()]),
                   ""]
+        if e.get("admit_ms"):
+            lines += ["Inside `admit` (ms):", "",
+                      md_table(("part", "mean", "p50"),
+                               [(k, v["mean"], v["p50"]) for k, v in e["admit_ms"].items()]),
+                      ""]
     return "\n".join(lines)

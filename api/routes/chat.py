@@ -70,14 +70,19 @@ async def chat(body: ChatCreate, request: Request, response: Response, gateway: 
         so they run in a worker thread (with the gateway's first step, on its session), never
         blocking the event loop of every other chat. (No request-scoped session: FastAPI
         would enter and close it in two more worker-thread hops.)"""
-        enforce(limiter, "chat_ip", settings.rate_limit_chat_per_ip, ip)
-        caller = identify(db, settings, body.channel, body.user_id, body.identity_hash,
-                          body.identity_token, token)
-        enforce(limiter, "chat_user", settings.rate_limit_chat_per_user,
-                f"{body.channel}:{caller.user_id}")
-        conv = gateway.conversation_for(db, body.channel, caller.user_id)
-        enforce(limiter, "chat_conversation", settings.rate_limit_chat_per_conversation,
-                conv.id)
+        with timing.span("limits"):
+            enforce(limiter, "chat_ip", settings.rate_limit_chat_per_ip, ip)
+        with timing.span("identify"):
+            caller = identify(db, settings, body.channel, body.user_id, body.identity_hash,
+                              body.identity_token, token)
+        with timing.span("limits"):
+            enforce(limiter, "chat_user", settings.rate_limit_chat_per_user,
+                    f"{body.channel}:{caller.user_id}")
+        with timing.span("conversation"):
+            conv = gateway.conversation_for(db, body.channel, caller.user_id)
+        with timing.span("limits"):
+            enforce(limiter, "chat_conversation", settings.rate_limit_chat_per_conversation,
+                    conv.id)
         return caller
 
     admitted: list[Caller] = []
