@@ -272,16 +272,22 @@ class Gateway:
             session = db.get(ServiceSession, session_id)
             return [] if session is None else self._ask_nps(db, session, trigger, details)
 
-    def _store_user_line(self, db: Session, line: _UserLine) -> tuple[int, int]:
-        """A deferred user line and its service session (touched or opened), in the caller's
-        transaction: (line id, session id). Built here, so a retried transaction builds it
+    def _user_line(self, db: Session, line: _UserLine) -> tuple[Message, int]:
+        """A deferred user line (added, not flushed) and its service session's id (touched or
+        opened), in the caller's transaction. Built here, so a retried transaction builds it
         afresh."""
+        session_id = self.tracker.current(db, line.conversation).id
         row = self._row(line.conversation.id, Sender.USER,
                         {"type": MessageType.TEXT.value, "text": line.text})
         row.created_at = line.arrived_at
         db.add(row)
+        return row, session_id
+
+    def _store_user_line(self, db: Session, line: _UserLine) -> tuple[int, int]:
+        """`_user_line`, flushed: (line id, session id)."""
+        row, session_id = self._user_line(db, line)
         db.flush()
-        return row.id, self.tracker.current(db, line.conversation).id
+        return row.id, session_id
 
     def _store_user_line_alone(self, line: _UserLine) -> tuple[int, int]:
         with self._sessions() as db:
@@ -297,18 +303,24 @@ class Gateway:
         in one transaction (with a deferred user line first: the event points at it);
         returns the messages with their ids, the event's id and the service session's id."""
         with timing.span("finish"), self._sessions() as db:
+            user_row = None
             if line is not None:
-                user_id, session_id = self._store_user_line(db, line)
-                if kb_event is not None:
-                    kb_event = {**kb_event, "user_message_id": user_id}
+                user_row, session_id = self._user_line(db, line)
             if session_id:
                 self._record(db, session_id, outcome,
                              kb_event.get("entry_id") if kb_event is not None else None,
                              handoff_reason, handoff=outcome == Outcome.HANDOFF)
             rows = [self._row(conversation_id, sender, msg, outcome) for msg in messages]
             db.add_all(rows)
-            event = KBEvent(**kb_event) if kb_event is not None else None
-            if event is not None:
+            event = None
+            if user_row is not None:
+                # the user line and the reply's lines in one INSERT (one round trip); the
+                # event points at the line, so it goes in after
+                db.flush()
+                if kb_event is not None:
+                    kb_event = {**kb_event, "user_message_id": user_row.id}
+            if kb_event is not None:
+                event = KBEvent(**kb_event)
                 db.add(event)
             db.flush()  # ids now, one commit for the whole reply
             stored = [{**msg, "id": row.id} for msg, row in zip(messages, rows, strict=True)]
