@@ -1,9 +1,9 @@
 """`python -m bench [ccb|realcal|ccb_policy|heldout|english_cal|english|scale|e2e|heldout_chat|
-insights|loop|load|restart|gateway_cpu|all]`: run benchmarks, write bench/results/ (`realcal` writes
-knowledge_base/search/calibration.json, `english_cal`
-knowledge_base/search/english_calibration.json; `load`, `restart` and `gateway_cpu` start their own
-stack and are not part of `all`: `make bench-load`, `python -m bench restart`, `python -m bench
-gateway_cpu`).
+insights|loop|load|restart|gateway_cpu|gateway_latency|all]`: run benchmarks, write
+bench/results/ (`realcal` writes knowledge_base/search/calibration.json, `english_cal`
+knowledge_base/search/english_calibration.json; `load`, `restart`, `gateway_cpu` and
+`gateway_latency` start their own stack and are not part of `all`: `make bench-load`,
+`python -m bench restart`, `python -m bench gateway_cpu`, `python -m bench gateway_latency`).
 
 Each benchmark writes `<name>.json` and `<name>.md`. A benchmark whose inputs are missing (the
 shared evaluation data, the built model, a running stack) is skipped with a message; `all`
@@ -97,6 +97,11 @@ def runner(name: str, args: argparse.Namespace) -> Callable[[], Any]:
         from bench import concurrent_search
 
         return lambda: concurrent_search.run(log=log)
+    if name == "gateway_latency":
+        from bench import gateway_latency
+
+        return lambda: gateway_latency.run(sessions=args.sessions, rounds=args.rounds or 3,
+                                             log=log, name=args.name or "gateway_latency")
     if name == "loop":
         from bench import loop
 
@@ -108,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     """CLI entry point; returns the process exit code."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("benchmark", nargs="?", default="all",
-                        choices=(*NAMES, "load", "restart", "gateway_cpu", "all"))
+                        choices=(*NAMES, "load", "restart", "gateway_cpu", "gateway_latency",
+                                 "all"))
     parser.add_argument("--sizes", help="scale: comma-separated database sizes")
     parser.add_argument("--methods", help="ccb: comma-separated subset of methods")
     parser.add_argument("--no-pairs", action="store_true", help="ccb: skip BQ/AFQMC pair AUC")
@@ -126,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
                              "gateway_cpu: pairs of Rasa-alone/gateway blocks (default 3)")
     parser.add_argument("--sessions", type=int, default=8,
                         help="gateway_cpu: sequential sessions per block")
+    parser.add_argument("--name", default=None,
+                        help="gateway_latency: result file name (default gateway_latency)")
     parser.add_argument("--think", default="2,6", help="load: think time range, seconds")
     parser.add_argument("--topology", default="embedded", choices=("embedded", "production"),
                         help="load: the embedded default or the production topology on loopback")

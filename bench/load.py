@@ -123,7 +123,14 @@ class Stack:
                        .fetchone()[0])
 
     def chat_body(self, user: str, text: str) -> dict[str, Any]:
-        return {"user_id": user, "text": text}  # APP_ENV=test: unsigned callers accepted
+        # Signed like the production topology's: an unsigned caller without a conversation
+        # token is a new anonymous visitor, i.e. a new conversation (and service session) for
+        # every message, while Rasa alone keeps one tracker per session.
+        from api.core.config import DEV_SECRETS
+        from api.core.identity import identity_hash  # the bank's server signs its cardholders
+
+        secret = self.env.get("WEB_IDENTITY_SECRET") or DEV_SECRETS["web_identity_secret"]
+        return {"user_id": user, "text": text, "identity_hash": identity_hash(user, secret)}
 
     def cpu_groups(self) -> dict[str, list[int]]:
         # Both API programs: either may hold the serving role (the warm standby takes over

@@ -65,8 +65,10 @@ def incoming_from_widget(channel: str, caller: Caller, text: str, metadata: dict
     """Validate what the widget sent (trimmed, not empty, not over-long) into one message."""
     text = validated_text(text, max_chars)
     client_metadata = {k: v for k, v in metadata.items() if k not in RESERVED_METADATA}
+    # the route's 200 carries the reply: nothing is accepted before the reply is stored
     return IncomingMessage(channel=channel, user_id=caller.user_id, text=text,
-                           metadata=client_metadata, verified=caller.verified)
+                           metadata=client_metadata, verified=caller.verified,
+                           acked_by_reply=True)
 
 
 def validated_text(text: str, max_chars: int) -> str:

@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from anyio import to_thread
@@ -16,12 +17,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.conversation import degraded
 from api.conversation.limiter import AdaptiveLimit
 from api.conversation.rasa_client import RasaClient, RasaUnavailable
+from api.core import timing
 from api.core.db import with_db_retry
 from api.handoff.service import HandoffReply, HandoffService
 from api.insights.nps import NpsSurvey, is_closing
 from api.insights.nps import question_message as nps_question
 from api.insights.sessions import SessionTracker
 from api.models import Conversation, KBEvent, Message, ServiceSession
+from api.models.conversation import utcnow
 from knowledge_base.search.service import KBNotReady, KnowledgeService, UnknownEntry
 from pii import mask
 from vocab import DomainError, ErrorKind, MessageType, Outcome, Sender, State
@@ -47,6 +50,21 @@ class IncomingMessage:
     # The channel proved who the user is (signed web identity, WeChat's signed openid). Only
     # then may the bot's actions read a card account (`user_verified` metadata).
     verified: bool = False
+    # The channel accepts a message only by answering it (the widget's POST /api/v1/chat:
+    # its 200 carries the reply): the usual bot turn may store the user line together with
+    # the reply (`Gateway._begin`). Never for a channel that acknowledges before the reply
+    # (WeChat's passive deadline).
+    acked_by_reply: bool = False
+
+
+@dataclass(frozen=True)
+class _UserLine:
+    """A user line not stored yet: it goes into the reply's transaction (`Gateway._finish`),
+    with its service session, and is stored before the 200 like the reply."""
+
+    conversation: Conversation  # detached (expire_on_commit=False): id, channel, user_id
+    text: str
+    arrived_at: datetime
 
 
 @dataclass
@@ -55,12 +73,13 @@ class _Begun:
 
     conversation_id: str
     state: str
-    user_message_id: int
-    session_id: int
+    user_message_id: int  # 0 while the line is `deferred`
+    session_id: int  # 0 while the line is `deferred`
     language: str
     language_changed: bool
     reply: GatewayReply | None = None  # answered already (NPS score, language switch)
     paused_handoffs: list[int] = field(default_factory=list)  # Rasa tracker to resume
+    deferred: _UserLine | None = None
 
 
 @dataclass
@@ -185,20 +204,40 @@ class Gateway:
     def _begin(self, incoming: IncomingMessage, db: Session) -> _Begun:
         """Conversation (created if new), the stored user message, its language and the
         service session; a reply when the message was a survey score or a language switch.
-        In the caller's session (the one its admission checks used)."""
-        # One commit for the usual turn (user line, language, survey check, service session):
-        # each commit is a WAL flush (SQLite fsync, a PostgreSQL round trip) on every message.
-        # Nothing between the flush and the commit leaves this thread, so the line is durable
-        # before the bot is asked.
+        In the caller's session (the one its admission checks used).
+
+        For a channel whose 200 is the reply itself (`acked_by_reply`: nothing is accepted
+        before the reply is stored) the usual bot turn stores nothing here: the user line and its
+        service session go into the reply's one transaction (`_finish`), one commit per
+        message instead of two (each a WAL flush: SQLite fsync, a PostgreSQL round trip and
+        fsync). A crash in between loses no accepted message: the caller got no 200. The
+        human path, survey answers and language switches store the line here as before."""
         conv = self.conversation_for(db, incoming.channel, incoming.user_id)
-        row = self._row(conv.id, Sender.USER, {"type": MessageType.TEXT.value,
-                                               "text": incoming.text})
-        db.add(row)
-        db.flush()  # the line's id
+        arrived = utcnow()
         language = next_language(conv.language, incoming.text)
         changed = language != conv.language
         if changed:
             conv.language = language
+        if (incoming.acked_by_reply and conv.state == State.BOT
+                and switch_command(incoming.text) is None
+                and not self.handoff.is_handoff_payload(incoming.text)):
+            with db.no_autoflush:  # reads only, so `dirty` below tells whether to commit
+                survey = self.nps.pending(db, conv.id)
+                paused = self.handoff.paused_after_end_in(db, conv.id) if survey is None else []
+            if survey is None:
+                if db.dirty or db.new:  # a new language, an expired survey question
+                    db.commit()
+                return _Begun(conv.id, str(conv.state), 0, 0, language, changed,
+                              paused_handoffs=paused,
+                              deferred=_UserLine(conv, incoming.text, arrived))
+        # One commit for this turn's first step (user line, language, survey check, service
+        # session). Nothing between the flush and the commit leaves this thread, so the line
+        # is durable before the bot (or the desk) is asked.
+        row = self._row(conv.id, Sender.USER, {"type": MessageType.TEXT.value,
+                                               "text": incoming.text})
+        row.created_at = arrived
+        db.add(row)
+        db.flush()  # the line's id
         begun = _Begun(conv.id, str(conv.state), row.id, 0, language, changed)
         if conv.state == State.BOT and switch_command(incoming.text) is not None:
             msg = {"type": MessageType.TEXT.value, "text": SWITCHED[language]}
@@ -240,26 +279,61 @@ class Gateway:
             session = db.get(ServiceSession, session_id)
             return [] if session is None else self._ask_nps(db, session, trigger, details)
 
+    def _user_line(self, db: Session, line: _UserLine) -> tuple[Message, int]:
+        """A deferred user line (added, not flushed) and its service session's id (touched or
+        opened), in the caller's transaction. Built here, so a retried transaction builds it
+        afresh."""
+        session_id = self.tracker.current(db, line.conversation).id
+        row = self._row(line.conversation.id, Sender.USER,
+                        {"type": MessageType.TEXT.value, "text": line.text})
+        row.created_at = line.arrived_at
+        db.add(row)
+        return row, session_id
+
+    def _store_user_line(self, db: Session, line: _UserLine) -> tuple[int, int]:
+        """`_user_line`, flushed: (line id, session id)."""
+        row, session_id = self._user_line(db, line)
+        db.flush()
+        return row.id, session_id
+
+    def _store_user_line_alone(self, line: _UserLine) -> tuple[int, int]:
+        with self._sessions() as db:
+            ids = self._store_user_line(db, line)
+            db.commit()
+            return ids
+
     def _finish(self, conversation_id: str, sender: str, messages: list[dict[str, Any]],
                 outcome: str, kb_event: dict[str, Any] | None, session_id: int = 0,
-                handoff_reason: str | None = None) -> tuple[list[dict[str, Any]], int | None]:
+                handoff_reason: str | None = None, line: _UserLine | None = None,
+                ) -> tuple[list[dict[str, Any]], int | None, int]:
         """Store the reply's messages, the turn's KB event and the turn on the service session
-        in one transaction; returns the messages with their ids (and the event's id)."""
-        with self._sessions() as db:
+        in one transaction (with a deferred user line first: the event points at it);
+        returns the messages with their ids, the event's id and the service session's id."""
+        with timing.span("finish"), self._sessions() as db:
+            user_row = None
+            if line is not None:
+                user_row, session_id = self._user_line(db, line)
             if session_id:
                 self._record(db, session_id, outcome,
                              kb_event.get("entry_id") if kb_event is not None else None,
                              handoff_reason, handoff=outcome == Outcome.HANDOFF)
             rows = [self._row(conversation_id, sender, msg, outcome) for msg in messages]
             db.add_all(rows)
-            event = KBEvent(**kb_event) if kb_event is not None else None
-            if event is not None:
+            event = None
+            if user_row is not None:
+                # the user line and the reply's lines in one INSERT (one round trip); the
+                # event points at the line, so it goes in after
+                db.flush()
+                if kb_event is not None:
+                    kb_event = {**kb_event, "user_message_id": user_row.id}
+            if kb_event is not None:
+                event = KBEvent(**kb_event)
                 db.add(event)
             db.flush()  # ids now, one commit for the whole reply
             stored = [{**msg, "id": row.id} for msg, row in zip(messages, rows, strict=True)]
             event_id = event.id if event is not None else None
             db.commit()
-            return stored, event_id
+            return stored, event_id, session_id
 
     async def handle(self, incoming: IncomingMessage) -> GatewayReply:
         """Store the user's message, get the bot's answer, store that, return it."""
@@ -275,13 +349,16 @@ class Gateway:
 
         def first_step() -> tuple[IncomingMessage, _Begun]:
             with self._sessions() as db:
-                incoming = admit(db)
-                return incoming, with_db_retry(lambda: self._begin(incoming, db),
-                                               reset=db.rollback)
+                with timing.span("admit"):
+                    incoming = admit(db)
+                with timing.span("begin"):
+                    return incoming, with_db_retry(lambda: self._begin(incoming, db),
+                                                   reset=db.rollback)
 
-        incoming, begun = await to_thread.run_sync(first_step)
+        with timing.span("first_step"):
+            incoming, begun = await to_thread.run_sync(first_step)
         conv_id, state, user_row_id = begun.conversation_id, begun.state, begun.user_message_id
-        session_id, language = begun.session_id, begun.language
+        session_id, language, line = begun.session_id, begun.language, begun.deferred
         if begun.reply is not None:
             if begun.language_changed:
                 await self._tell_rasa_language_safely(conv_id, language, True)
@@ -294,28 +371,33 @@ class Gateway:
             # the human flow may just have ended a handoff: look again
             await self.handoff.ensure_resumed(self._rasa, conv_id)
         else:
-            await self.handoff.resume_pending(self._rasa, conv_id, begun.paused_handoffs)
+            with timing.span("resume"):
+                await self.handoff.resume_pending(self._rasa, conv_id, begun.paused_handoffs)
         # The gateway's own keys come last: a client can never set them.
         metadata = {**incoming.metadata, "user_id": incoming.user_id,
                     "channel": incoming.channel, "user_verified": incoming.verified,
                     "language": language}
         if self._bot_saturated():  # shed load: answer from the KB at once
             return await self._degraded(conv_id, incoming, user_row_id, session_id, language,
-                                        f"busy: {self._rasa.inflight} bot turns in flight")
+                                        f"busy: {self._rasa.inflight} bot turns in flight",
+                                        line)
         try:
-            await self._tell_rasa_language(conv_id, language, begun.language_changed)
+            with timing.span("language"):
+                await self._tell_rasa_language(conv_id, language, begun.language_changed)
             # Rasa (and its tracker store) only ever sees the masked text: card and ID
             # numbers keep their last four characters, which is what the flows use.
+            masked = mask(incoming.text)
             sent = time.monotonic()
             try:
-                raw = await self._rasa.send(conv_id, mask(incoming.text), metadata)
+                with timing.span("rasa"):
+                    raw = await self._rasa.send(conv_id, masked, metadata)
             finally:  # given up at the budget counts as slow too
                 self.bot_limit.record(time.monotonic() - sent)
         except RasaUnavailable as exc:
             logger.warning("bot unavailable for conversation %s, degraded reply: %s",
                            conv_id, exc)
             return await self._degraded(conv_id, incoming, user_row_id, session_id, language,
-                                        str(exc))
+                                        str(exc), line)
 
         messages, meta = convert_rasa_messages(raw)
         outcome = str(meta.get("outcome") or DEFAULT_OUTCOME)
@@ -327,8 +409,10 @@ class Gateway:
                          release=kb.get("release"), details=meta)
                     if isinstance(kb, dict) else None)
         reason = (meta.get("handoff") or {}).get("reason")
-        stored, event_id = await to_thread.run_sync(lambda: with_db_retry(lambda: self._finish(
-            conv_id, Sender.BOT, messages, outcome, kb_event, session_id, reason)))
+        with timing.span("finish_step"):
+            stored, event_id, session_id = await to_thread.run_sync(lambda: with_db_retry(
+                lambda: self._finish(conv_id, Sender.BOT, messages, outcome, kb_event,
+                                     session_id, reason, line)))
         if event_id is not None:
             details["kb_event_id"] = event_id
         if outcome == Outcome.HANDOFF:  # the bot asked for a human: queue (or take a message)
@@ -368,20 +452,26 @@ class Gateway:
             logger.warning("language slot not set for %s: %s", conversation_id, exc)
 
     async def _degraded(self, conv_id: str, incoming: IncomingMessage, user_row_id: int,
-                        session_id: int, language: str, reason: str) -> GatewayReply:
+                        session_id: int, language: str, reason: str,
+                        line: _UserLine | None = None) -> GatewayReply:
         """Answer without the bot: KB questions from the KB, a human on request, else a
-        "briefly limited" notice with a human offer. Everything is stored as usual."""
+        "briefly limited" notice with a human offer. Everything is stored as usual (a
+        deferred user line with the reply)."""
         self.degraded_inflight += 1
         try:
             return await self._degraded_turn(conv_id, incoming, user_row_id, session_id,
-                                             language, reason)
+                                             language, reason, line)
         finally:
             self.degraded_inflight -= 1
 
     async def _degraded_turn(self, conv_id: str, incoming: IncomingMessage, user_row_id: int,
-                             session_id: int, language: str, reason: str) -> GatewayReply:
+                             session_id: int, language: str, reason: str,
+                             line: _UserLine | None = None) -> GatewayReply:
         text = incoming.text.strip()
         if text == degraded.HUMAN_PAYLOAD:
+            if line is not None:  # the desk reads the transcript: the line goes first
+                user_row_id, session_id = await to_thread.run_sync(lambda: with_db_retry(
+                    lambda: self._store_user_line_alone(line)))
             human = await self.handoff.request(
                 self._rasa, conv_id, {"reason": "requested"}, user_id=incoming.user_id,
                 channel=incoming.channel)
@@ -398,8 +488,8 @@ class Gateway:
                          details={"outcome": turn.outcome, **turn.details})
                     if turn.kb is not None else None)
         sender = Sender.SYSTEM if turn.outcome == Outcome.UNAVAILABLE else Sender.BOT
-        stored, event_id = await to_thread.run_sync(lambda: with_db_retry(lambda: self._finish(
-            conv_id, sender, turn.messages, turn.outcome, kb_event, session_id)))
+        stored, event_id, _ = await to_thread.run_sync(lambda: with_db_retry(lambda: self._finish(
+            conv_id, sender, turn.messages, turn.outcome, kb_event, session_id, line=line)))
         details = {**turn.details, "language": language}
         if event_id is not None:
             details["kb_event_id"] = event_id

@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     bot_min_inflight: int = 4
     degraded_max_inflight: int = 32
     busy_retry_after_seconds: int = 2
+    # POST /api/v1/chat answers a `Server-Timing` header with the turn's serial steps (ms):
+    # the latency breakdown of `python -m bench gateway_latency`. Off: it tells outsiders how
+    # the service works inside.
+    server_timing: bool = False
     # Live hub across API replicas (production mode): Redis pub/sub; empty = in-process hub.
     hub_redis_url: str = ""
     hub_redis_channel: str = "cardbot:hub"

@@ -8,14 +8,16 @@ The widget's side of the human handoff (live messages, status, cancel, survey) i
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.orm import Session
 
 from api.channels.web import Caller, identify, incoming_from_widget, validated_text
 from api.conversation.gateway import IncomingMessage
+from api.core import timing
 from api.core.db import with_db_retry
 from api.core.errors import ApiError
 from api.core.identity import conversation_token, identity_hash
@@ -48,8 +50,8 @@ def client_ip(request: Request) -> str:
 
 
 @router.post("/chat", response_model=ChatPublic, response_model_exclude_none=True)
-async def chat(body: ChatCreate, request: Request, gateway: GatewayDep, settings: SettingsDep,
-               limiter: LimiterDep,
+async def chat(body: ChatCreate, request: Request, response: Response, gateway: GatewayDep,
+               settings: SettingsDep, limiter: LimiterDep,
                credentials: Annotated[HTTPAuthorizationCredentials | None,
                                       Depends(conversation_bearer)] = None) -> ChatPublic:
     """Send a cardholder message; returns the bot's (or the agent desk's) reply and outcome.
@@ -57,6 +59,8 @@ async def chat(body: ChatCreate, request: Request, gateway: GatewayDep, settings
     Signed callers (`identity_hash` / `identity_token`) are the cardholder `user_id`; anyone
     else is an anonymous visitor, continuing with `Authorization: Bearer <conversation_token>`.
     """
+    spans = timing.begin()
+    started = time.perf_counter()
     validated_text(body.text, settings.max_message_chars)  # 422 before anything is counted
     ip = client_ip(request)
     token = credentials.credentials if credentials else None
@@ -66,14 +70,19 @@ async def chat(body: ChatCreate, request: Request, gateway: GatewayDep, settings
         so they run in a worker thread (with the gateway's first step, on its session), never
         blocking the event loop of every other chat. (No request-scoped session: FastAPI
         would enter and close it in two more worker-thread hops.)"""
-        enforce(limiter, "chat_ip", settings.rate_limit_chat_per_ip, ip)
-        caller = identify(db, settings, body.channel, body.user_id, body.identity_hash,
-                          body.identity_token, token)
-        enforce(limiter, "chat_user", settings.rate_limit_chat_per_user,
-                f"{body.channel}:{caller.user_id}")
-        conv = gateway.conversation_for(db, body.channel, caller.user_id)
-        enforce(limiter, "chat_conversation", settings.rate_limit_chat_per_conversation,
-                conv.id)
+        with timing.span("limits"):
+            enforce(limiter, "chat_ip", settings.rate_limit_chat_per_ip, ip)
+        with timing.span("identify"):
+            caller = identify(db, settings, body.channel, body.user_id, body.identity_hash,
+                              body.identity_token, token)
+        with timing.span("limits"):
+            enforce(limiter, "chat_user", settings.rate_limit_chat_per_user,
+                    f"{body.channel}:{caller.user_id}")
+        with timing.span("conversation"):
+            conv = gateway.conversation_for(db, body.channel, caller.user_id)
+        with timing.span("limits"):
+            enforce(limiter, "chat_conversation", settings.rate_limit_chat_per_conversation,
+                    conv.id)
         return caller
 
     admitted: list[Caller] = []
@@ -87,12 +96,16 @@ async def chat(body: ChatCreate, request: Request, gateway: GatewayDep, settings
     caller = admitted[0]
     # The gateway's reply is untyped data from Rasa/handoff (plain str outcome, message dicts);
     # validating it here checks the outcome against the contract and builds the BotMessages.
-    return ChatPublic.model_validate({
+    public = ChatPublic.model_validate({
         "conversation_id": reply.conversation_id, "outcome": reply.outcome,
         "messages": reply.messages, "details": reply.details,
         "conversation_token": conversation_token(reply.conversation_id,
                                                  settings.conversation_token_secret),
         "user_id": caller.user_id, "identity": "verified" if caller.verified else "anonymous"})
+    if settings.server_timing:
+        timing.add("route", time.perf_counter() - started)
+        response.headers["Server-Timing"] = timing.header(spans)
+    return public
 
 
 @router.post("/chat/{conversation_id}/feedback", response_model=FeedbackPublic)
