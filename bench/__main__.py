@@ -93,6 +93,10 @@ def runner(name: str, args: argparse.Namespace) -> Callable[[], Any]:
 
         return lambda: gateway_cpu.run(sessions=args.sessions, rounds=args.rounds or 3,
                                          log=log)
+    if name == "overload":
+        from bench import overload
+
+        return lambda: overload.run(log=log)
     if name == "concurrent_search":
         from bench import concurrent_search
 
@@ -113,8 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     """CLI entry point; returns the process exit code."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("benchmark", nargs="?", default="all",
-                        choices=(*NAMES, "load", "restart", "gateway_cpu", "gateway_latency",
-                                 "all"))
+                        choices=(*NAMES, "load", "overload", "restart", "gateway_cpu",
+                                 "gateway_latency", "all"))
     parser.add_argument("--sizes", help="scale: comma-separated database sizes")
     parser.add_argument("--methods", help="ccb: comma-separated subset of methods")
     parser.add_argument("--no-pairs", action="store_true", help="ccb: skip BQ/AFQMC pair AUC")
