@@ -83,7 +83,8 @@ def runner(name: str, args: argparse.Namespace) -> Callable[[], Any]:
         from bench import load
 
         return lambda: load.run(seconds=args.seconds, log=log, topology=args.topology,
-                                think=tuple(float(x) for x in args.think.split(",")))  # type: ignore[arg-type]
+                                think=tuple(float(x) for x in args.think.split(",")),  # type: ignore[arg-type]
+                                step=args.step)
     if name == "restart":
         from bench import restart
 
@@ -139,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default=None,
                         help="gateway_latency: result file name (default gateway_latency)")
     parser.add_argument("--think", default="2,6", help="load: think time range, seconds")
+    parser.add_argument("--step", type=float, default=1.0,
+                        help="load: capacity search step, msg/s (then bisection to 0.25)")
     parser.add_argument("--topology", default="embedded", choices=("embedded", "production"),
                         help="load: the embedded default or the production topology on loopback")
     args = parser.parse_args(argv)

@@ -466,7 +466,8 @@ def capacity_search(measure: Callable[[float], dict[str, Any]], start: float = 1
 
 
 def run(seconds: float = 20.0, think: tuple[float, float] = (2.0, 6.0),
-        topology: str = "embedded", log: Callable[[str], None] = print) -> dict[str, Any]:
+        topology: str = "embedded", log: Callable[[str], None] = print,
+        step: float = 1.0) -> dict[str, Any]:
     started = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix=f"bench-load-{topology}-"))
     stack: Any = ProductionStack(tmp) if topology == "production" else Stack(tmp)
@@ -486,7 +487,7 @@ def run(seconds: float = 20.0, think: tuple[float, float] = (2.0, 6.0),
                 log(f"  {target} {rate:g} msg/s: {s}")
                 return s
 
-            capacity[target] = capacity_search(measure)
+            capacity[target] = capacity_search(measure, step=step)
         out["capacity"] = capacity
         out["capacity_at_ceiling"] = sorted(k for k, v in capacity.items() if v == CEILING)
         out["capacity_ratio"] = (round(capacity["gateway"] / capacity["rasa"], 3)
@@ -559,7 +560,7 @@ def run(seconds: float = 20.0, think: tuple[float, float] = (2.0, 6.0),
         f"- load average (1 min) after the run: {payload['load_avg_1m']:.2f}",
         f"- open-loop sessions of {MESSAGES} messages, think {think[0]:g}-{think[1]:g} s, "
         f"{seconds:g} s of arrivals per step; mix {[(k, t) for k, t, _ in MIX]}",
-        "- capacity search: steps of 1 msg/s to the first failing one, then bisection to "
+        f"- capacity search: steps of {step:g} msg/s to the first failing one, then bisection to "
         "0.25 msg/s (one step per rate: on a shared machine a step can fail by noise)", "",
         f"Capacity (p99 <= {P99_TARGET:g} s, no error): gateway "
         f"{capacity['gateway']} msg/s, Rasa REST alone {capacity['rasa']} msg/s "
