@@ -135,7 +135,6 @@ class Gateway:
         self._rasa = rasa
         self.handoff = handoff
         self.kb = kb
-        self.max_bot_inflight = max_bot_inflight
         self.max_degraded_inflight = max_degraded_inflight
         self.retry_after = retry_after
         self.degraded_inflight = 0
@@ -149,9 +148,17 @@ class Gateway:
         self.nps = NpsSurvey(settings.insights_session_gap_minutes,
                              settings.insights_nps_enabled)
 
+    @property
+    def max_bot_inflight(self) -> int:
+        """BOT_MAX_INFLIGHT: the adaptive limit's ceiling (0: no limit)."""
+        return self.bot_limit.maximum
+
+    @max_bot_inflight.setter
+    def max_bot_inflight(self, value: int) -> None:
+        self.bot_limit.set_maximum(value)
+
     def _bot_saturated(self) -> bool:
-        inflight = self._rasa.inflight
-        return 0 < self.max_bot_inflight <= inflight or not self.bot_limit.admits(inflight)
+        return not self.bot_limit.admits(self._rasa.inflight)
 
     def _shed_if_overloaded(self) -> None:
         """Refuse the turn before anything is stored when the bot and the KB path are both

@@ -27,14 +27,24 @@ class AdaptiveLimit:
                  backoff: float = 0.5, clock: Callable[[], float] = time.monotonic) -> None:
         if maximum < 0 or minimum < 1 or target <= 0 or not 0 < backoff < 1:
             raise ValueError("need maximum >= 0, minimum >= 1, target > 0, 0 < backoff < 1")
-        self.maximum = maximum
-        self.minimum = min(minimum, maximum) if maximum else minimum
+        self._wanted_minimum = minimum
         self.target = target
         self.backoff = backoff
         self._clock = clock
-        self._limit = float(maximum)
         self._last_cut = -float("inf")
         self.cuts = 0
+        self._limit = float(maximum)
+        self.set_maximum(maximum)
+
+    def set_maximum(self, maximum: int) -> None:
+        """A new ceiling (BOT_MAX_INFLIGHT); the current limit never stays above it."""
+        if maximum < 0:
+            raise ValueError("maximum must be >= 0")
+        self.maximum = maximum
+        self.minimum = min(self._wanted_minimum, maximum) if maximum else self._wanted_minimum
+        # from "no limit" (0) or to it, start at the ceiling; else never above it
+        self._limit = (min(self._limit, float(maximum)) if maximum and self._limit
+                       else float(maximum))
 
     @property
     def current(self) -> int:

@@ -57,6 +57,10 @@ def test_maximum_zero_means_no_limit() -> None:
     limit = AdaptiveLimit(0)
     limit.record(30.0)
     assert limit.admits(10_000)
+    limit.set_maximum(6)  # a ceiling set later (the gateway's max_bot_inflight) starts full
+    assert limit.current == 6 and not limit.admits(6)
+    limit.set_maximum(3)
+    assert limit.current == 3
 
 
 @pytest.mark.parametrize("kwargs", [{"minimum": 0}, {"target": 0}, {"backoff": 1.0},
