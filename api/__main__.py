@@ -41,6 +41,10 @@ def serve() -> None:
         host=settings.host,
         port=settings.port,
         log_config=None,  # our logging config (with PII masking) stays in charge
+        # uvicorn would believe X-Forwarded-For from 127.0.0.1 (or FORWARDED_ALLOW_IPS): any
+        # local caller could pick its address. The app reads it from TRUSTED_PROXIES only
+        # (api/core/web_security.py).
+        proxy_headers=False,
     )
 
 

@@ -33,10 +33,12 @@ RESERVED_METADATA = frozenset({"user_id", "channel", "user_verified", "verified"
 
 @dataclass(frozen=True)
 class Caller:
-    """Who sent a widget message: a verified cardholder or an anonymous visitor."""
+    """Who sent a widget message: a verified cardholder or an anonymous visitor (`new`: one
+    just issued, i.e. no credential came with the message)."""
 
     user_id: str
     verified: bool
+    new: bool = False
 
 
 def identify(db: Session, settings: Settings, channel: str, user_id: str,
@@ -57,7 +59,7 @@ def identify(db: Session, settings: Settings, channel: str, user_id: str,
         conv = db.get(Conversation, conversation_id)
         if conv is not None and conv.channel == channel and is_visitor(conv.user_id):
             return Caller(conv.user_id, False)
-    return Caller(new_visitor_id(), False)
+    return Caller(new_visitor_id(), False, new=True)
 
 
 def incoming_from_widget(channel: str, caller: Caller, text: str, metadata: dict[str, Any],

@@ -203,12 +203,25 @@ class Settings(BaseSettings):
     rate_limit_chat_per_user: str = "20/minute"
     rate_limit_chat_per_conversation: str = "30/minute"
     rate_limit_chat_per_ip: str = "600/minute"
+    # New anonymous visitors (an unsigned first message without a conversation_token: a new
+    # server-issued visitor and conversation) per client address. Each such message is a new
+    # identity, so the per-user and per-conversation limits never build up for a script that
+    # drops its credential; this is what stops it. Signed cardholders, visitors who keep their
+    # conversation_token and WeChat (its own openid) never count here. Many cardholders behind
+    # one NAT share an address: raise it there rather than turn it off.
+    rate_limit_chat_new_visitors_per_ip: str = "20/minute"
     rate_limit_login_failures: str = "5/15minutes"
     rate_limit_wechat_per_openid: str = "20/minute"
     # Browser-side safety: origins that may call the API cross-origin (CORS) and that may frame
     # the pages (CSP frame-ancestors), comma-separated; empty: same origin only.
     allowed_origins: str = ""
     frame_ancestors: str = ""
+    # Reverse proxies whose X-Forwarded-For names the real client (comma-separated addresses
+    # or CIDR networks, e.g. the nginx of compose.yml). The client address (per-IP limits, the
+    # login lockout) is then the right-most X-Forwarded-For hop that is not one of them; from
+    # any other peer the header is ignored, so a client cannot pick its own address. Empty:
+    # trust none (no proxy in front, `make run`), the peer address is the client.
+    trusted_proxies: str = ""
     # Largest request body accepted (bytes) outside the KB import upload.
     max_body_bytes: int = 65536
 
@@ -230,6 +243,11 @@ class Settings(BaseSettings):
     def frame_ancestor_list(self) -> list[str]:
         """FRAME_ANCESTORS as a list."""
         return self._csv(self.frame_ancestors)
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        """TRUSTED_PROXIES as a list."""
+        return self._csv(self.trusted_proxies)
 
     def secret_values(self) -> list[str]:
         """Every configured secret (for the log redaction), URL passwords included."""

@@ -1,9 +1,10 @@
 """Browser-side safety of every response: CORS allow-list, CSP with a frame-ancestors
-allow-list, nosniff, Referrer-Policy, no caching of API answers, and a request-body limit.
+allow-list, nosniff, Referrer-Policy, no caching of API answers, a request-body limit, and
+the client address behind a trusted reverse proxy.
 
 Installed by `api.main.create_app` from the settings (`ALLOWED_ORIGINS`, `FRAME_ANCESTORS`,
-`MAX_BODY_BYTES`). The service itself sets no cookies (consoles and widget use bearer tokens);
-`cookie_flags` is what any cookie it sets must carry.
+`MAX_BODY_BYTES`, `TRUSTED_PROXIES`). The service itself sets no cookies (consoles and widget
+use bearer tokens); `cookie_flags` is what any cookie it sets must carry.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.core.config import Settings
 
@@ -119,7 +121,8 @@ class BodyLimit:
 
 
 def install_web_security(app: FastAPI, settings: Settings) -> None:
-    """Body limit, security headers and (with ALLOWED_ORIGINS) CORS on the app."""
+    """Body limit, security headers, (with ALLOWED_ORIGINS) CORS and (with TRUSTED_PROXIES) the
+    client address from X-Forwarded-For on the app."""
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders, csp=content_security_policy(settings))
     if settings.allowed_origin_list:
@@ -127,3 +130,11 @@ def install_web_security(app: FastAPI, settings: Settings) -> None:
             CORSMiddleware, allow_origins=settings.allowed_origin_list, allow_credentials=False,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "If-Match"], max_age=600)
+    if settings.trusted_proxy_list:
+        # Added last, so outermost: every limit and log line sees the client, not the proxy.
+        # From a listed peer the client is the right-most X-Forwarded-For hop that is not a
+        # listed proxy (what nginx's $proxy_add_x_forwarded_for appended), so a client's own
+        # X-Forwarded-For entries, further left, are never taken; from any other peer the
+        # header is ignored. Here and not in uvicorn (`python -m api` turns its proxy headers
+        # off): one setting decides, the same under every server and in the tests.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)

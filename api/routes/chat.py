@@ -45,7 +45,8 @@ DEMO_USER_PREFIX = "demo-"
 
 
 def client_ip(request: Request) -> str:
-    """The peer address (a reverse proxy in front must be configured to pass the real one)."""
+    """The client address: the peer, or behind a TRUSTED_PROXIES proxy the address it forwarded
+    (set by the middleware of api/core/web_security.py)."""
     return request.client.host if request.client else "unknown"
 
 
@@ -75,6 +76,11 @@ async def chat(body: ChatCreate, request: Request, response: Response, gateway: 
         with timing.span("identify"):
             caller = identify(db, settings, body.channel, body.user_id, body.identity_hash,
                               body.identity_token, token)
+        with timing.span("limits"):
+            if caller.new:
+                # a new identity per message would never fill the per-user limit below
+                enforce(limiter, "chat_new_visitor", settings.rate_limit_chat_new_visitors_per_ip,
+                        ip)
         with timing.span("limits"):
             enforce(limiter, "chat_user", settings.rate_limit_chat_per_user,
                     f"{body.channel}:{caller.user_id}")
