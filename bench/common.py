@@ -8,7 +8,8 @@ import os
 import platform
 import resource
 import sys
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,34 @@ def set_threads(n: int) -> dict[str, int]:
     except ImportError:
         pass
     return out
+
+
+# How many times a bench against a running stack waits out a 429 before it counts an error.
+RATE_LIMIT_WAITS = 5
+
+
+def post_first_turn(client: Any, url: str, body: dict[str, Any],
+                    log: Callable[[str], None] | None = None) -> tuple[Any, int]:
+    """POST one first turn of a new anonymous visitor; (response, ns of the answered attempt).
+
+    The benches that run against `make run` (e2e, heldout_chat) open a new anonymous visitor
+    per line, and `make run` counts those per address (RATE_LIMIT_CHAT_NEW_VISITORS_PER_IP,
+    20/minute by default): a 429 is waited out by its Retry-After and the line sent again, so
+    a run gets slower, never different. The limit is not lifted for `make run`: a run against
+    a stack whose .env raises it is as fast as before. Only the answered attempt is timed.
+    """
+    waits = 0
+    while True:
+        t0 = time.perf_counter_ns()
+        resp = client.post(url, json=body)
+        took = time.perf_counter_ns() - t0
+        if resp.status_code != 429 or waits == RATE_LIMIT_WAITS:
+            return resp, took
+        waits += 1
+        wait = float(resp.headers.get("Retry-After") or 1)
+        if log is not None:
+            log(f"429 (new visitors per address): waiting {wait:.0f} s")
+        time.sleep(wait)
 
 
 def now_iso() -> str:

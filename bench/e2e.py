@@ -20,7 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import Skip, base_payload, header_md, md_table, percentile_ms, write_result
+from bench.common import (
+    Skip,
+    base_payload,
+    header_md,
+    md_table,
+    percentile_ms,
+    post_first_turn,
+    write_result,
+)
 
 MESSAGES = (
     "怎么查看信用卡本期账单",
@@ -86,9 +94,12 @@ def run(requests: int = 200, log: Callable[[str], None] = print) -> dict[str, An
             else:
                 url = f"{urls['rasa']}/webhooks/rest/webhook"
                 body = {"sender": user, "message": text}
-            t0 = time.perf_counter_ns()
-            resp = client.post(url, json=body)
-            took = time.perf_counter_ns() - t0
+            if kind == "api":
+                resp, took = post_first_turn(client, url, body, log)
+            else:
+                t0 = time.perf_counter_ns()
+                resp = client.post(url, json=body)
+                took = time.perf_counter_ns() - t0
             resp.raise_for_status()
             return took, resp.json()
 

@@ -25,7 +25,14 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from bench.common import RESULTS_DIR, base_payload, header_md, md_table, write_result
+from bench.common import (
+    RESULTS_DIR,
+    base_payload,
+    header_md,
+    md_table,
+    post_first_turn,
+    write_result,
+)
 from bench.e2e import TIMEOUT_S, check_up, endpoints
 from bench.heldout import EVAL_DIR, load_items
 
@@ -88,7 +95,7 @@ def run(log: Callable[[str], None] = print) -> dict[str, Any]:
     run_id = uuid.uuid4().hex[:8]
     rows: list[dict[str, Any]] = []
     oos_rows: list[dict[str, Any]] = []
-    queued: list[str] = []
+    queued: list[tuple[str, str]] = []  # (conversation id, its token)
     errors: Counter[str] = Counter()
     with httpx.Client(timeout=TIMEOUT_S) as client:
         info = check_up(client, urls)
@@ -96,14 +103,14 @@ def run(log: Callable[[str], None] = print) -> dict[str, Any]:
         def chat(i: int, text: str) -> dict[str, Any] | None:
             body = {"user_id": f"bench-heldout-{run_id}-{i}", "text": text, "channel": "web"}
             try:
-                resp = client.post(f"{urls['api']}/api/v1/chat", json=body)
+                resp, _ = post_first_turn(client, f"{urls['api']}/api/v1/chat", body, log)
                 resp.raise_for_status()
             except httpx.HTTPError as exc:
                 errors[type(exc).__name__] += 1
                 return None
             reply: dict[str, Any] = resp.json()
             if (reply.get("details") or {}).get("state") == "queued":
-                queued.append(str(reply["conversation_id"]))
+                queued.append((str(reply["conversation_id"]), str(reply["conversation_token"])))
             return reply
 
         log(f"heldout-chat: {len(heldout)} in-scope and {len(oos)} out-of-scope lines "
@@ -124,9 +131,10 @@ def run(log: Callable[[str], None] = print) -> dict[str, Any]:
             oos_rows.append({"query": text, "outcome": reply.get("outcome"), "kind": kind,
                              "entry": got, "reason": reason(reply)})
         cancelled = 0
-        for cid in queued:  # leave no bench conversation waiting in the human queue
+        for cid, token in queued:  # leave no bench conversation waiting in the human queue
             try:
-                client.post(f"{urls['api']}/api/v1/chat/{cid}/cancel").raise_for_status()
+                client.post(f"{urls['api']}/api/v1/chat/{cid}/cancel",
+                            headers={"Authorization": f"Bearer {token}"}).raise_for_status()
                 cancelled += 1
             except httpx.HTTPError as exc:
                 errors[f"cancel: {type(exc).__name__}"] += 1

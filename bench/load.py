@@ -75,7 +75,9 @@ class Stack:
         self.rasa = f"http://127.0.0.1:{base}"
         self.api = f"http://127.0.0.1:{base + 2}"
         # every simulated cardholder comes from 127.0.0.1: the per-IP limit would count them
-        # as one client (the per-user and per-conversation limits stay as shipped)
+        # as one client (the per-user and per-conversation limits stay as shipped; the one on
+        # new anonymous visitors per address is lifted by stack_env, though these cardholders
+        # are signed and never count there)
         self.env = stack_env(tmp, base, {"LOG_LEVEL": "WARNING",
                                          "RATE_LIMIT_CHAT_PER_IP": "100000/minute",
                                          **(extra_env or {})})
@@ -283,8 +285,10 @@ class ProductionStack:
                              redis_db=0, db_prefix="i17c_load_", extra_env={
                                  "RATE_LIMIT_STORAGE_URL": f"redis://127.0.0.1:{self.redis_port}/1",
                                  # every simulated cardholder comes from 127.0.0.1 through nginx:
-                                 # the per-IP limit would count them as one client
+                                 # the per-IP limits would count them as one client (signed,
+                                 # they never count as new visitors; lifted like stack_env's)
                                  "RATE_LIMIT_CHAT_PER_IP": "100000/minute",
+                                 "RATE_LIMIT_CHAT_NEW_VISITORS_PER_IP": "100000/minute",
                                  "LOG_LEVEL": "WARNING"})
         self.api = self.topo.public
         self.rasa = self.topo.internal

@@ -38,6 +38,11 @@ def stack_env(tmp: Path, base_port: int, extra: Mapping[str, str] | None = None)
         "CARDBOT_API_PORT": str(base_port + 2), "PORT": str(base_port + 2),
         "KB_SEARCH_URL": f"{api}/internal/v1/kb/search",
         "TF_CPP_MIN_LOG_LEVEL": "2", "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+        # Every probe and simulated caller comes from 127.0.0.1, and the probes (`chat`, the
+        # restart bench, tests/resilience) open a new anonymous visitor per try: the limit on
+        # new visitors per address would count them as one client flooding (it is tested in
+        # tests/api/test_chat_visitor_flood.py, and stays as shipped for `make run`).
+        "RATE_LIMIT_CHAT_NEW_VISITORS_PER_IP": "100000/minute",
         **(extra or {}),
     }
     env.pop("RASA_STANDBY_URL", None)  # follows RASA_STANDBY_PORT

@@ -60,6 +60,9 @@ class Stack:
             # per-conversation limits are tested in tests/security, not here.
             "RATE_LIMIT_CHAT_PER_USER": "1000/minute",
             "RATE_LIMIT_CHAT_PER_CONVERSATION": "1000/minute",
+            # ... and they open many anonymous visitors from 127.0.0.1 (test_kb_publish_e2e:
+            # 80 in a few seconds): that limit is tested in tests/api/test_chat_visitor_flood.py.
+            "RATE_LIMIT_CHAT_NEW_VISITORS_PER_IP": "1000/minute",
             # These tests check the bot's answers: a slow turn on a busy CI machine must not
             # become a degraded one (the budget itself: tests/api/test_degraded.py; Rasa down
             # still degrades at once: test_zz_rasa_down.py).
