@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from anyio import to_thread
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -65,6 +65,7 @@ class _UserLine:
     conversation: Conversation  # detached (expire_on_commit=False): id, channel, user_id
     text: str
     arrived_at: datetime
+    masked: str  # the text PII-masked (masked once per turn: stored, KB event, Rasa)
 
 
 @dataclass
@@ -80,6 +81,7 @@ class _Begun:
     reply: GatewayReply | None = None  # answered already (NPS score, language switch)
     paused_handoffs: list[int] = field(default_factory=list)  # Rasa tracker to resume
     deferred: _UserLine | None = None
+    masked: str = ""  # the user's text PII-masked, once per turn (line, KB event, Rasa)
 
 
 @dataclass
@@ -176,27 +178,36 @@ class Gateway:
         known = db.info.get(key)
         if known is not None and known in db:
             return known  # type: ignore[no-any-return]
-        stmt = select(Conversation).where(Conversation.channel == channel,
-                                          Conversation.user_id == user_id)
-        conv = db.scalars(stmt).first()
-        if conv is None:
+        where = (Conversation.channel == channel, Conversation.user_id == user_id)
+        # The same statement tells the turn whether a survey question may be pending and
+        # whether a finished handoff left the tracker paused (`_begin`): almost never, and
+        # then each needs no query of its own.
+        found = db.execute(select(Conversation, self.nps.may_be_pending(Conversation.id),
+                                  self.handoff.paused_after_end_exists(Conversation.id))
+                           .where(*where)).first()
+        if found is not None:
+            conv, survey_open, paused = found
+            db.info[("turn_hints", conv.id)] = (bool(survey_open), bool(paused))
+        else:
             conv = Conversation(channel=channel, user_id=user_id)
             db.add(conv)
             try:
                 db.commit()
+                db.info[("turn_hints", conv.id)] = (False, False)  # new: nothing to look up
             except IntegrityError:
                 db.rollback()
-                conv = db.scalars(stmt).one()
+                conv = db.scalars(select(Conversation).where(*where)).one()
         db.info[key] = conv
         return conv
 
     @staticmethod
     def _row(conversation_id: str, sender: str, msg: dict[str, Any],
-             outcome: str | None = None) -> Message:
+             outcome: str | None = None, masked: str | None = None) -> Message:
         payload = {k: v for k, v in msg.items() if k not in ("type", "text")} or None
         return Message(conversation_id=conversation_id, sender=sender,
                        type=msg.get("type", MessageType.TEXT.value),
-                       text=mask(msg.get("text", "")), payload=payload, outcome=outcome)
+                       text=masked if masked is not None else mask(msg.get("text", "")),
+                       payload=payload, outcome=outcome)
 
     def store(self, db: Session, conversation_id: str, sender: str, msg: dict[str, Any],
               outcome: str | None = None) -> Message:
@@ -221,6 +232,7 @@ class Gateway:
         human path, survey answers and language switches store the line here as before."""
         conv = self.conversation_for(db, incoming.channel, incoming.user_id)
         arrived = utcnow()
+        masked = mask(incoming.text)
         language = next_language(conv.language, incoming.text)
         changed = language != conv.language
         if changed:
@@ -228,24 +240,29 @@ class Gateway:
         if (incoming.acked_by_reply and conv.state == State.BOT
                 and switch_command(incoming.text) is None
                 and not self.handoff.is_handoff_payload(incoming.text)):
+            # (survey may be pending, tracker paused) from the conversation lookup; unknown
+            # (True, True) when this session did not look it up
+            survey_open, paused_any = db.info.get(("turn_hints", conv.id), (True, True))
             with db.no_autoflush:  # reads only, so `dirty` below tells whether to commit
-                survey = self.nps.pending(db, conv.id)
-                paused = self.handoff.paused_after_end_in(db, conv.id) if survey is None else []
+                survey = self.nps.pending(db, conv.id) if survey_open else None
+                paused = (self.handoff.paused_after_end_in(db, conv.id)
+                          if survey is None and paused_any else [])
             if survey is None:
                 if db.dirty or db.new:  # a new language, an expired survey question
                     db.commit()
                 return _Begun(conv.id, str(conv.state), 0, 0, language, changed,
                               paused_handoffs=paused,
-                              deferred=_UserLine(conv, incoming.text, arrived))
+                              deferred=_UserLine(conv, incoming.text, arrived, masked),
+                              masked=masked)
         # One commit for this turn's first step (user line, language, survey check, service
         # session). Nothing between the flush and the commit leaves this thread, so the line
         # is durable before the bot (or the desk) is asked.
         row = self._row(conv.id, Sender.USER, {"type": MessageType.TEXT.value,
-                                               "text": incoming.text})
+                                               "text": incoming.text}, masked=masked)
         row.created_at = arrived
         db.add(row)
         db.flush()  # the line's id
-        begun = _Begun(conv.id, str(conv.state), row.id, 0, language, changed)
+        begun = _Begun(conv.id, str(conv.state), row.id, 0, language, changed, masked=masked)
         if conv.state == State.BOT and switch_command(incoming.text) is not None:
             msg = {"type": MessageType.TEXT.value, "text": SWITCHED[language]}
             reply_row = self.store(db, conv.id, Sender.BOT, msg, outcome=Outcome.ANSWERED)
@@ -286,28 +303,50 @@ class Gateway:
             session = db.get(ServiceSession, session_id)
             return [] if session is None else self._ask_nps(db, session, trigger, details)
 
-    def _user_line(self, db: Session, line: _UserLine) -> tuple[Message, int]:
-        """A deferred user line (added, not flushed) and its service session's id (touched or
-        opened), in the caller's transaction. Built here, so a retried transaction builds it
-        afresh."""
+    def _user_line(self, db: Session, line: _UserLine) -> tuple[dict[str, Any], int]:
+        """A deferred user line (its row's values, not inserted) and its service session's id
+        (touched or opened), in the caller's transaction. Built here, so a retried transaction
+        builds it afresh."""
         session_id = self.tracker.current(db, line.conversation).id
-        row = self._row(line.conversation.id, Sender.USER,
-                        {"type": MessageType.TEXT.value, "text": line.text})
-        row.created_at = line.arrived_at
-        db.add(row)
-        return row, session_id
+        values = self._line_values(line.conversation.id, Sender.USER,
+                                   {"type": MessageType.TEXT.value, "text": line.text},
+                                   created_at=line.arrived_at, masked=line.masked)
+        return values, session_id
 
     def _store_user_line(self, db: Session, line: _UserLine) -> tuple[int, int]:
-        """`_user_line`, flushed: (line id, session id)."""
-        row, session_id = self._user_line(db, line)
-        db.flush()
-        return row.id, session_id
+        """`_user_line`, inserted: (line id, session id)."""
+        values, session_id = self._user_line(db, line)
+        return self._insert_lines(db, [values])[0], session_id
 
     def _store_user_line_alone(self, line: _UserLine) -> tuple[int, int]:
         with self._sessions() as db:
             ids = self._store_user_line(db, line)
             db.commit()
             return ids
+
+    @staticmethod
+    def _line_values(conversation_id: str, sender: str, msg: dict[str, Any],
+                     outcome: str | None = None, *, created_at: datetime | None = None,
+                     masked: str | None = None) -> dict[str, Any]:
+        """The column values of one transcript line (text PII-masked; `masked`: the text
+        masked already). Every line of one INSERT has the same keys."""
+        payload = {k: v for k, v in msg.items() if k not in ("type", "text")} or None
+        return {"conversation_id": conversation_id, "sender": sender,
+                "type": msg.get("type", MessageType.TEXT.value),
+                "text": masked if masked is not None else mask(msg.get("text", "")),
+                "payload": payload, "outcome": outcome,
+                "created_at": created_at or utcnow()}
+
+    @staticmethod
+    def _insert_lines(db: Session, values: list[dict[str, Any]]) -> list[int]:
+        """Insert transcript lines in the session's transaction with one Core statement
+        (insertmanyvalues: one round trip on PostgreSQL); their ids in the given order. The
+        reply path only needs the ids: no ORM objects, no unit-of-work flush for them."""
+        if not values:
+            return []
+        table = Message.__table__  # Core, not ORM bulk insert (that splits by None values)
+        stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        return list(db.scalars(stmt, values))
 
     def _finish(self, conversation_id: str, sender: str, messages: list[dict[str, Any]],
                 outcome: str, kb_event: dict[str, Any] | None, session_id: int = 0,
@@ -317,29 +356,30 @@ class Gateway:
         in one transaction (with a deferred user line first: the event points at it);
         returns the messages with their ids, the event's id and the service session's id."""
         with timing.span("finish"), self._sessions() as db:
-            user_row = None
+            lines = []
             if line is not None:
-                user_row, session_id = self._user_line(db, line)
+                user_values, session_id = self._user_line(db, line)
+                lines.append(user_values)
             if session_id:
                 self._record(db, session_id, outcome,
                              kb_event.get("entry_id") if kb_event is not None else None,
                              handoff_reason, handoff=outcome == Outcome.HANDOFF)
-            rows = [self._row(conversation_id, sender, msg, outcome) for msg in messages]
-            db.add_all(rows)
-            event = None
-            if user_row is not None:
-                # the user line and the reply's lines in one INSERT (one round trip); the
-                # event points at the line, so it goes in after
-                db.flush()
+            lines.extend(self._line_values(conversation_id, sender, msg, outcome)
+                         for msg in messages)
+            # the user line and the reply's lines in one INSERT (one round trip); the event
+            # points at the line, so it goes in after
+            ids = self._insert_lines(db, lines)
+            if line is not None:
+                user_id, ids = ids[0], ids[1:]
                 if kb_event is not None:
-                    kb_event = {**kb_event, "user_message_id": user_row.id}
+                    kb_event = {**kb_event, "user_message_id": user_id}
+            event_id = None
             if kb_event is not None:
-                event = KBEvent(**kb_event)
-                db.add(event)
-            db.flush()  # ids now, one commit for the whole reply
-            stored = [{**msg, "id": row.id} for msg, row in zip(messages, rows, strict=True)]
-            event_id = event.id if event is not None else None
-            db.commit()
+                events = KBEvent.__table__
+                event_id = db.scalar(insert(events).returning(events.c.id),
+                                     {**kb_event, "created_at": utcnow()})
+            stored = [{**msg, "id": row_id} for msg, row_id in zip(messages, ids, strict=True)]
+            db.commit()  # flushes the service session's counters: one commit for the reply
             return stored, event_id, session_id
 
     async def handle(self, incoming: IncomingMessage) -> GatewayReply:
@@ -387,13 +427,13 @@ class Gateway:
         if self._bot_saturated():  # shed load: answer from the KB at once
             return await self._degraded(conv_id, incoming, user_row_id, session_id, language,
                                         f"busy: {self._rasa.inflight} bot turns in flight",
-                                        line)
+                                        line, begun.masked)
         try:
             with timing.span("language"):
                 await self._tell_rasa_language(conv_id, language, begun.language_changed)
             # Rasa (and its tracker store) only ever sees the masked text: card and ID
             # numbers keep their last four characters, which is what the flows use.
-            masked = mask(incoming.text)
+            masked = begun.masked
             sent = time.monotonic()
             try:
                 with timing.span("rasa"):
@@ -404,14 +444,14 @@ class Gateway:
             logger.warning("bot unavailable for conversation %s, degraded reply: %s",
                            conv_id, exc)
             return await self._degraded(conv_id, incoming, user_row_id, session_id, language,
-                                        str(exc), line)
+                                        str(exc), line, begun.masked)
 
         messages, meta = convert_rasa_messages(raw)
         outcome = str(meta.get("outcome") or DEFAULT_OUTCOME)
         details = {k: v for k, v in meta.items() if k != "outcome"}
         kb = meta.get("kb")
         kb_event = (dict(conversation_id=conv_id, user_message_id=user_row_id,
-                         query=mask(incoming.text), outcome=outcome,
+                         query=masked, outcome=outcome,
                          entry_id=kb.get("entry_id"), score=kb.get("score"),
                          release=kb.get("release"), details=meta)
                     if isinstance(kb, dict) else None)
@@ -460,20 +500,20 @@ class Gateway:
 
     async def _degraded(self, conv_id: str, incoming: IncomingMessage, user_row_id: int,
                         session_id: int, language: str, reason: str,
-                        line: _UserLine | None = None) -> GatewayReply:
+                        line: _UserLine | None = None, masked: str = "") -> GatewayReply:
         """Answer without the bot: KB questions from the KB, a human on request, else a
         "briefly limited" notice with a human offer. Everything is stored as usual (a
         deferred user line with the reply)."""
         self.degraded_inflight += 1
         try:
             return await self._degraded_turn(conv_id, incoming, user_row_id, session_id,
-                                             language, reason, line)
+                                             language, reason, line, masked)
         finally:
             self.degraded_inflight -= 1
 
     async def _degraded_turn(self, conv_id: str, incoming: IncomingMessage, user_row_id: int,
                              session_id: int, language: str, reason: str,
-                             line: _UserLine | None = None) -> GatewayReply:
+                             line: _UserLine | None = None, masked: str = "") -> GatewayReply:
         text = incoming.text.strip()
         if text == degraded.HUMAN_PAYLOAD:
             if line is not None:  # the desk reads the transcript: the line goes first
@@ -489,7 +529,7 @@ class Gateway:
             return reply
         turn = await self._kb_turn(text, incoming.channel, reason, language)
         kb_event = (dict(conversation_id=conv_id, user_message_id=user_row_id,
-                         query=mask(incoming.text), outcome=turn.outcome,
+                         query=masked or mask(incoming.text), outcome=turn.outcome,
                          entry_id=turn.kb.get("entry_id"), score=turn.kb.get("score"),
                          release=turn.kb.get("release"),
                          details={"outcome": turn.outcome, **turn.details})

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from anyio import to_thread
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import Session
 
 from api.conversation.rasa_client import RasaClient, RasaUnavailable
@@ -50,6 +50,14 @@ class RasaSync(ReadModels):
     def _paused_after_end(self, conversation_id: str) -> list[int]:
         with self._sessions() as db:
             return self.paused_after_end_in(db, conversation_id)
+
+    @staticmethod
+    def paused_after_end_exists(conversation_id: ColumnElement[str]) -> ColumnElement[bool]:
+        """Whether an ended handoff of the conversation left its Rasa tracker paused, as a
+        (correlated) SQL expression: the gateway asks it in its conversation lookup and runs
+        `paused_after_end_in` only when it is true (one statement less per usual turn)."""
+        return exists().where(Handoff.conversation_id == conversation_id,
+                              Handoff.ended_at.is_not(None), Handoff.rasa_paused.is_(True))
 
     @staticmethod
     def paused_after_end_in(db: Session, conversation_id: str) -> list[int]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from api.models import NpsResponse, ServiceSession
@@ -27,6 +27,8 @@ from api.models.conversation import reply_language
 from pii import mask
 from vocab import MessageType
 from vocab.language import TextTable
+
+OPEN_STATUSES = ("asked", "followup")  # a question waiting for its answer
 
 # The survey's words in the conversation's language (issue 19), Chinese the default.
 TEXTS = TextTable("nps", {
@@ -122,10 +124,19 @@ class NpsSurvey:
         """The conversation's reply language, for the question (zh | en)."""
         return reply_language(db, conversation_id)
 
+    @staticmethod
+    def may_be_pending(conversation_id: ColumnElement[str]) -> ColumnElement[bool]:
+        """Whether the conversation's latest question is still open (asked or followed up),
+        as a (correlated) SQL expression: false means `pending` is None without a query; true
+        still needs `pending` (the question may have expired)."""
+        latest = (select(NpsResponse.status).where(NpsResponse.conversation_id == conversation_id)
+                  .order_by(NpsResponse.id.desc()).limit(1).scalar_subquery())
+        return func.coalesce(latest.in_(OPEN_STATUSES), False)
+
     def pending(self, db: Session, conversation_id: str) -> NpsResponse | None:
         row = db.scalars(select(NpsResponse).where(NpsResponse.conversation_id == conversation_id)
                          .order_by(NpsResponse.id.desc())).first()
-        if row is None or row.status not in ("asked", "followup"):
+        if row is None or row.status not in OPEN_STATUSES:
             return None
         if self.clock() - _aware(row.answered_at or row.asked_at) > self.gap:
             row.status = "ignored" if row.status == "asked" else "done"
