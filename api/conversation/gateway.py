@@ -203,11 +203,9 @@ class Gateway:
     @staticmethod
     def _row(conversation_id: str, sender: str, msg: dict[str, Any],
              outcome: str | None = None, masked: str | None = None) -> Message:
-        payload = {k: v for k, v in msg.items() if k not in ("type", "text")} or None
-        return Message(conversation_id=conversation_id, sender=sender,
-                       type=msg.get("type", MessageType.TEXT.value),
-                       text=masked if masked is not None else mask(msg.get("text", "")),
-                       payload=payload, outcome=outcome)
+        """One transcript line as an ORM row (the same values as `_line_values`)."""
+        return Message(**Gateway._line_values(conversation_id, sender, msg, outcome,
+                                              masked=masked))
 
     def store(self, db: Session, conversation_id: str, sender: str, msg: dict[str, Any],
               outcome: str | None = None) -> Message:

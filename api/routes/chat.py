@@ -81,7 +81,6 @@ async def chat(body: ChatCreate, request: Request, response: Response, gateway: 
                 # a new identity per message would never fill the per-user limit below
                 enforce(limiter, "chat_new_visitor", settings.rate_limit_chat_new_visitors_per_ip,
                         ip)
-        with timing.span("limits"):
             enforce(limiter, "chat_user", settings.rate_limit_chat_per_user,
                     f"{body.channel}:{caller.user_id}")
         with timing.span("conversation"):
